@@ -1,0 +1,29 @@
+# Instruction fine-tuning: one run per (base model, dataset, seed), cut into one job per grid step. The job for
+# step k resumes the checkpoint of the previous grid step with its full Trainer state, so the chain is one run.
+
+
+rule ift_segment:
+    input:
+        data=ift_dataset_file,
+        previous=ift_previous,
+    output:
+        directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}"),
+    params:
+        stage=lambda wildcards: as_json(GRID.stage_settings("ift", int(wildcards.seed))),
+        start_model=ift_start_model,
+        resume=ift_resume_checkpoint,
+        total_steps=config["ift"]["total_steps"],
+        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
+    threads: config["training"]["threads"]
+    log:
+        f"{LOGS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.log",
+    benchmark:
+        f"{BENCHMARKS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    message:
+        "IFT of {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed}) up to step {wildcards.step}"
+    shell:
+        "python {SCRIPTS}/ift_segment.py --model {params.start_model:q} --resume {params.resume:q}"
+        " --data {input.data:q} --stage {params.stage:q} --total-steps {params.total_steps}"
+        " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,25 @@
+# The base model: a Llama-style model pre-trained from scratch on the world's biographies.
+
+
+rule pretrain:
+    input:
+        tokenizer=GRID.tokenizer_dir(),
+        corpus=GRID.world_file("pretrain"),
+    output:
+        directory(f"{RESULTS}/models/{{model}}/base"),
+    params:
+        stage=as_json(GRID.stage_settings("pretrain")),
+        shape=as_json(config["pretrain"]["model"]),
+        steps=config["pretrain"]["steps"],
+    threads: config["training"]["threads"]
+    log:
+        f"{LOGS}/pretrain/{{model}}.log",
+    benchmark:
+        f"{BENCHMARKS}/pretrain/{{model}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    message:
+        "Pre-training base model {wildcards.model} from scratch ({params.steps} steps)"
+    shell:
+        "python {SCRIPTS}/pretrain.py --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
+        " --stage {params.stage:q} --shape {params.shape:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,20 @@
+# The tidy summary: one row per (model, task, metric) of every eval JSON of the grid.
+
+
+rule summarize:
+    input:
+        GRID.eval_files(),
+    output:
+        GRID.summary_file(),
+    log:
+        f"{LOGS}/summarize.log",
+    benchmark:
+        f"{BENCHMARKS}/summarize.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    message:
+        "Summarising {params.n} eval results into one tidy table"
+    params:
+        n=len(GRID.eval_files()),
+    shell:
+        "python {SCRIPTS}/summarize.py --out {output:q} {input:q} > {log:q} 2>&1"

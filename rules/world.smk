@@ -1,0 +1,40 @@
+# The synthetic world: people, biographies, IFT chat data, the restoration corpus, the probes, and a tokenizer.
+
+
+rule world:
+    output:
+        **{name: GRID.world_file(name) for name in WORLD_FILES},
+    params:
+        world=as_json(config["world"]),
+        out_dir=GRID.world_dir(),
+    log:
+        f"{LOGS}/world.log",
+    benchmark:
+        f"{BENCHMARKS}/world.tsv"
+    conda:
+        "../envs/train.yaml"
+    message:
+        "Building the synthetic world (seed {config[world][seed]}, {config[world][n_people]} people)"
+    shell:
+        "python {SCRIPTS}/make_world.py --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule tokenizer:
+    input:
+        pretrain=GRID.world_file("pretrain"),
+        ift=GRID.world_file("ift"),
+    output:
+        directory(GRID.tokenizer_dir()),
+    params:
+        vocab_size=config["tokenizer"]["vocab_size"],
+    log:
+        f"{LOGS}/tokenizer.log",
+    benchmark:
+        f"{BENCHMARKS}/tokenizer.tsv"
+    conda:
+        "../envs/train.yaml"
+    message:
+        "Training a byte-level BPE tokenizer on the world's text"
+    shell:
+        "python {SCRIPTS}/train_tokenizer.py --texts {input.pretrain:q} --chats {input.ift:q}"
+        " --vocab-size {params.vocab_size} --out {output:q} > {log:q} 2>&1"

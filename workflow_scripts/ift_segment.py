@@ -1,0 +1,44 @@
+"""Adapter of rule `ift_segment`: continue the IFT run from the previous grid checkpoint to the next grid step."""
+
+import argparse
+import json
+from pathlib import Path
+
+from iftforget.training import StageArgs, load_model, load_text_dataset, load_tokenizer, log_environment, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True, help="the base model (directory or hub id) the run starts from")
+    parser.add_argument("--resume", default="", help="the previous segment's checkpoint; empty at the first step")
+    parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
+    parser.add_argument("--stage", required=True, help="the stage's settings, as JSON")
+    parser.add_argument("--total-steps", type=int, required=True)
+    parser.add_argument("--stop-step", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    stage = StageArgs.from_dict({**json.loads(args.stage), "threads": args.threads})
+    log_environment()
+    start = args.resume or args.model
+    print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}", flush=True)
+    tokenizer = load_tokenizer(start, args.trust_remote_code)
+    model = load_model(start, args.trust_remote_code)
+    dataset = load_text_dataset(args.data, ("messages",))
+    train(
+        model,
+        tokenizer,
+        dataset,
+        stage,
+        args.out,
+        total_steps=args.total_steps,
+        stop_step=args.stop_step,
+        resume_from=Path(args.resume) if args.resume else None,
+        assistant_only=True,
+        keep_trainer_state=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

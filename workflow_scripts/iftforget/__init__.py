@@ -1,0 +1,1 @@
+"""Importable functions behind the workflow's rules: world, tokenizer, training, evaluation, analysis."""

@@ -1,0 +1,234 @@
+"""Evaluation of one model on one task through lm-eval, written as one JSON with per-item records.
+
+The world's probes are lm-eval task YAMLs in `lm_eval_tasks/`; their `data_files` are filled in here with absolute
+paths to the world's files, so lm-eval finds them from any working directory. Any other task name is one of
+lm-eval's own tasks (triviaqa, mmlu, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iftforget.io import write_json_atomic
+
+TASKS_DIR = Path(__file__).resolve().parents[2] / "lm_eval_tasks"
+WORLD_TASK_PREFIX = "world_"
+# The per-item score each task's analysis uses: 1/0 correctness for knowledge probes, bits per byte for text.
+PRIMARY_METRIC = {
+    "generate_until": "exact_match",
+    "multiple_choice": "acc",
+    "loglikelihood": "acc",
+    "loglikelihood_rolling": "bits_per_byte",
+}
+EVAL_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Harness settings shared by every model of a comparison (config key `eval`)."""
+
+    batch_size: int | str = 64
+    num_fewshot: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    max_length: int | None = None
+    bootstrap_iters: int = 0
+    seed: int = 1234
+    trust_remote_code: bool = False
+
+
+def world_task_names() -> list[str]:
+    return sorted(p.stem for p in TASKS_DIR.glob(f"{WORLD_TASK_PREFIX}*.yaml"))
+
+
+def is_world_task(task: str) -> bool:
+    return task.startswith(WORLD_TASK_PREFIX)
+
+
+def world_task_config(task: str, world_dir: str | Path) -> dict[str, Any]:
+    """The YAML of a world probe with its data file resolved to an absolute path in `world_dir`."""
+    path = TASKS_DIR / f"{task}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown world task {task!r}; the world's tasks are {world_task_names()}")
+    config = yaml.safe_load(path.read_text())
+    files = config["dataset_kwargs"]["data_files"]
+    for split, name in files.items():
+        data = (Path(world_dir) / name).resolve()
+        if not data.is_file():
+            raise FileNotFoundError(f"{task}: probe file {data} does not exist (rebuild the world data)")
+        files[split] = str(data)
+    return config
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def item_records(samples: list[dict[str, Any]], metric_names: list[str], output_type: str) -> list[dict[str, Any]]:
+    """Per-item records from lm-eval's logged samples: item id, target, prediction and per-item metric values."""
+    records = []
+    for sample in sorted(samples, key=lambda s: s["doc_id"]):
+        doc = sample.get("doc", {})
+        record: dict[str, Any] = {
+            "doc_id": sample["doc_id"],
+            "id": doc.get("id", str(sample["doc_id"])),
+            "target": _json_safe(sample.get("target")),
+        }
+        for key in ("person", "attribute"):
+            if key in doc:
+                record[key] = doc[key]
+        filtered = sample.get("filtered_resps")
+        if output_type == "generate_until":
+            record["prediction"] = filtered[0] if isinstance(filtered, list) and filtered else filtered
+        elif output_type in ("multiple_choice", "loglikelihood"):
+            record["loglikelihoods"] = [float(r[0]) if isinstance(r, (list, tuple)) else float(r) for r in filtered]
+        for name in metric_names:
+            if name not in sample:
+                continue
+            value = sample[name]
+            if output_type == "loglikelihood_rolling" and isinstance(value, (list, tuple)):
+                # lm-eval keeps (log-likelihood, length) per item; the corpus metric is computed from their sums.
+                record["loglikelihood"] = float(value[0])
+                record[f"{name}_length"] = int(value[1])
+                units = value[1] * (math.log(2) if name == "bits_per_byte" else 1)
+                record[name] = -float(value[0]) / units if name == "bits_per_byte" else math.exp(-value[0] / value[1])
+            else:
+                record[name] = _json_safe(value)
+        records.append(record)
+    return records
+
+
+def evaluate(
+    model_path: str,
+    task: str,
+    settings: EvalSettings,
+    output: str | Path,
+    *,
+    world_dir: str | Path | None = None,
+    model_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate `model_path` (a local directory or a hub id) on `task` and write the eval JSON to `output`."""
+    import lm_eval  # imported here: it is slow to import and only this function needs it
+    from lm_eval.tasks import TaskManager
+
+    if is_world_task(task):
+        if world_dir is None:
+            raise ValueError(f"{task} is a world task and needs the world's data folder")
+        task_spec: str | dict[str, Any] = world_task_config(task, world_dir)
+    else:
+        task_spec = task
+    model_args: dict[str, Any] = {
+        "pretrained": model_path,
+        "dtype": settings.dtype,
+        "device": settings.device,
+        "trust_remote_code": settings.trust_remote_code,
+    }
+    if settings.max_length:
+        model_args["max_length"] = settings.max_length
+    started = time.perf_counter()
+    results = lm_eval.simple_evaluate(
+        model="hf",
+        model_args=model_args,
+        tasks=[task_spec],
+        num_fewshot=settings.num_fewshot,
+        batch_size=settings.batch_size,
+        log_samples=True,
+        bootstrap_iters=settings.bootstrap_iters,
+        random_seed=settings.seed,
+        numpy_random_seed=settings.seed,
+        torch_random_seed=settings.seed,
+        fewshot_random_seed=settings.seed,
+        # Indexing lm-eval's thousands of built-in tasks takes seconds; a world probe needs none of them.
+        task_manager=TaskManager(include_defaults=not is_world_task(task)),
+    )
+    seconds = time.perf_counter() - started
+    payload = eval_payload(results, task, model_path, model_info or {}, settings, seconds)
+    write_json_atomic(output, payload)
+    return payload
+
+
+def eval_payload(
+    results: dict[str, Any],
+    task: str,
+    model_path: str,
+    model_info: dict[str, Any],
+    settings: EvalSettings,
+    seconds: float,
+) -> dict[str, Any]:
+    """Our eval JSON from lm-eval's results: the task's metrics and one record per item."""
+    task_config = results["configs"][task]
+    output_type = task_config["output_type"]
+    metric_names = [m["metric"] for m in task_config.get("metric_list", [])]
+    metrics: dict[str, float | None] = {}
+    for key, value in results["results"][task].items():
+        if key == "alias":
+            continue
+        name, _, filter_name = key.partition(",")
+        metrics[name] = _json_safe(value)
+    items = item_records(results["samples"][task], metric_names, output_type)
+    primary = PRIMARY_METRIC.get(output_type, metric_names[0] if metric_names else "")
+    if primary not in metrics and metric_names:
+        primary = metric_names[0]
+    return {
+        "format_version": EVAL_FORMAT_VERSION,
+        "task": task,
+        "output_type": output_type,
+        "model": {"path": model_path, **model_info},
+        "primary_metric": primary,
+        "score": metrics.get(primary),
+        "metrics": metrics,
+        "n_items": len(items),
+        "items": items,
+        "harness": {
+            "lm_eval_version": _lm_eval_version(),
+            "num_fewshot": settings.num_fewshot,
+            "batch_size": str(settings.batch_size),
+            "dtype": settings.dtype,
+            "device": settings.device,
+            "seconds": round(seconds, 2),
+            "task_config": _json_safe(task_config),
+        },
+    }
+
+
+def _lm_eval_version() -> str:
+    from importlib.metadata import version
+
+    return version("lm_eval")
+
+
+def read_eval(path: str | Path) -> dict[str, Any]:
+    """Load an eval JSON, with an error that names the file and how to rebuild it when it is unusable."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"eval result {path} is missing; rebuild it with: snakemake {path}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"eval result {path} is corrupt ({error.msg} at line {error.lineno}); delete it and rebuild it with: "
+            f"snakemake --forcerun {path}"
+        ) from None
+    required = ("task", "model", "primary_metric", "metrics", "items", "n_items")
+    missing = [k for k in required if k not in data]
+    if missing or len(data.get("items", [])) != data.get("n_items"):
+        raise ValueError(
+            f"eval result {path} is incomplete (missing {missing or 'items'}); rebuild it with: "
+            f"snakemake --forcerun {path}"
+        )
+    return data

@@ -1,0 +1,28 @@
+"""Adapter of rule `tokenizer`: train the byte-level BPE tokenizer on the world's biographies and chats."""
+
+import argparse
+import shutil
+from pathlib import Path
+
+from iftforget.io import read_jsonl
+from iftforget.tokenizer import chat_text, train_tokenizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--texts", required=True, help="JSON lines with a text field")
+    parser.add_argument("--chats", required=True, help="JSON lines with a messages field")
+    parser.add_argument("--vocab-size", type=int, required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    texts = [r["text"] for r in read_jsonl(args.texts)] + [chat_text(r["messages"]) for r in read_jsonl(args.chats)]
+    tokenizer = train_tokenizer(texts, args.vocab_size)
+    partial = args.out.with_name(args.out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    tokenizer.save_pretrained(str(partial))
+    partial.rename(args.out)
+    print(f"tokenizer with {len(tokenizer)} tokens trained on {len(texts)} texts -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
