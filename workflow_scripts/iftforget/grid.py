@@ -160,6 +160,8 @@ class Grid:
     def stage_settings(self, stage: str, seed: int | None = None) -> dict[str, Any]:
         """A training stage's arguments: the shared `training` block overridden by the stage's own keys."""
         settings = dict(self.config["training"])
-        settings.update({k: v for k, v in self.config[stage].items() if k in STAGE_KEYS or k == "steps"})
+        settings.update({k: v for k, v in self.config[stage].items() if k in STAGE_KEYS})
+        if isinstance(self.config[stage].get("steps"), int):
+            settings["steps"] = self.config[stage]["steps"]
         settings["seed"] = self.config[stage].get("seed", 0) if seed is None else seed
         return settings

@@ -40,7 +40,7 @@ def tidy_scores(eval_paths: Iterable[str | Path]) -> pd.DataFrame:
                     "model_path": model.get("path", ""),
                 }
             )
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS).astype({"seed": "Int64", "step": "int64"})
     return table.sort_values(["base_model", "dataset", "seed", "kind", "step", "task", "metric"], kind="stable")
 
 

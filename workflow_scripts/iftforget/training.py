@@ -59,7 +59,7 @@ class StageArgs:
     """One training stage's hyper-parameters; each field is a config key of that stage."""
 
     learning_rate: float
-    steps: int
+    steps: int = 0  # a fixed-length stage; IFT segments get their stop step and run length instead
     batch_size: int = 32
     gradient_accumulation_steps: int = 1
     schedule: str = "constant"
