@@ -1,12 +1,17 @@
 # Config validation, the grid, and the input functions shared by the rules.
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
+# The adapters run as `python -m <script>` in every job's shell (and the Snakefile imports the library): the
+# workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
+sys.path.insert(0, str(SCRIPTS))
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))}; ")
 
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import WORLD_FILES, Grid, parse_model_path
@@ -21,7 +26,6 @@ except ConfigError as error:
 
 GRID = Grid(config)
 RESULTS = config["results_dir"]
-SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 

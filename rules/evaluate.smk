@@ -24,5 +24,5 @@ rule evaluate:
     message:
         "Evaluating {wildcards.model_path} on {wildcards.task}"
     shell:
-        "python {SCRIPTS}/evaluate.py --model {params.model:q} --task {wildcards.task} --settings {params.settings:q}"
+        "python -m evaluate_model --model {params.model:q} --task {wildcards.task} --settings {params.settings:q}"
         " --info {params.info:q} --world-dir {params.world_dir:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

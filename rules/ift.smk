@@ -24,6 +24,6 @@ rule ift_segment:
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed}) up to step {wildcards.step}"
     shell:
-        "python {SCRIPTS}/ift_segment.py --model {params.start_model:q} --resume={params.resume:q}"
+        "python -m ift_segment --model {params.start_model:q} --resume={params.resume:q}"
         " --data {input.data:q} --stage {params.stage:q} --total-steps {params.total_steps}"
         " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"

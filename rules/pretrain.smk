@@ -21,5 +21,5 @@ rule pretrain:
     message:
         "Pre-training base model {wildcards.model} from scratch ({params.steps} steps)"
     shell:
-        "python {SCRIPTS}/pretrain.py --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
+        "python -m pretrain_base --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
         " --stage {params.stage:q} --shape {params.shape:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

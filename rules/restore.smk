@@ -28,7 +28,7 @@ rule restore:
         "Restoring IFT@{wildcards.step} of {wildcards.model}/{wildcards.dataset} (seed {wildcards.seed}) "
         "with {params.steps} steps on {wildcards.corpus}"
     shell:
-        "python {SCRIPTS}/restore.py --model {params.source:q} --corpus {input.corpus:q}"
+        "python -m restore_model --model {params.source:q} --corpus {input.corpus:q}"
         " --stage {params.stage:q} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"
 
 

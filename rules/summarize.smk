@@ -17,4 +17,4 @@ rule summarize:
     params:
         n=len(GRID.eval_files()),
     shell:
-        "python {SCRIPTS}/summarize.py --out {output:q} {input:q} > {log:q} 2>&1"
+        "python -m summarize_evals --out {output:q} {input:q} > {log:q} 2>&1"

@@ -6,7 +6,7 @@ rule world:
         **{name: GRID.world_file(name) for name in WORLD_FILES},
     params:
         world=as_json(config["world"]),
-        out_dir=GRID.world_dir(),
+        out_dir=lambda wildcards, output: Path(output.people).parent,
     log:
         f"{LOGS}/world.log",
     benchmark:
@@ -16,7 +16,7 @@ rule world:
     message:
         "Building the synthetic world (seed {config[world][seed]}, {config[world][n_people]} people)"
     shell:
-        "python {SCRIPTS}/make_world.py --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "python -m make_world --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
@@ -36,5 +36,5 @@ rule tokenizer:
     message:
         "Training a byte-level BPE tokenizer on the world's text"
     shell:
-        "python {SCRIPTS}/train_tokenizer.py --texts {input.pretrain:q} --chats {input.ift:q}"
+        "python -m train_tokenizer --texts {input.pretrain:q} --chats {input.ift:q}"
         " --vocab-size {params.vocab_size} --out {output:q} > {log:q} 2>&1"

@@ -190,7 +190,7 @@ def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_o
         assistant_only_loss=assistant_only,
         bf16=stage.precision == "bf16",
         fp16=stage.precision == "fp16",
-        gradient_checkpointing=stage.gradient_checkpointing,
+        activation_checkpointing=stage.gradient_checkpointing,
         torch_compile=stage.torch_compile,
         optim=stage.optim,
         use_cpu=on_cpu,
@@ -243,6 +243,7 @@ def train(
     resume_from: Path | None = None,
     assistant_only: bool = False,
     keep_trainer_state: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> dict[str, Any]:
     """Train to `stop_step` (of a schedule `total_steps` long) and move the result to `output`.
 
@@ -264,7 +265,7 @@ def train(
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[StopAtStep(stop_step), ProgressLog()],
+        callbacks=[StopAtStep(stop_step), ProgressLog(), *(callbacks or [])],
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
