@@ -16,7 +16,6 @@ shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import WORLD_FILES, Grid, parse_model_path
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
@@ -37,6 +36,15 @@ wildcard_constraints:
     seed=r"\d+",
     step=r"\d+",
     task="[A-Za-z0-9_]+",
+
+
+def launcher(gpus):
+    """How a training script starts: plain python, or accelerate with one process per GPU of the job."""
+    if gpus <= 1:
+        return "python -m"
+    accelerate_config = config["training"]["accelerate_config"]
+    config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
+    return f"accelerate launch --num_processes {gpus}{config_option} -m"
 
 
 def all_targets():

@@ -8,22 +8,27 @@ rule ift_segment:
         previous=ift_previous,
     output:
         directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}"),
-    params:
-        stage=lambda wildcards: as_json(GRID.stage_settings("ift", int(wildcards.seed))),
-        start_model=ift_start_model,
-        resume=ift_resume_checkpoint,
-        total_steps=config["ift"]["total_steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
-    threads: config["training"]["threads"]
     log:
         f"{LOGS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.log",
     benchmark:
         f"{BENCHMARKS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.tsv"
     conda:
         "../envs/train.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpus"],
+        runtime=config["resources"]["train"]["runtime"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+    params:
+        launch=lambda wildcards, resources: launcher(resources.gpu),
+        stage=lambda wildcards: as_json(GRID.stage_settings("ift", int(wildcards.seed))),
+        start_model=ift_start_model,
+        resume=ift_resume_checkpoint,
+        total_steps=config["ift"]["total_steps"],
+        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed}) up to step {wildcards.step}"
     shell:
-        "python -m ift_segment --model {params.start_model:q} --resume={params.resume:q}"
+        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} ift_segment --model {params.start_model:q} --resume={params.resume:q}"
         " --data {input.data:q} --stage {params.stage:q} --total-steps {params.total_steps}"
         " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"

@@ -7,19 +7,24 @@ rule pretrain:
         corpus=GRID.world_file("pretrain"),
     output:
         directory(f"{RESULTS}/models/{{model}}/base"),
-    params:
-        stage=as_json(GRID.stage_settings("pretrain")),
-        shape=as_json(config["pretrain"]["model"]),
-        steps=config["pretrain"]["steps"],
-    threads: config["training"]["threads"]
     log:
         f"{LOGS}/pretrain/{{model}}.log",
     benchmark:
         f"{BENCHMARKS}/pretrain/{{model}}.tsv"
     conda:
         "../envs/train.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpus"],
+        runtime=config["resources"]["train"]["runtime"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+    params:
+        launch=lambda wildcards, resources: launcher(resources.gpu),
+        stage=as_json(GRID.stage_settings("pretrain")),
+        shape=as_json(config["pretrain"]["model"]),
+        steps=config["pretrain"]["steps"],
     message:
         "Pre-training base model {wildcards.model} from scratch ({params.steps} steps)"
     shell:
-        "python -m pretrain_base --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
+        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} pretrain_base --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
         " --stage {params.stage:q} --shape {params.shape:q} --threads {threads} --out {output:q} > {log:q} 2>&1"

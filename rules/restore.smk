@@ -9,26 +9,29 @@ rule restore:
         ),
         corpus=restore_corpus_file(),
     output:
-        directory(
-            f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}-restored-{{corpus}}"
-        ),
-    params:
-        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
-        source=lambda wildcards, input: input.model,
-        steps=config["restore"]["steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
-    threads: config["training"]["threads"]
+        directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}-restored-{{corpus}}"),
     log:
         f"{LOGS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.log",
     benchmark:
         f"{BENCHMARKS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.tsv"
     conda:
         "../envs/train.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["resources"]["train"]["gpus"],
+        runtime=config["resources"]["train"]["runtime"],
+        mem_mb=config["resources"]["train"]["mem_mb"],
+    params:
+        launch=lambda wildcards, resources: launcher(resources.gpu),
+        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
+        source=lambda wildcards, input: input.model,
+        steps=config["restore"]["steps"],
+        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
     message:
         "Restoring IFT@{wildcards.step} of {wildcards.model}/{wildcards.dataset} (seed {wildcards.seed}) "
         "with {params.steps} steps on {wildcards.corpus}"
     shell:
-        "python -m restore_model --model {params.source:q} --corpus {input.corpus:q}"
+        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} restore_model --model {params.source:q} --corpus {input.corpus:q}"
         " --stage {params.stage:q} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"
 
 
@@ -38,15 +41,16 @@ use rule restore as restore_control with:
         corpus=restore_corpus_file(),
     output:
         directory(f"{RESULTS}/models/{{model}}/base-restored-{{corpus}}/seed{{seed}}"),
-    params:
-        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
-        source=lambda wildcards: GRID.model_location(f"{wildcards.model}/base"),
-        steps=config["restore"]["steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
     log:
         f"{LOGS}/restore/{{model}}/base-seed{{seed}}-{{corpus}}.log",
     benchmark:
         f"{BENCHMARKS}/restore/{{model}}/base-seed{{seed}}-{{corpus}}.tsv"
+    params:
+        launch=lambda wildcards, resources: launcher(resources.gpu),
+        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
+        source=lambda wildcards: GRID.model_location(f"{wildcards.model}/base"),
+        steps=config["restore"]["steps"],
+        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
     message:
         "Restoring the base model {wildcards.model} (the control, seed {wildcards.seed}) "
         "with {params.steps} steps on {wildcards.corpus}"

@@ -12,9 +12,9 @@ rule summarize:
         f"{BENCHMARKS}/summarize.tsv"
     conda:
         "../envs/analysis.yaml"
-    message:
-        "Summarising {params.n} eval results into one tidy table"
     params:
         n=len(GRID.eval_files()),
+    message:
+        "Summarising {params.n} eval results into one tidy table"
     shell:
         "python -m summarize_evals --out {output:q} {input:q} > {log:q} 2>&1"

@@ -4,15 +4,15 @@
 rule world:
     output:
         **{name: GRID.world_file(name) for name in WORLD_FILES},
-    params:
-        world=as_json(config["world"]),
-        out_dir=lambda wildcards, output: Path(output.people).parent,
     log:
         f"{LOGS}/world.log",
     benchmark:
         f"{BENCHMARKS}/world.tsv"
     conda:
         "../envs/train.yaml"
+    params:
+        world=as_json(config["world"]),
+        out_dir=lambda wildcards, output: Path(output.people).parent,
     message:
         "Building the synthetic world (seed {config[world][seed]}, {config[world][n_people]} people)"
     shell:
@@ -25,14 +25,14 @@ rule tokenizer:
         ift=GRID.world_file("ift"),
     output:
         directory(GRID.tokenizer_dir()),
-    params:
-        vocab_size=config["tokenizer"]["vocab_size"],
     log:
         f"{LOGS}/tokenizer.log",
     benchmark:
         f"{BENCHMARKS}/tokenizer.tsv"
     conda:
         "../envs/train.yaml"
+    params:
+        vocab_size=config["tokenizer"]["vocab_size"],
     message:
         "Training a byte-level BPE tokenizer on the world's text"
     shell:
