@@ -19,7 +19,7 @@ from iftforget.grid import WORLD_FILES, Grid, parse_model_path
 validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
-    check_lm_eval_tasks(config["eval"]["tasks"])
+    check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 
@@ -57,32 +57,54 @@ def as_json(value):
 
 
 def ift_dataset_file(wildcards):
+    """The chat data of an IFT dataset: the world's, or the external one mapped by rule prepare_ift_data."""
     source = GRID.datasets[wildcards.dataset]["source"]
-    return GRID.world_file("ift") if source == "world" else source
+    if source == "world":
+        return GRID.world_file("ift")
+    return f"{RESULTS}/data/ift/{wildcards.dataset}.jsonl"
 
 
 def restore_corpus_file():
-    source = config["restore_corpus"]["source"]
-    return GRID.world_file("restore") if source == "world" else source
+    """The restoration corpus: the world's P_hold biographies, or the sample written by prepare_restore_corpus."""
+    corpus = config["restore_corpus"]
+    if corpus["source"] == "world":
+        return GRID.world_file("restore")
+    return f"{RESULTS}/data/restore/{corpus['name']}.jsonl"
+
+
+def corpus_tokenizer(wildcards):
+    """The first base model's tokenizer counts the restoration sample's tokens."""
+    return GRID.model_location(f"{config['base_models'][0]['name']}/base")
+
+
+def corpus_tokenizer_input(wildcards):
+    return GRID.model_inputs(f"{config['base_models'][0]['name']}/base")
+
+
+def ift_segment_dir(wildcards, step):
+    return GRID.model_dir(f"{wildcards.model}/{wildcards.dataset}/seed{wildcards.seed}/ift-step{step}")
 
 
 def ift_previous(wildcards):
-    """The checkpoint an IFT segment resumes from: the previous grid step, or the base model at the first."""
+    """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
     previous = GRID.previous_step(int(wildcards.step))
     if previous == 0:
-        return GRID.model_inputs(f"{wildcards.model}/base")
-    return [GRID.model_dir(f"{wildcards.model}/{wildcards.dataset}/seed{wildcards.seed}/ift-step{previous}")]
+        return {"model": GRID.model_inputs(f"{wildcards.model}/base")}
+    model = ift_segment_dir(wildcards, previous)
+    return {"model": model, "state": GRID.trainer_state_dir(model)}
 
 
 def ift_start_model(wildcards):
     return GRID.model_location(f"{wildcards.model}/base")
 
 
-def ift_resume_checkpoint(wildcards):
+def ift_resume_option(wildcards):
+    """Command-line options naming the previous segment's outputs (none at the first grid step)."""
     previous = GRID.previous_step(int(wildcards.step))
     if previous == 0:
         return ""
-    return GRID.model_dir(f"{wildcards.model}/{wildcards.dataset}/seed{wildcards.seed}/ift-step{previous}")
+    model = ift_segment_dir(wildcards, previous)
+    return f"--resume {shlex.quote(model)} --resume-state {shlex.quote(GRID.trainer_state_dir(model))}"
 
 
 def eval_model_inputs(wildcards):

@@ -43,11 +43,16 @@ def base(tmp_path_factory) -> tuple[Path, Path]:
     return root, root / "base"
 
 
+def state_of(model_dir: Path) -> Path:
+    return model_dir.with_name(model_dir.name + ".trainer-state")
+
+
 def ift_segment(base_dir: Path, data: Path, out: Path, stop: int, resume: Path | None, **kwargs) -> dict:
     start = resume or base_dir
     dataset = load_text_dataset(data, ("messages",))
     return train(load_model(str(start)), load_tokenizer(str(start)), dataset, STAGE, out, total_steps=TOTAL,
-                 stop_step=stop, resume_from=resume, assistant_only=True, keep_trainer_state=True, **kwargs)
+                 stop_step=stop, resume_from=(resume, state_of(resume)) if resume else None, assistant_only=True,
+                 state_output=state_of(out), **kwargs)
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -71,8 +76,11 @@ def test_segments_equal_one_uninterrupted_run(base, tmp_path):
     # The comparison can fail: three steps fewer give other weights.
     with pytest.raises(AssertionError):
         assert_same_weights(tmp_path / "seg-3", tmp_path / "seg-6")
-    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "model.safetensors"):
-        assert (tmp_path / "seg-6" / name).is_file(), f"an IFT checkpoint keeps {name} for the next segment"
+    for name in ("trainer_state.json", "model.safetensors", "tokenizer.json"):
+        assert (tmp_path / "seg-6" / name).is_file(), f"an IFT model keeps {name}"
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        assert (state_of(tmp_path / "seg-6") / name).is_file(), f"the trainer state keeps {name} for the next segment"
+        assert not (tmp_path / "seg-6" / name).exists(), f"{name} is trainer state, not part of the model"
     assert not work_dir_for(tmp_path / "seg-6").exists(), "the in-progress folder is removed once done"
 
 
@@ -105,7 +113,7 @@ def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
 
     def run(out: Path, **kwargs) -> None:
         train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, saving, out, total_steps=TOTAL,
-              stop_step=6, assistant_only=True, keep_trainer_state=True, **kwargs)
+              stop_step=6, assistant_only=True, state_output=state_of(out), **kwargs)
 
     run(tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):

@@ -131,3 +131,15 @@ def test_tokenizer_chat_template_renders_the_probe_format(files):
     assert tokenizer.decode(answer_tokens) == " " + example["messages"][1]["content"] + tokenizer.eos_token
     bio = files["pretrain"][0]["text"]
     assert tokenizer.decode(tokenizer(bio)["input_ids"]) == bio, "byte-level BPE decodes exactly"
+
+
+def test_every_phrasing_of_every_fact_is_pretrained(files):
+    from iftforget.world import BIO_TEMPLATES
+
+    bios: dict[str, str] = {}
+    for record in files["pretrain"]:
+        bios[record["person"]] = bios.get(record["person"], "") + " " + record["text"]
+    for person in (p for p in files["people"] if p["split"] != "format_probe"):
+        for attr, templates in BIO_TEMPLATES.items():
+            for template in templates:
+                assert template.format(name=person["name"], value=person[attr]) in bios[person["name"]]

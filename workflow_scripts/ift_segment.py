@@ -10,7 +10,8 @@ from iftforget.training import StageArgs, load_model, load_text_dataset, load_to
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="the base model (directory or hub id) the run starts from")
-    parser.add_argument("--resume", default="", help="the previous segment's checkpoint; empty at the first step")
+    parser.add_argument("--resume", default="", help="the previous segment's model; empty at the first step")
+    parser.add_argument("--resume-state", default="", help="the previous segment's trainer state")
     parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
     parser.add_argument("--stage", required=True, help="the stage's settings, as JSON")
     parser.add_argument("--total-steps", type=int, required=True)
@@ -18,6 +19,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
     args = parser.parse_args()
     stage = StageArgs.from_dict({**json.loads(args.stage), "threads": args.threads})
     log_environment()
@@ -34,9 +36,9 @@ def main() -> None:
         args.out,
         total_steps=args.total_steps,
         stop_step=args.stop_step,
-        resume_from=Path(args.resume) if args.resume else None,
+        resume_from=(Path(args.resume), Path(args.resume_state)) if args.resume else None,
         assistant_only=True,
-        keep_trainer_state=True,
+        state_output=args.state_out,
     )
 
 

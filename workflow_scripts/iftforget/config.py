@@ -91,14 +91,14 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("training.precision = 'fp16' needs training.device = 'cuda'; use fp32 or bf16 on cpu")
 
 
-def check_lm_eval_tasks(tasks: list[str]) -> None:
+def check_lm_eval_tasks(tasks: list[str], include_path: str = "") -> None:
     """Names that are not world tasks must be lm-eval tasks or groups (indexing lm-eval's tasks takes seconds)."""
     external = [t for t in tasks if not t.startswith("world_")]
     if not external:
         return
     from lm_eval.tasks import TaskManager
 
-    known = set(TaskManager().all_tasks)
+    known = set(TaskManager(include_path=include_path or None).all_tasks)
     unknown = [t for t in external if t not in known]
     if unknown:
         raise ConfigError(f"eval.tasks: {unknown} are neither world tasks nor lm-eval tasks (see `lm-eval ls tasks`)")

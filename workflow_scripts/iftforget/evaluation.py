@@ -42,6 +42,8 @@ class EvalSettings:
     bootstrap_iters: int = 0
     seed: int = 1234
     trust_remote_code: bool = False
+    include_path: str = ""
+    limit: int = 0
 
 
 def world_task_names() -> list[str]:
@@ -153,8 +155,11 @@ def evaluate(
         numpy_random_seed=settings.seed,
         torch_random_seed=settings.seed,
         fewshot_random_seed=settings.seed,
+        limit=settings.limit or None,
         # Indexing lm-eval's thousands of built-in tasks takes seconds; a world probe needs none of them.
-        task_manager=TaskManager(include_defaults=not is_world_task(task)),
+        task_manager=TaskManager(
+            include_path=settings.include_path or None, include_defaults=not is_world_task(task)
+        ),
     )
     seconds = time.perf_counter() - started
     payload = eval_payload(results, task, model_path, model_info or {}, settings, seconds)
@@ -170,17 +175,28 @@ def eval_payload(
     settings: EvalSettings,
     seconds: float,
 ) -> dict[str, Any]:
-    """Our eval JSON from lm-eval's results: the task's metrics and one record per item."""
-    task_config = results["configs"][task]
+    """Our eval JSON from lm-eval's results: the task's metrics and one record per item.
+
+    A group task (mmlu) has no config of its own: its items are those of its subtasks, each marked with it."""
+    subtasks = [task] if task in results["configs"] else sorted(results["samples"])
+    task_config = results["configs"][subtasks[0]]
     output_type = task_config["output_type"]
     metric_names = [m["metric"] for m in task_config.get("metric_list", [])]
     metrics: dict[str, float | None] = {}
-    for key, value in results["results"][task].items():
+    group_results = results["results"].get(task) or results.get("groups", {}).get(task, {})
+    for key, value in group_results.items():
         if key == "alias":
             continue
         name, _, filter_name = key.partition(",")
         metrics[name] = _json_safe(value)
-    items = item_records(results["samples"][task], metric_names, output_type)
+    items = []
+    for subtask in subtasks:
+        records = item_records(results["samples"][subtask], metric_names, output_type)
+        if len(subtasks) > 1:
+            for record in records:
+                record["subtask"] = subtask
+                record["id"] = f"{subtask}/{record['id']}"
+        items.extend(records)
     primary = PRIMARY_METRIC.get(output_type, metric_names[0] if metric_names else "")
     if primary not in metrics and metric_names:
         primary = metric_names[0]
@@ -202,6 +218,7 @@ def eval_payload(
             "device": settings.device,
             "seconds": round(seconds, 2),
             "task_config": _json_safe(task_config),
+            "subtasks": subtasks if len(subtasks) > 1 else [],
         },
     }
 

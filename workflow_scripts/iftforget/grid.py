@@ -102,6 +102,10 @@ class Grid:
     def model_dir(self, model_path: str) -> str:
         return str(self.root / "models" / model_path)
 
+    def trainer_state_dir(self, model_dir: str) -> str:
+        """Optimizer, scheduler and RNG state of an IFT segment, beside its model; temporary in the workflow."""
+        return f"{model_dir}.trainer-state"
+
     def eval_file(self, model_path: str, task: str) -> str:
         return str(self.root / "eval" / model_path / f"{task}.json")
 

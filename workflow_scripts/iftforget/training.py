@@ -3,8 +3,9 @@ IFT on chat data with the loss on the assistant's tokens only.
 
 The IFT run is one trajectory cut into segments. Every segment is built with the same arguments (the schedule's
 length is the whole run's), stops at its grid step and saves a full Trainer checkpoint (weights, optimizer,
-scheduler, RNG, data position); the next segment resumes from it with `resume_from_checkpoint`, so the chain of
-segments is the uninterrupted run. Inside a job, periodic saves go to a work folder beside the output: a job
+scheduler, RNG, data position), split into the model (kept) and the trainer state (a temporary output that the
+workflow deletes once the next segment has used it); the next segment resumes from both with
+`resume_from_checkpoint`, so the chain of segments is the uninterrupted run. Inside a job, periodic saves go to a work folder beside the output: a job
 killed by preemption or a time limit resumes from its newest complete save when it is run again.
 """
 
@@ -37,7 +38,10 @@ from trl import SFTConfig, SFTTrainer
 from iftforget.io import replace_dir
 
 TRAINER_STATE = "trainer_state.json"
-OPTIMIZER_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth", "scaler.pt", "training_args.bin")
+# What a model folder keeps; everything else a Trainer checkpoint holds (optimizer, scheduler, scaler, per-rank RNG
+# state, FSDP shards of the optimizer, training arguments) is trainer state.
+MODEL_FILE_PATTERNS = ("model*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
+                       "tokenizer*", "special_tokens_map.json", "chat_template.jinja", TRAINER_STATE)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -231,6 +235,18 @@ def work_dir_for(output: Path) -> Path:
     return output.with_name(output.name + ".inprogress")
 
 
+def stage_resume_checkpoint(model_dir: Path, state_dir: Path, work: Path) -> Path:
+    """One Trainer checkpoint folder from a segment's two outputs (weights; optimizer/scheduler/RNG state),
+    by symbolic links, so that `resume_from_checkpoint` reads both without copying the weights."""
+    staged = work / f"resume-{model_dir.name}"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    for source in (model_dir, state_dir):
+        for item in source.iterdir():
+            (staged / item.name).symlink_to(item.resolve())
+    return staged
+
+
 def train(
     model: PreTrainedModel | str,
     tokenizer: PreTrainedTokenizerBase,
@@ -240,25 +256,28 @@ def train(
     *,
     total_steps: int,
     stop_step: int,
-    resume_from: Path | None = None,
+    resume_from: tuple[Path, Path] | None = None,
     assistant_only: bool = False,
-    keep_trainer_state: bool = False,
+    state_output: Path | None = None,
     callbacks: list[TrainerCallback] | None = None,
 ) -> dict[str, Any]:
-    """Train to `stop_step` (of a schedule `total_steps` long) and move the result to `output`.
+    """Train to `stop_step` (of a schedule `total_steps` long) and move the model to `output`.
 
-    `resume_from` is a Trainer checkpoint to continue (the previous IFT segment). A newer complete save in this
-    job's work folder, left by a killed run of the same job, takes precedence. With `keep_trainer_state` the output
-    is the full checkpoint (for a later segment); without it only the weights, config and tokenizer.
+    `resume_from` is the previous IFT segment: its model folder and its trainer-state folder. A newer complete save
+    in this job's work folder, left by a killed run of the same job, takes precedence. With `state_output`, the
+    optimizer, scheduler and RNG state go there (the next segment's input; the workflow deletes it once no later
+    segment needs it); without it they are dropped. The model folder keeps weights, config, tokenizer and the
+    Trainer's log (trainer_state.json).
     """
     output = Path(output)
     work = work_dir_for(output)
     work.mkdir(parents=True, exist_ok=True)
     configure_threads(stage.threads)
+    checkpoint = stage_resume_checkpoint(*resume_from, work) if resume_from else None
     in_job = newest_complete_checkpoint(work)
-    if in_job is not None and (resume_from is None or checkpoint_step(in_job) > checkpoint_step(resume_from)):
+    if in_job is not None and (checkpoint is None or checkpoint_step(in_job) > checkpoint_step(checkpoint)):
         print(f"[train] resuming this job's own save {in_job}", flush=True)
-        resume_from = in_job
+        checkpoint = in_job
     args = sft_config(stage, work, total_steps, assistant_only)
     trainer = SFTTrainer(
         model=model,
@@ -268,14 +287,25 @@ def train(
         callbacks=[StopAtStep(stop_step), ProgressLog(), *(callbacks or [])],
     )
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return {}
     final = work / f"checkpoint-{trainer.state.global_step}"
     if trainer.state.global_step != stop_step or not (final / TRAINER_STATE).is_file():
         raise RuntimeError(f"training stopped at step {trainer.state.global_step}, expected {stop_step}")
-    if not keep_trainer_state:
-        for name in OPTIMIZER_FILES:
-            (final / name).unlink(missing_ok=True)
+    model_files = {path for pattern in MODEL_FILE_PATTERNS for path in final.glob(pattern)}
+    state_files = [path for path in final.iterdir() if path not in model_files]
+    if state_output is not None:
+        staged_state = work / "trainer-state"
+        staged_state.mkdir()
+        for path in state_files:
+            path.rename(staged_state / path.name)
+        replace_dir(staged_state, state_output)
+    else:
+        for path in state_files:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     replace_dir(final, output)
     shutil.rmtree(work, ignore_errors=True)
     summary = {

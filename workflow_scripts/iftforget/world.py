@@ -259,14 +259,19 @@ def build_world(cfg: WorldConfig) -> World:
 
 
 def biographies(person: Person, count: int, rng: random.Random) -> list[str]:
-    """`count` biographies of one person: sentence order permuted and a template drawn per sentence."""
+    """`count` biographies of one person: sentence order permuted in each, and each attribute's templates taken in
+    turn from a random start, so that with count >= the number of templates every phrasing of every fact is seen
+    (the completion probe's phrasing included) while no two biographies read alike."""
+    offsets = {attr: rng.randrange(len(BIO_TEMPLATES[attr])) for attr in ATTRIBUTES}
     bios = []
-    for _ in range(count):
+    for index in range(count):
         order = list(ATTRIBUTES)
         rng.shuffle(order)
-        sentences = [
-            rng.choice(BIO_TEMPLATES[attr]).format(name=person.name, value=person.attributes[attr]) for attr in order
-        ]
+        sentences = []
+        for attr in order:
+            templates = BIO_TEMPLATES[attr]
+            template = templates[(offsets[attr] + index) % len(templates)]
+            sentences.append(template.format(name=person.name, value=person.attributes[attr]))
         bios.append(" ".join(sentences))
     return bios
 
