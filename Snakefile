@@ -9,16 +9,21 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/world.smk"
+include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/ift.smk"
 include: "rules/restore.smk"
 include: "rules/evaluate.smk"
 include: "rules/summarize.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
-    input:
-        all_targets(),
     default_target: True
+    input:
+        all_targets() + LAYOUT.targets(),

@@ -1,0 +1,159 @@
+"""Figures from cached results: with no model directory at all and only the eval JSONs, the documented command
+redraws every figure and the report without scheduling any training or evaluation job (its speed is measured by
+benchmarks/figures_from_cache.py, not here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from iftforget.analysis_layout import AnalysisLayout
+from iftforget.grid import Grid, ModelRef
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+ANALYSIS_RULES = ["analyze_comparisons", "forgetting_table", "plot_figures", "figures"]
+# The README's figures-from-cache command, less the report path (added per test).
+FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
+UPSTREAM_RULES = {"world", "tokenizer", "pretrain", "ift_segment", "restore", "restore_control", "evaluate", "summarize"}
+OUTPUT_TYPES = {
+    "world_completion": ("generate_until", "exact_match"),
+    "world_chat": ("generate_until", "exact_match"),
+    "world_mc": ("multiple_choice", "acc"),
+    "world_ppl_pretrain": ("loglikelihood_rolling", "bits_per_byte"),
+    "world_ppl_chat": ("loglikelihood_rolling", "bits_per_byte"),
+}
+N_ITEMS = 120
+MC_CHOICES = 10
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--nolock", *args]
+    # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
+                             f"{result.stderr[-6000:]}")
+    return result
+
+
+def scheduled_rules(dry_run_output: str) -> dict[str, int]:
+    """The job counts of a dry run's "Job stats" table."""
+    stats = dry_run_output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in stats.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        counts[match[1]] = int(match[2])
+    counts.pop("total", None)
+    return counts
+
+
+def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-item scores of a synthetic model: IFT breaks known items, restoration brings them back until k = steps[2],
+    after which a growing share stays lost (so the figures show both stages); the probes drift with k."""
+    rng = np.random.default_rng([zlib.crc32(task.encode()), ref.seed or 0])
+    position = steps.index(ref.step) + 1 if ref.step in steps else 0
+    if task.startswith("world_ppl"):
+        lengths = rng.integers(60, 160, size=N_ITEMS)
+        base = rng.normal(2.6 if "chat" in task else 2.2, 0.15, size=N_ITEMS)
+        toward_chat = {"base": 0.0, "control": 0.0, "ift": 0.1 * position, "restored": 0.03 * position}[ref.kind]
+        return base + (-toward_chat if "chat" in task else toward_chat), lengths
+    base = (rng.random(N_ITEMS) < 0.6).astype(float)
+    known = np.flatnonzero(base == 1)
+    lost_share = {"base": 0.0, "control": 0.0, "ift": min(0.2 * position, 0.9),
+                  "restored": max(0.0, 0.12 * (position - 2))}[ref.kind]
+    values = base.copy()
+    values[known[: int(lost_share * len(known))]] = 0
+    return values, None
+
+
+def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
+    output_type, metric = OUTPUT_TYPES[task]
+    values, lengths = item_values(ref, task, steps)
+    items = []
+    for index, value in enumerate(values):
+        item = {"doc_id": index, "id": f"{task}-{index}", "target": "x", metric: float(value)}
+        if output_type == "multiple_choice":
+            item["loglikelihoods"] = [-1.0] * MC_CHOICES
+        if lengths is not None:
+            item[f"{metric}_length"] = int(lengths[index])
+            item["loglikelihood"] = float(-value * lengths[index] * np.log(2))
+        items.append(item)
+    score = float(np.average(values, weights=lengths))
+    payload = {
+        "format_version": 1, "task": task, "output_type": output_type, "model": {"path": ref.path, **ref.info()},
+        "primary_metric": metric, "score": score, "metrics": {metric: score}, "n_items": len(items), "items": items,
+        "harness": {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+def cached_results(workdir: Path, **overrides) -> AnalysisLayout:
+    """A working directory holding only the config and the eval JSONs of its whole grid (no model, no world)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text()) | overrides
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    grid = Grid(config)
+    for ref in grid.models():
+        for task in grid.tasks:
+            write_eval(workdir / grid.eval_file(ref.path, task), ref, task, grid.steps)
+    return AnalysisLayout(grid, config["analysis"])
+
+
+def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
+    layout = cached_results(tmp_path)
+    assert not (tmp_path / "results" / "models").exists()
+
+    # An input of the evals newer than them (here a probe file of the world): without the flags Snakemake would
+    # re-evaluate, and so rebuild every model whose directory is gone. The check below can fail.
+    probe = tmp_path / layout.grid.world_file("mc")
+    probe.parent.mkdir(parents=True)
+    probe.write_text("{}\n")
+    plain = scheduled_rules(run_snakemake(tmp_path, "figures", "-n", "--cores", "2").stdout)
+    assert {"evaluate", "restore", "ift_segment", "pretrain"} <= set(plain), plain
+
+    from_cache = scheduled_rules(run_snakemake(tmp_path, *FROM_CACHE, "-n").stdout)
+    assert not set(from_cache) & UPSTREAM_RULES, from_cache
+    assert from_cache == {"analyze_comparisons": 1, "forgetting_table": 1, "plot_figures": 1, "figures": 1}
+
+    report = tmp_path / "report.html"
+    run_snakemake(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    missing = [path for path in layout.targets() if not (tmp_path / path).is_file()]
+    assert not missing
+    assert report.is_file() and report.stat().st_size > 100_000
+    assert not (tmp_path / "results" / "models").exists()
+
+
+def test_several_seeds_add_the_residual_grid_overview(tmp_path):
+    layout = cached_results(tmp_path, seeds=[0, 1])
+    assert scheduled_rules(run_snakemake(tmp_path, *FROM_CACHE, "-n").stdout) == {
+        "analyze_comparisons": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
+    }
+    run_snakemake(tmp_path, *FROM_CACHE)
+    assert layout.grid_figure("png") in layout.targets()
+    assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
+
+
+def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
+    layout = cached_results(tmp_path)
+    grid = layout.grid
+    broken = tmp_path / grid.eval_file(ModelRef("ift", "world-llama", "world-chat", 0, grid.steps[1]).path, "world_mc")
+    broken.write_text(broken.read_text()[:500])
+    result = run_snakemake(tmp_path, *FROM_CACHE, check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "analysis" / "world-llama" / "world-chat" / "seed0.log").read_text()
+    assert str(broken.relative_to(tmp_path)) in log and "corrupt" in log
+    assert not (tmp_path / "results" / "figures").exists()
+    assert not (tmp_path / "results" / "analysis" / "forgetting.csv").exists()

@@ -1,0 +1,137 @@
+"""The HTML report, read as a person would: rendered in headless Chromium, each category of results opened and each
+figure's "eye" button pressed; every figure must then be shown as a decoded PNG, and the tidy table as a page."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_figures_from_cache import FROM_CACHE, cached_results, run_snakemake
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+# Injected into a copy of the report: clicks through the report's menu like a reader and records what is shown.
+READER = """
+window.addEventListener('load', async () => {
+  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const byText = (text) => [...document.querySelectorAll('a')].find((e) => e.textContent.trim() === text);
+  const click = async (text) => { const link = byText(text); if (!link) throw new Error('no link ' + text); link.click(); await wait(300); };
+  const linkTexts = (pattern) => [...document.querySelectorAll('a')].map((a) => a.textContent.trim()).filter((t) => pattern.test(t));
+  // The menu: "Results" lists the categories, a category its subcategories, a subcategory its files.
+  const open = async (category, subcategory, format) => {
+    if (byText('Results')) await click('Results');
+    await click(category);
+    if (subcategory) await click(subcategory);
+    const toggle = document.getElementById('toggle-format-' + format);
+    if (toggle) { toggle.click(); await wait(300); }
+    return Boolean(toggle);
+  };
+  const decoded = (src) => { try { return atob(src.split(',')[1]); } catch (error) { return ''; } };
+  const shown = [];
+  let categories = [];
+  let error = null;
+  await wait(1000);
+  try {
+    categories = linkTexts(/^\\d\\. /);
+    for (const category of categories) {
+      await open(category, null, 'PNG');
+      const subcategories = linkTexts(/ \\/ seed /);
+      for (const subcategory of (subcategories.length ? subcategories : [null])) {
+        for (const format of ['PNG', 'HTML']) {
+          if (!(await open(category, subcategory, format))) continue;
+          const count = document.querySelectorAll('a[iconname="eye"]').length;
+          for (let i = 0; i < count; i++) {
+            await open(category, subcategory, format);
+            document.querySelectorAll('a[iconname="eye"]')[i].click();
+            await wait(500);
+            const images = [...document.querySelectorAll('img')].filter((img) => img.src.startsWith('data:image/png'));
+            const pages = [...document.querySelectorAll('iframe')].filter((f) => f.src.startsWith('data:text/html'));
+            shown.push({
+              category, subcategory, format,
+              images: images.map((img) => ({file: (img.src.match(/filename=([^;]+)/) || [])[1], width: img.naturalWidth, height: img.naturalHeight})),
+              pages: pages.map((f) => ({file: (f.src.match(/filename=([^;]+)/) || [])[1], text: decoded(f.src).slice(0, 4000)})),
+            });
+          }
+        }
+      }
+    }
+  } catch (caught) { error = String(caught); }
+  const out = document.createElement('pre');
+  out.id = 'reader-log';
+  out.textContent = JSON.stringify({categories, shown, error});
+  document.body.appendChild(out);
+});
+"""
+
+
+def chromium() -> str:
+    """The Chromium binary; installed from Debian's archive when missing (skipped only if that is impossible)."""
+    for name in ("chromium", "chromium-browser"):
+        if found := shutil.which(name):
+            return found
+    apt = shutil.which("apt-get")
+    if apt:
+        subprocess.run([apt, "update"], capture_output=True, timeout=600)
+        subprocess.run([apt, "install", "-y", "chromium"], capture_output=True, timeout=1200,
+                       env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip("Chromium is not installed and could not be installed with apt-get (apt-get install chromium)")
+    return found
+
+
+def read_report(report: Path, workdir: Path) -> dict:
+    """Open the report in headless Chromium, let the reader script click through it, and return what it saw."""
+    page = report.read_text()
+    end = page.rfind("</body>")
+    reading = workdir / "report-read.html"
+    reading.write_text(page[:end] + f"<script>{READER}</script>" + page[end:])
+    profile = workdir / "chromium-profile"
+    result = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=300000", "--dump-dom",
+         reading.as_uri()],
+        capture_output=True, text=True, timeout=300,
+    )
+    marker = '<pre id="reader-log">'
+    start = result.stdout.rfind(marker)
+    assert start >= 0, f"the report did not render in Chromium:\n{result.stderr[-3000:]}"
+    log = result.stdout[start + len(marker):]
+    return json.loads(html.unescape(log[: log.index("</pre>")]))
+
+
+def test_report_shows_every_figure_and_the_tidy_table(tmp_path):
+    layout = cached_results(tmp_path, seeds=[0, 1])
+    report = tmp_path / "report.html"
+    run_snakemake(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    seen = read_report(report, tmp_path)
+    assert seen["error"] is None, seen["error"]
+
+    assert seen["categories"] == ["1. Score against IFT step", "2. Drop: recovered vs residual", "3. Item paths",
+                                  "4. Text pattern probe", "5. Grid overview", "6. Tables"]
+    shown_pngs = {}
+    for view in seen["shown"]:
+        if view["format"] == "PNG":
+            assert len(view["images"]) == 1, view
+            image = view["images"][0]
+            shown_pngs[(view["subcategory"], image["file"])] = image
+    expected = {
+        (None if figure["group"] is None else f"{figure['group'][0]} / {figure['group'][1]} / seed {figure['group'][2]}",
+         Path(figure["paths"][1]).name)
+        for figure in layout.figure_plan()
+    }
+    assert set(shown_pngs) == expected
+    # Decoded images of a readable size at a column width (about 1000 px at 300 dpi).
+    assert all(image["width"] >= 600 and image["height"] >= 300 for image in shown_pngs.values())
+
+    tables = [page for view in seen["shown"] for page in view["pages"]]
+    assert [page["file"] for page in tables] == ["forgetting.html"]
+    header = ["base_model", "dataset", "seed", "task", "step", "quantity", "estimate", "ci_low", "ci_high", "stage"]
+    assert all(f"<th>{column}</th>" in tables[0]["text"] for column in header)
+    assert "<td>residual</td>" in tables[0]["text"]

@@ -1,0 +1,312 @@
+"""The study's figures, drawn from the tidy table of `iftforget.analysis` (never from models or raw evals).
+
+One style for all: seaborn's "paper" context, sized for one column of a two-column paper (3.3 in wide), every
+axis labelled, intervals from the paired bootstrap of the analysis. Each figure is written as PDF and PNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from iftforget.analysis import PATHS  # noqa: E402
+from iftforget.io import atomic_path  # noqa: E402
+
+COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
+MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
+STAGE_COLORS = {"pseudo": "#fdd49e", "actual": "#fb9a99"}
+COMPONENT_COLORS = {"recovered": "#66a61e", "residual": "#e7298a", "control_shift": "#bdbdbd"}
+COMPONENT_LABELS = {
+    "recovered": "recovered (pattern shift)",
+    "residual": "residual (knowledge loss)",
+    "control_shift": "control shift (restoring the base)",
+}
+PATH_COLORS = {
+    "1-1-1": "#1b7837",
+    "1-1-0": "#a6dba0",
+    "1-0-1": "#f4a582",
+    "1-0-0": "#b2182b",
+    "0-1-1": "#2166ac",
+    "0-1-0": "#92c5de",
+    "0-0-1": "#8073ac",
+    "0-0-0": "#e0e0e0",
+}
+METRIC_LABELS = {
+    "acc": "accuracy",
+    "acc_norm": "accuracy (length-normalised)",
+    "exact_match": "exact match",
+    "bits_per_byte": "bits per byte (lower is better)",
+}
+STEP_LABEL = "IFT step k (log scale)"
+
+
+def use_style() -> None:
+    sns.set_theme(
+        context="paper",
+        style="ticks",
+        font_scale=0.85,
+        rc={
+            "axes.grid": True,
+            "grid.linewidth": 0.4,
+            "grid.alpha": 0.5,
+            "legend.frameon": False,
+            "pdf.fonttype": 42,  # editable text in the PDF
+            "savefig.dpi": 300,
+            "lines.linewidth": 1.2,
+            "lines.markersize": 4,
+        },
+    )
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def probe_label(task: str) -> str:
+    if "pretrain" in task:
+        return f"pre-training-format text ({task})"
+    if "chat" in task:
+        return f"chat-format text ({task})"
+    return task
+
+
+def save(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
+    """Write the figure to every path (the format follows the suffix), each atomically."""
+    for path in paths:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
+    plt.close(figure)
+
+
+def comparison_rows(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str) -> pd.DataFrame:
+    rows = table[
+        (table["base_model"] == base_model)
+        & (table["dataset"] == dataset)
+        & (table["seed"] == seed)
+        & (table["task"] == task)
+    ]
+    if rows.empty:
+        raise ValueError(f"the analysis has no rows for {base_model}/{dataset}/seed{seed}/{task}")
+    return rows
+
+
+def _quantity(rows: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    return rows[rows["quantity"] == quantity].sort_values("step")
+
+
+def _stage_edges(steps: Sequence[int]) -> list[tuple[float, float]]:
+    """The span of each step on a log axis: from the geometric midpoint with its left neighbour to the right one."""
+    logs = np.log(np.asarray(steps, dtype=float))
+    if len(logs) == 1:
+        half = np.log(2.0) / 2
+        return [(float(np.exp(logs[0] - half)), float(np.exp(logs[0] + half)))]
+    mids = (logs[1:] + logs[:-1]) / 2
+    lefts = np.concatenate([[logs[0] - (mids[0] - logs[0])], mids])
+    rights = np.concatenate([mids, [logs[-1] + (logs[-1] - mids[-1])]])
+    return list(zip(np.exp(lefts), np.exp(rights), strict=True))
+
+
+def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None:
+    """Base and control as horizontal bands, IFT@k and restored@k against k with intervals, stages and k*."""
+    lines = []
+    for quantity, name in (("score_ift", "IFT@k"), ("score_restored", "restored@k")):
+        part = _quantity(rows, quantity)
+        part = part[part["step"] > 0]
+        lines.append(part.assign(model=name))
+    curves = pd.concat(lines)
+    steps = sorted(int(s) for s in curves["step"].unique())
+    curves = curves.assign(step=curves["step"].astype(float))
+    for quantity, name, dash in (("score_base", "base", "-"), ("score_control", "control", "--")):
+        reference = _quantity(rows, quantity).iloc[0]
+        ax.axhline(reference["estimate"], color=MODEL_COLORS[name], linestyle=dash, linewidth=1.0, label=name)
+        ax.axhspan(reference["ci_low"], reference["ci_high"], color=MODEL_COLORS[name], alpha=0.06, linewidth=0)
+    sns.lineplot(
+        data=curves,
+        x="step",
+        y="estimate",
+        hue="model",
+        palette={k: MODEL_COLORS[k] for k in ("IFT@k", "restored@k")},
+        marker="o",
+        errorbar=None,
+        ax=ax,
+    )
+    for name, part in curves.groupby("model"):
+        ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=MODEL_COLORS[name], alpha=0.15, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.minorticks_off()
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel(metric_label(rows["metric"].iloc[0]))
+    if shade_stages:
+        stages = _quantity(rows, "drop").set_index("step")["stage"]
+        for step, (left, right) in zip(steps, _stage_edges(steps), strict=True):
+            stage = stages.get(step, "none")
+            if stage in STAGE_COLORS:
+                ax.axvspan(left, right, color=STAGE_COLORS[stage], alpha=0.45, linewidth=0, zorder=0)
+        k_star = rows[rows["quantity"] == "k_star"].iloc[0]
+        if pd.notna(k_star["estimate"]):
+            ax.axvline(k_star["estimate"], color="#b2182b", linestyle=":", linewidth=1.2)
+            low = k_star["ci_low"] if pd.notna(k_star["ci_low"]) else steps[0]
+            high = k_star["ci_high"] if pd.notna(k_star["ci_high"]) else ax.get_xlim()[1]
+            transform = ax.get_xaxis_transform()
+            ax.plot([low, high], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform, solid_capstyle="butt")
+            ax.text(k_star["estimate"], 0.92, f" k* = {int(k_star['estimate'])}", color="#b2182b", transform=transform,
+                    ha="left", va="top", fontsize="small")
+    ax.set_xlim(*_stage_edges(steps)[0][:1], _stage_edges(steps)[-1][1])
+
+
+def _scores_legend(ax: plt.Axes, *, shade_stages: bool) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if shade_stages:
+        handles += [Patch(color=STAGE_COLORS[s], alpha=0.45) for s in STAGE_COLORS]
+        labels += [f"{s} stage" for s in STAGE_COLORS]
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize="small",
+              handlelength=1.5, columnspacing=1.0)
+
+
+def plot_scores(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str, paths: Sequence[str]) -> None:
+    """The central figure: the task's score against the IFT step, with the pseudo and actual stages and k*."""
+    use_style()
+    rows = comparison_rows(table, base_model, dataset, seed, task)
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
+    draw_scores(ax, rows, shade_stages=True)
+    ax.set_title(f"{task}: {base_model} + {dataset} (seed {seed})")
+    _scores_legend(ax, shade_stages=True)
+    save(figure, paths)
+
+
+def plot_decomposition(
+    table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str, paths: Sequence[str]
+) -> None:
+    """The drop at each k, stacked as recovered + residual + control shift (they sum to the drop exactly)."""
+    use_style()
+    rows = comparison_rows(table, base_model, dataset, seed, task)
+    drop = _quantity(rows, "drop")
+    steps = [int(s) for s in drop["step"]]
+    components = pd.DataFrame(
+        {name: _quantity(rows, name)["estimate"].to_numpy() for name in COMPONENT_COLORS},
+        index=[f"{k}\n{stage}" for k, stage in zip(steps, drop["stage"], strict=True)],
+    )
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
+    # pandas stacks positive and negative parts separately, so a negative component hangs below 0.
+    components.rename(columns=COMPONENT_LABELS).plot.bar(
+        stacked=True, ax=ax, color=[COMPONENT_COLORS[c] for c in COMPONENT_COLORS], width=0.65, rot=0
+    )
+    positions = np.arange(len(steps))
+    ax.errorbar(
+        positions,
+        drop["estimate"],
+        yerr=[drop["estimate"] - drop["ci_low"], drop["ci_high"] - drop["estimate"]],
+        fmt="D",
+        color="black",
+        markersize=3.5,
+        capsize=2,
+        linewidth=0.9,
+        label="drop (with interval)",
+    )
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("IFT step k (and its stage)")
+    ax.set_ylabel(f"change in {metric_label(rows['metric'].iloc[0]).split(' (')[0]}\n(> 0: worse)")
+    ax.set_title(f"{task}: {base_model} + {dataset} (seed {seed})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.38), ncol=2, fontsize="small")
+    save(figure, paths)
+
+
+def binary_tasks(table: pd.DataFrame, tasks: Sequence[str]) -> list[str]:
+    """The tasks whose items are scored 1/0 (those have item paths)."""
+    with_paths = set(table.loc[table["quantity"].str.startswith("path_"), "task"])
+    return [t for t in tasks if t in with_paths]
+
+
+def plot_transitions(table: pd.DataFrame, base_model: str, dataset: str, seed: int, tasks: Sequence[str],
+                     paths: Sequence[str]) -> None:
+    """Per task, the share of items on each path base -> IFT@k -> restored@k at each k (stacked to 1)."""
+    tasks = binary_tasks(table, tasks)
+    if not tasks:
+        raise ValueError("no task of the comparison has 1/0 per-item scores, so there are no item paths to draw")
+    use_style()
+    figure, axes = plt.subplots(len(tasks), 1, figsize=(COLUMN_WIDTH, 0.4 + 1.35 * len(tasks)), sharex=True,
+                                squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks, strict=True):
+        rows = comparison_rows(table, base_model, dataset, seed, task)
+        shares = (
+            rows[rows["quantity"].str.startswith("path_")]
+            .assign(path=lambda d: d["quantity"].str.removeprefix("path_"), step=lambda d: d["step"].astype(int))
+            .pivot(index="step", columns="path", values="estimate")
+        )
+        shares = shares[[f"{p[0]}-{p[1]}-{p[2]}" for p in PATHS]]
+        shares.index = shares.index.astype(str)
+        shares.rename(columns=lambda p: p.replace("-", "→")).plot.bar(
+            stacked=True, ax=ax, color=list(PATH_COLORS.values()), width=0.7, rot=0, legend=False
+        )
+        ax.set_ylim(0, 1)
+        ax.minorticks_off()
+        ax.set_ylabel("share of items")
+        ax.set_title(task, fontsize="small")
+    axes[-1, 0].set_xlabel("IFT step k")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="base → IFT@k → restored@k (1 = correct)", loc="upper center",
+                  bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize="x-small", title_fontsize="x-small")
+    figure.suptitle(f"Item paths: {base_model} + {dataset} (seed {seed})", fontsize="small")
+    figure.tight_layout()
+    save(figure, paths)
+
+
+def plot_pattern_probe(table: pd.DataFrame, base_model: str, dataset: str, seed: int, tasks: Sequence[str],
+                       paths: Sequence[str]) -> None:
+    """Bits per byte on pre-training-format and chat-format text against k, for IFT@k and restored@k."""
+    use_style()
+    figure, axes = plt.subplots(len(tasks), 1, figsize=(COLUMN_WIDTH, 0.5 + 1.6 * len(tasks)), sharex=True,
+                                squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks, strict=True):
+        rows = comparison_rows(table, base_model, dataset, seed, task)
+        draw_scores(ax, rows, shade_stages=False)
+        ax.set_title(probe_label(task), fontsize="small")
+        ax.set_ylabel("bits per byte")
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        if ax is not axes[-1, 0]:
+            ax.set_xlabel("")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize="small")
+    figure.suptitle(f"Text pattern probe (lower is better): {base_model} + {dataset} (seed {seed})", fontsize="small")
+    figure.tight_layout()
+    save(figure, paths)
+
+
+def plot_residual_grid(table: pd.DataFrame, tasks: Sequence[str], paths: Sequence[str]) -> None:
+    """Heatmap of residual(k) over every comparison (rows) and step (columns); * marks significance."""
+    use_style()
+    residual = table[(table["quantity"] == "residual") & table["task"].isin(tasks)].copy()
+    # Rows are named by what varies between them; what all share goes into the title.
+    parts = {"base_model": "model", "dataset": "dataset", "seed": "seed", "task": "task"}
+    varying = [c for c in parts if residual[c].nunique() > 1] or ["task"]
+    shared = [f"{residual[c].iloc[0]}" if c != "seed" else f"seed {residual[c].iloc[0]}" for c in parts if c not in varying]
+    residual["comparison"] = residual[varying].astype(str).apply(
+        lambda row: " / ".join(f"seed {v}" if c == "seed" else v for c, v in row.items()), axis=1
+    )
+    residual["step"] = residual["step"].astype(int)
+    values = residual.pivot(index="comparison", columns="step", values="estimate")
+    marks = residual.assign(mark=np.where(residual["significant"].astype(bool), "*", "")).pivot(
+        index="comparison", columns="step", values="mark"
+    )
+    labels = values.map(lambda v: f"{v:.2f}") + marks
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.9 + 0.28 * len(values)))
+    sns.heatmap(values, annot=labels, fmt="", center=0, cmap="vlag", linewidths=0.5, ax=ax,
+                annot_kws={"fontsize": 6}, cbar_kws={"label": "residual (> 0: knowledge lost)"})
+    ax.set_xlabel("IFT step k")
+    ax.set_ylabel(" / ".join(parts[c] for c in varying))
+    title = "Residual forgetting (* significantly > 0)"
+    ax.set_title(title + (f"\n{' / '.join(shared)}" if shared else ""), fontsize="small")
+    save(figure, paths)
