@@ -39,12 +39,16 @@ wildcard_constraints:
 
 
 def launcher(gpus):
-    """How a training script starts: plain python, or accelerate with one process per GPU of the job."""
-    if gpus <= 1:
+    """How a training script starts: plain python, or one process per GPU of the job (training.processes
+    overrides the count, e.g. 2 processes on CPU) through accelerate (DDP, or FSDP with its config) or torchrun."""
+    processes = config["training"]["processes"] or gpus
+    if processes <= 1:
         return "python -m"
+    if config["training"]["launcher"] == "torchrun":
+        return f"torchrun --standalone --nproc_per_node {processes} -m"
     accelerate_config = config["training"]["accelerate_config"]
     config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
-    return f"accelerate launch --num_processes {gpus}{config_option} -m"
+    return f"accelerate launch --num_processes {processes}{config_option} -m"
 
 
 def all_targets():
@@ -92,6 +96,12 @@ def ift_previous(wildcards):
         return {"model": GRID.model_inputs(f"{wildcards.model}/base")}
     model = ift_segment_dir(wildcards, previous)
     return {"model": model, "state": GRID.trainer_state_dir(model)}
+
+
+def chat_template_file():
+    """ift.chat_template: a path in the working directory, or else one shipped with the workflow (templates/)."""
+    path = Path(config["ift"]["chat_template"])
+    return str(path if path.exists() else Path(workflow.basedir) / path)
 
 
 def ift_start_model(wildcards):

@@ -8,6 +8,7 @@ rule ift_segment:
     input:
         unpack(ift_previous),
         data=ift_dataset_file,
+        chat_template=chat_template_file(),
     output:
         model=directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}"),
         state=temp(directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}.trainer-state")),
@@ -35,4 +36,5 @@ rule ift_segment:
         "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} ift_segment --model {params.start_model:q}"
         " {params.resume} --data {input.data:q} --stage {params.stage:q} --total-steps {params.total_steps}"
         " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code}"
+        " --chat-template {input.chat_template:q}"
         " --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"

@@ -17,6 +17,7 @@ def main() -> None:
     parser.add_argument("--total-steps", type=int, required=True)
     parser.add_argument("--stop-step", type=int, required=True)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--chat-template", required=True, help="Jinja template for a tokenizer that has none")
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
@@ -26,6 +27,10 @@ def main() -> None:
     start = args.resume or args.model
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}", flush=True)
     tokenizer = load_tokenizer(start, args.trust_remote_code)
+    if not tokenizer.chat_template:
+        # A base model without a chat format (Llama-2 base): IFT teaches it the configured one.
+        tokenizer.chat_template = Path(args.chat_template).read_text()
+        print(f"[ift] the tokenizer has no chat template; using {args.chat_template}", flush=True)
     model = load_model(start, args.trust_remote_code)
     dataset = load_text_dataset(args.data, ("messages",))
     train(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ def check_config(config: dict[str, Any]) -> None:
                 f"pretrain.model.max_position_embeddings = {shape['max_position_embeddings']}"
             )
 
+    template = Path(config["ift"]["chat_template"])
+    if not template.exists() and not (TASKS_DIR.parent / template).exists():
+        raise ConfigError(f"ift.chat_template = {str(template)!r}: no such file (relative to the working directory or the workflow)")
+
     world_tasks = sorted(p.stem for p in TASKS_DIR.glob("world_*.yaml"))
     for task in config["eval"]["tasks"]:
         if task.startswith("world_") and task not in world_tasks:
@@ -91,14 +96,43 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("training.precision = 'fp16' needs training.device = 'cuda'; use fp32 or bf16 on cpu")
 
 
+def _declared_in_yaml(names: set[str], folders: list[Path]) -> set[str]:
+    """The names among `names` that some task YAML declares as its task, group or tag (a text scan: fast)."""
+    found: set[str] = set()
+    for folder in folders:
+        for path in folder.rglob("*.yaml"):
+            text = path.read_text(errors="ignore")
+            for name in names - found:
+                if name in text and re.search(
+                    rf"^\s*(?:(?:task|group|tag)\s*:\s*|-\s+)['\"]?{re.escape(name)}['\"]?\s*$", text, re.MULTILINE
+                ):
+                    found.add(name)
+            if found == names:
+                return found
+    return found
+
+
 def check_lm_eval_tasks(tasks: list[str], include_path: str = "") -> None:
-    """Names that are not world tasks must be lm-eval tasks or groups (indexing lm-eval's tasks takes seconds)."""
-    external = [t for t in tasks if not t.startswith("world_")]
+    """Names that are not world tasks must be lm-eval tasks or groups. A text scan of the task YAMLs finds known
+    names in a second; only a name it misses pays for lm-eval's full task index (tens of seconds) before it is
+    rejected, so a valid name is never refused and a dry run stays fast."""
+    external = {t for t in tasks if not t.startswith("world_")}
     if not external:
+        return
+    spec = importlib.util.find_spec("lm_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("eval.tasks names lm-eval tasks but lm-eval is not installed")
+    folders = [Path(list(spec.submodule_search_locations)[0]) / "tasks"]
+    if include_path:
+        if not Path(include_path).is_dir():
+            raise ConfigError(f"eval.include_path = {include_path!r} is not a folder")
+        folders.insert(0, Path(include_path))
+    missing = external - _declared_in_yaml(external, folders)
+    if not missing:
         return
     from lm_eval.tasks import TaskManager
 
     known = set(TaskManager(include_path=include_path or None).all_tasks)
-    unknown = [t for t in external if t not in known]
+    unknown = sorted(missing - known)
     if unknown:
         raise ConfigError(f"eval.tasks: {unknown} are neither world tasks nor lm-eval tasks (see `lm-eval ls tasks`)")

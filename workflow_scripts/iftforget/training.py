@@ -238,12 +238,14 @@ def work_dir_for(output: Path) -> Path:
 def stage_resume_checkpoint(model_dir: Path, state_dir: Path, work: Path) -> Path:
     """One Trainer checkpoint folder from a segment's two outputs (weights; optimizer/scheduler/RNG state),
     by symbolic links, so that `resume_from_checkpoint` reads both without copying the weights."""
-    staged = work / f"resume-{model_dir.name}"
+    # One folder per process: the processes of a multi-GPU job stage at the same time.
+    staged = work / f"resume-{model_dir.name}-rank{os.environ.get('RANK', '0')}"
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     for source in (model_dir, state_dir):
         for item in source.iterdir():
-            (staged / item.name).symlink_to(item.resolve())
+            if not item.name.startswith("."):  # Snakemake's own marker files
+                (staged / item.name).symlink_to(item.resolve())
     return staged
 
 
