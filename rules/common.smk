@@ -11,8 +11,6 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <script>` in every job's shell (and the Snakefile imports the library): the
 # workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
 sys.path.insert(0, str(SCRIPTS))
-shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))}; ")
-
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import WORLD_FILES, Grid, parse_model_path
 
@@ -27,6 +25,18 @@ GRID = Grid(config)
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the datasets cache inside
+# the working directory, so that jobs write nowhere else (hub downloads too; HF_HOME still locates models).
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
+    f" export HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets TOKENIZERS_PARALLELISM=false; "
+)
+
+# A hub token is read from the environment only (transformers reads HF_TOKEN); never from a config file.
+if config["hub_token_env"]:
+
+    envvars:
+        config["hub_token_env"],
 
 
 wildcard_constraints:
