@@ -85,7 +85,7 @@ rule plot_figures:
         "../envs/analysis.yaml"
     # One job draws every figure in parallel processes (Snakemake caps the 4 at --cores): the libraries are
     # imported once, not once per figure.
-    threads: 4
+    threads: 2
     params:
         plan=as_json(LAYOUT.figure_plan()),
         n=len(LAYOUT.figure_plan()),

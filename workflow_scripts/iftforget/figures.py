@@ -147,7 +147,10 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
     ax.set_xticks(steps, [str(s) for s in steps])
     ax.minorticks_off()
     ax.set_xlabel(STEP_LABEL)
-    ax.set_ylabel(metric_label(rows["metric"].iloc[0]))
+    metric = rows["metric"].iloc[0]
+    ax.set_ylabel(metric_label(metric))
+    if metric in ("acc", "acc_norm", "exact_match"):
+        ax.set_ylim(-0.02, 1.02)  # accuracies on their whole scale, so that panels compare at a glance
     if shade_stages:
         stages = _quantity(rows, "drop").set_index("step")["stage"]
         for step, (left, right) in zip(steps, _stage_edges(steps), strict=True):
