@@ -5,7 +5,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
 
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <script>` in every job's shell (and the Snakefile imports the library): the
@@ -14,7 +13,6 @@ sys.path.insert(0, str(SCRIPTS))
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import WORLD_FILES, Grid, parse_model_path
 
-validate(config, schema="../schemas/config.schema.yaml")
 try:
     check_config(config)
     check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
@@ -29,7 +27,9 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # the working directory, so that jobs write nowhere else (hub downloads too; HF_HOME still locates models).
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
-    f" export HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets TOKENIZERS_PARALLELISM=false; "
+    f" export HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets TOKENIZERS_PARALLELISM=false"
+    f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"
+    f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib; "
 )
 
 # A hub token is read from the environment only (transformers reads HF_TOKEN); never from a config file.

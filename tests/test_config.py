@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
+import json
 
 import pytest
 import yaml
@@ -11,6 +10,7 @@ from snakemake.utils import validate
 
 from conftest import REPO, run_snakemake
 from iftforget.config import ConfigError, check_config
+from iftforget.world import WorldConfig, build_world
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
@@ -49,7 +49,6 @@ def test_every_key_has_a_description_and_a_default():
 
 def test_defaults_fill_an_empty_config():
     config: dict = {}
-    validate(config, str(SCHEMA))
     check_config(config)
     assert config["ift"]["steps"] == [25, 50, 100, 200, 400]
     assert config["trust_remote_code"] is False
@@ -59,57 +58,130 @@ def test_default_config_is_valid():
     check_config(load_default())
 
 
-def with_change(path: str, value) -> dict:
+def with_changes(changes: dict) -> dict:
+    """The default config with each dotted key set to its value (a key that does not exist yet is added)."""
     config = load_default()
-    node = config
-    *parents, last = path.split(".")
-    for part in parents:
-        node = node[part]
-    node[last] = value
+    for path, value in changes.items():
+        node = config
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
     return config
 
 
-# (dotted key, bad value, text the error must contain). One line per mistake a user makes.
+def probed_person() -> str:
+    """A person of the default world's P_eval: the probes ask about them, so no restoration text may mention them."""
+    config = load_default()
+    world = build_world(WorldConfig.from_dict(config["world"]))
+    return next(p.name for p in world.people if p.split == "eval")
+
+
+# One line per mistake a user makes: (changes to the default config, the key the error must name, text of the
+# allowed values it must give). Each is rejected by check_config, the one check rules/common.smk runs before the
+# DAG is built. PROBED_CORPUS stands for a local restoration corpus that mentions a P_eval person.
+PROBED_CORPUS = "<a local corpus mentioning a probed person>"
 BAD_CONFIGS = [
-    ("ift.steps", [50, 25, 100], "ift.steps"),
-    ("ift.steps", [25, 25, 100], "ift.steps"),
-    ("ift.steps", [25, 500], "ift.total_steps"),
-    ("ift.learning_rate", 0, "learning_rate"),
-    ("restore.learning_rate", -1e-4, "learning_rate"),
-    ("restore.steps", 0, "steps"),
-    ("pretrain.steps", -5, "steps"),
-    ("eval.tasks", ["world_nonexistent"], "world_nonexistent"),
-    ("base_models", [{"name": "m", "source": "./no/such/model"}], "base_models[0].source"),
-    ("world.split", {"ift": 0.5, "eval": 0.5, "hold": 0.5}, "world.split"),
-    ("world.n_people", 20000, "world.n_people"),
-    ("ift.batch_size", "32", "batch_size"),
-    ("ift.learning_rate_typo", 1e-3, "learning_rate_typo"),
-    ("pretrain.model.num_attention_heads", 3, "pretrain.model.num_attention_heads"),
-    ("training.device", "tpu", "device"),
-    ("training.precision", "fp16", "training.precision"),
-    ("ift_datasets", [{"name": "base", "source": "world"}], "ift_datasets[0].name"),
-    ("base_models", [{"name": "a", "source": "pretrain"}, {"name": "a", "source": "pretrain"}], "base_models"),
-    ("seeds", [0, 0], "seeds"),
-    ("results_dir", "/absolute/path", "results_dir"),
+    ({"ift.steps": [50, 25, 100]}, "ift.steps", "strictly ascending"),
+    ({"ift.steps": [25, 25, 100]}, "ift.steps", "without duplicates"),
+    ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..400"),
+    ({"ift.steps": []}, "ift.steps", "at least 1 item"),
+    ({"ift.learning_rate": 0}, "ift.learning_rate", "a number > 0"),
+    ({"restore.learning_rate": -1e-4}, "restore.learning_rate", "a number > 0"),
+    ({"restore.steps": 0}, "restore.steps", "an integer >= 1"),
+    ({"pretrain.steps": -5}, "pretrain.steps", "an integer >= 1"),
+    ({"ift.total_steps": 0}, "ift.total_steps", "an integer >= 1"),
+    ({"eval.tasks": ["world_nonexistent"]}, "eval.tasks", "'world_mc'"),
+    ({"eval.batch_size": "big"}, "eval.batch_size", "an integer >= 1 or a string matching '^auto"),
+    ({"base_models": [{"name": "m", "source": "./no/such/model"}]}, "base_models[0].source", "a hub id or an existing path"),
+    ({"base_models": [{"name": "m"}]}, "base_models[0]", "'source'"),
+    ({"world.split": {"ift": 0.5, "eval": 0.5, "hold": 0.5}}, "world.split", "must sum to 1"),
+    ({"world.n_people": 20000}, "world.n_people", "at most 7098"),
+    ({"world.n_people": 3}, "world.split.eval", "world.n_people >= 4"),
+    ({"restore_corpus.source": PROBED_CORPUS}, "restore_corpus.source", "'world' (biographies of P_hold)"),
+    # Batch sizes are per process, so no GPU count fails to divide a batch; more processes than GPUs is the mistake.
+    ({"training.device": "cuda", "training.precision": "bf16", "resources.train.gpus": 2, "training.processes": 3},
+     "training.processes", "1..2 processes"),
+    ({"ift.batch_size": "32"}, "ift.batch_size", "an integer >= 1"),
+    ({"training.gradient_checkpointing": "yes"}, "training.gradient_checkpointing", "true or false"),
+    ({"ift.learning_rate_typo": 1e-3}, "ift.learning_rate_typo", "'learning_rate'"),
+    ({"trust_remote_cod": True}, "trust_remote_cod", "'trust_remote_code'"),
+    ({"pretrain.model.num_attention_heads": 3}, "pretrain.model.num_attention_heads", "must divide pretrain.model.hidden_size"),
+    ({"training.device": "tpu"}, "training.device", "one of 'cpu', 'cuda', 'auto'"),
+    ({"training.precision": "fp16"}, "training.precision", "use fp32 or bf16"),
+    ({"ift_datasets": [{"name": "base", "source": "world"}]}, "ift_datasets[0].name", "allowed: any other name"),
+    ({"base_models": [{"name": "a", "source": "pretrain"}, {"name": "a", "source": "pretrain"}]}, "base_models",
+     "names must be unique"),
+    ({"seeds": [0, 0]}, "seeds", "without repeated items"),
+    ({"results_dir": "/absolute/path"}, "results_dir", "relative to the working directory"),
+    ({"results_dir": "results/../../elsewhere"}, "results_dir", "relative to the working directory without '..'"),
+    ({"hub_token_env": "HF-TOKEN"}, "hub_token_env", "matching"),
 ]
 
 
-@pytest.mark.parametrize("key, value, expected", BAD_CONFIGS, ids=[f"{k}={v!r}"[:60] for k, v, _ in BAD_CONFIGS])
-def test_bad_config_is_rejected_naming_the_key(key, value, expected):
-    config = with_change(key, value)
-    with pytest.raises(Exception) as error:
-        validate(config, str(SCHEMA))
+def catalogue_id(changes: dict) -> str:
+    return ",".join(f"{k}={v!r}" for k, v in changes.items())[:70]
+
+
+@pytest.mark.parametrize("changes, key, allowed", BAD_CONFIGS, ids=[catalogue_id(c) for c, _, _ in BAD_CONFIGS])
+def test_bad_config_is_rejected_naming_the_key_and_the_allowed_values(changes, key, allowed, tmp_path):
+    if changes.get("restore_corpus.source") == PROBED_CORPUS:
+        corpus = tmp_path / "corpus.jsonl"
+        corpus.write_text(json.dumps({"text": "A plain sentence."}) + "\n"
+                          + json.dumps({"text": f"{probed_person()} was born in a city."}) + "\n")
+        changes = {**changes, "restore_corpus.source": str(corpus)}
+    config = with_changes(changes)
+    with pytest.raises(ConfigError) as error:
         check_config(config)
     message = str(error.value)
-    assert expected in message or expected.split(".")[-1] in message, message
+    assert key in message, f"the error names {key}: {message}"
+    assert allowed in message, f"the error gives the allowed values ({allowed}): {message}"
 
 
-def test_bad_config_stops_snakemake_before_any_job(tmp_path):
+def test_a_restoration_corpus_without_probed_people_is_accepted(tmp_path):
+    """The overlap check looks at names, not at the corpus being local: P_hold's own biographies pass."""
+    config = load_default()
+    world = build_world(WorldConfig.from_dict(config["world"]))
+    corpus = tmp_path / "hold.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"{p.name} studied at a university."}) + "\n"
+                              for p in world.people if p.split == "hold"))
+    check_config(with_changes({"restore_corpus.source": str(corpus)}))
+
+
+def test_every_error_of_a_config_is_listed_at_once():
+    config = with_changes({"ift.learning_rate": 0, "restore.steps": 0})
+    with pytest.raises(ConfigError) as error:
+        check_config(config)
+    assert "ift.learning_rate" in str(error.value) and "restore.steps" in str(error.value)
+
+
+def nested(changes: dict) -> dict:
+    """Dotted keys as the nested mapping of a config file."""
+    tree: dict = {}
+    for path, value in changes.items():
+        node = tree
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return tree
+
+
+# Through snakemake itself: a schema error (unknown key, wrong type) and errors the schema cannot express.
+END_TO_END = [case for case in BAD_CONFIGS if list(case[0])[-1] in (
+    "ift.steps", "world.n_people", "training.processes", "training.gradient_checkpointing", "ift.learning_rate_typo")
+    and case[1] in ("ift.total_steps", "world.split.eval", "training.processes", "training.gradient_checkpointing",
+                    "ift.learning_rate_typo")]
+
+
+@pytest.mark.parametrize("changes, key, allowed", END_TO_END, ids=[catalogue_id(c) for c, _, _ in END_TO_END])
+def test_bad_config_stops_snakemake_before_any_job(changes, key, allowed, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"ift": {"steps": [25, 500], "total_steps": 400}}))
+    bad.write_text(yaml.safe_dump(nested(changes)))
     result = run_snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config.yaml"), str(bad),
                            "--directory", str(tmp_path), check=False)
-    assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "ift.steps" in output and "ift.total_steps" in output
+    assert result.returncode != 0, output
+    assert key in output and allowed in output, output
     assert "Job stats" not in output, "no job was scheduled"
+    assert not (tmp_path / "results").exists(), "nothing was written"

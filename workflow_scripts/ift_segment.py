@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from iftforget.evaluation import check_model_dir
 from iftforget.training import StageArgs, load_model, load_text_dataset, load_tokenizer, log_environment, train
 
 
@@ -25,6 +26,7 @@ def main() -> None:
     stage = StageArgs.from_dict({**json.loads(args.stage), "threads": args.threads})
     log_environment()
     start = args.resume or args.model
+    check_model_dir(start)  # a broken model folder is named with how to rebuild it, never half loaded
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}", flush=True)
     tokenizer = load_tokenizer(start, args.trust_remote_code)
     if not tokenizer.chat_template:

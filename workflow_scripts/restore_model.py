@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from iftforget.evaluation import check_model_dir
 from iftforget.training import StageArgs, load_model, load_text_dataset, load_tokenizer, log_environment, train
 
 
@@ -18,6 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     stage = StageArgs.from_dict({**json.loads(args.stage), "threads": args.threads})
     log_environment()
+    check_model_dir(args.model)  # a broken model folder is named with how to rebuild it, never half loaded
     print(f"[restore] {stage.steps} steps from {args.model}; settings {json.dumps(stage.__dict__)}", flush=True)
     tokenizer = load_tokenizer(args.model, args.trust_remote_code)
     model = load_model(args.model, args.trust_remote_code)

@@ -115,6 +115,57 @@ def item_records(samples: list[dict[str, Any]], metric_names: list[str], output_
     return records
 
 
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file is unusable (truncated or not safetensors), or None; reads only its header."""
+    import struct
+
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as handle:
+            (header_length,) = struct.unpack("<Q", handle.read(8))
+            if header_length > size - 8:
+                return f"{path.name} is truncated ({size} bytes, its header alone claims {header_length})"
+            header = json.loads(handle.read(header_length))
+    except (struct.error, ValueError, UnicodeDecodeError):
+        return f"{path.name} is not a safetensors file"
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_length + end > size:
+        return f"{path.name} is truncated ({size} bytes of {8 + header_length + end})"
+    return None
+
+
+def check_model_dir(model: str | Path) -> None:
+    """For a local model directory: it holds a config and complete weights (every safetensors shard present and as
+    long as its header says, or PyTorch .bin weights). Raise FileNotFoundError naming the directory, what is wrong
+    and how to rebuild it, so that a broken cache never loads as a half model. A hub id is left to the hub."""
+    path = Path(model)
+    if not path.is_dir():
+        # A hub id is `name` or `org/name`; anything with more slashes, or a file, is a local path.
+        if str(model).startswith(("/", "./", "../")) or str(model).count("/") > 1 or path.exists():
+            raise FileNotFoundError(f"model {path} is not a directory; rebuild it with: snakemake --forcerun {path}")
+        return
+    problems = []
+    if not (path / "config.json").is_file():
+        problems.append("config.json is missing")
+    shards = sorted(path.glob("model*.safetensors"))
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            listed = set(json.loads(index.read_text())["weight_map"].values())
+        except (ValueError, KeyError):
+            listed = set()
+            problems.append(f"{index.name} is corrupt")
+        problems += [f"weight shard {name} is missing" for name in sorted(listed - {s.name for s in shards})]
+    problems += [problem for shard in shards if (problem := _safetensors_problem(shard))]
+    if not shards and not list(path.glob("pytorch_model*.bin")):
+        problems.append("no weights (model*.safetensors or pytorch_model*.bin)")
+    if problems:
+        raise FileNotFoundError(
+            f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
+            f"snakemake --forcerun {path}"
+        )
+
+
 def evaluate(
     model_path: str,
     task: str,
@@ -125,6 +176,7 @@ def evaluate(
     model_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `model_path` (a local directory or a hub id) on `task` and write the eval JSON to `output`."""
+    check_model_dir(model_path)
     import lm_eval  # imported here: it is slow to import and only this function needs it
     from lm_eval.tasks import TaskManager
 
@@ -216,6 +268,7 @@ def eval_payload(
             "batch_size": str(settings.batch_size),
             "dtype": settings.dtype,
             "device": settings.device,
+            "trust_remote_code": settings.trust_remote_code,
             "seconds": round(seconds, 2),
             "task_config": _json_safe(task_config),
             "subtasks": subtasks if len(subtasks) > 1 else [],

@@ -221,13 +221,22 @@ def newest_complete_checkpoint(folder: Path) -> Path | None:
     found = []
     for child in folder.iterdir():
         match = _CHECKPOINT.match(child.name)
-        if match and child.is_dir() and (child / TRAINER_STATE).is_file():
+        if match and child.is_dir() and _is_complete(child):
             found.append((int(match.group(1)), child))
     return max(found)[1] if found else None
 
 
 def checkpoint_step(checkpoint: Path) -> int:
     return int(json.loads((checkpoint / TRAINER_STATE).read_text())["global_step"])
+
+
+def _is_complete(checkpoint: Path) -> bool:
+    """A save completes with its Trainer state, written last (but not atomically: a kill can truncate it)."""
+    try:
+        checkpoint_step(checkpoint)
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
 
 
 def work_dir_for(output: Path) -> Path:
@@ -297,6 +306,8 @@ def train(
     final = work / f"checkpoint-{trainer.state.global_step}"
     if trainer.state.global_step != stop_step or not (final / TRAINER_STATE).is_file():
         raise RuntimeError(f"training stopped at step {trainer.state.global_step}, expected {stop_step}")
+    # Renamed first: from here on a kill leaves nothing that a rerun would take for a resumable save.
+    final = final.rename(work / "finished")
     model_files = {path for pattern in MODEL_FILE_PATTERNS for path in final.glob(pattern)}
     state_files = [path for path in final.iterdir() if path not in model_files]
     if state_output is not None:

@@ -1,0 +1,287 @@
+"""Reliability: a training job killed with SIGKILL reruns to the uninterrupted result and never leaves an output
+that looks complete; a broken model folder is named with how to rebuild it; the same seed gives the same eval
+metrics and another seed other ones; jobs running side by side (--cores 2) leave complete, identical results."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from conftest import REPO, SNAKEMAKE, run_snakemake
+from iftforget.config import check_config
+from iftforget.evaluation import EvalSettings, check_model_dir, evaluate, read_eval
+from iftforget.grid import Grid, ModelRef
+
+SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
+DEADLINE_S = 900
+
+
+def smoke_config(overrides: dict | None = None) -> dict:
+    """The config a smoke run sees: config.yaml, the smoke preset and `overrides`, merged as snakemake does."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for layer in (yaml.safe_load((REPO / "presets" / "smoke.yaml").read_text()), overrides or {}):
+        for section, values in layer.items():
+            config[section] = {**config[section], **values} if isinstance(values, dict) else values
+    check_config(config)
+    return config
+
+
+def config_args(workdir: Path, overrides: dict | None = None, name: str = "overrides") -> list[str]:
+    """--configfile and --directory arguments of a smoke run in `workdir`, with `overrides` as one more file."""
+    files = list(SMOKE_FILES)
+    if overrides:
+        extra = workdir / f"{name}.yaml"
+        extra.write_text(yaml.safe_dump(overrides))
+        files.append(str(extra))
+    return ["--configfile", *files, "--directory", str(workdir)]
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(model_dir / "model.safetensors")
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=1e-6, msg=f"{name} differs")
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, log: Path) -> None:
+    """Poll `condition` until it holds; fail if the process ends first or the deadline passes."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"snakemake ended ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {DEADLINE_S} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.05)
+
+
+# --- a real SIGKILL mid-way through a training job ----------------------------------------------------------------
+
+# Long enough that the job is still training when its first in-job save appears, with saves every few steps.
+KILL_OVERRIDES = {"training": {"save_every_steps": 5}, "pretrain": {"steps": 150}}
+
+
+def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
+    config = smoke_config(KILL_OVERRIDES)
+    grid = Grid(config)
+    base = grid.model_dir(ModelRef("base", config["base_models"][0]["name"]).path)
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    straight.mkdir()
+    killed.mkdir()
+    run_snakemake(base, "--cores", "1", *config_args(straight, KILL_OVERRIDES))
+    # The same world and tokenizer (copied with their times, so they are up to date): only pre-training runs.
+    shutil.copytree(straight / grid.world_dir(), killed / grid.world_dir())
+
+    log = tmp_path / "killed-snakemake.log"
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    with log.open("w") as handle:
+        # Its own session: the kill reaches snakemake, the job's shell and the training process, like a lost node.
+        process = subprocess.Popen(
+            [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), base, "--cores", "1",
+             *config_args(killed, KILL_OVERRIDES)],
+            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    in_progress = killed / f"{base}.inprogress"
+    try:
+        wait_for(lambda: any(in_progress.glob("checkpoint-*/trainer_state.json")), process, "the first in-job save", log)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert not (killed / base).exists(), "a killed job leaves no output that looks complete"
+    saved = [int(p.parent.name.split("-")[1]) for p in in_progress.glob("checkpoint-*/trainer_state.json")]
+    assert saved and max(saved) < config["pretrain"]["steps"], "the job was killed mid-way"
+
+    # A lost snakemake leaves its lock behind: --unlock, then the rerun a user makes.
+    run_snakemake("--unlock", *config_args(killed, KILL_OVERRIDES))
+    run_snakemake(base, "--cores", "1", "--rerun-incomplete", *config_args(killed, KILL_OVERRIDES))
+    job_log = (killed / config["results_dir"] / "logs" / "pretrain" / f"{config['base_models'][0]['name']}.log").read_text()
+    assert "resuming this job's own save" in job_log, "the rerun continues from the killed job's save"
+    assert not in_progress.exists(), "the in-progress folder is removed once the job is done"
+    assert_same_weights(straight / base, killed / base)
+
+
+# --- a broken model folder ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A complete, tiny model folder (config, weights, tokenizer) to break in different ways."""
+    from iftforget.tokenizer import train_tokenizer
+    from iftforget.training import ModelShape, build_base_model
+
+    folder = tmp_path_factory.mktemp("model") / "base"
+    tokenizer = train_tokenizer([f"Person {i} was born in city {i % 7}." for i in range(200)], vocab_size=300)
+    model = build_base_model(ModelShape(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                        num_key_value_heads=2), tokenizer, seed=0)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def broken_copy(model: Path, tmp_path: Path, how: str) -> Path:
+    broken = tmp_path / "results" / "models" / "m" / "base"
+    shutil.copytree(model, broken)
+    weights_file = broken / "model.safetensors"
+    if how == "missing weights":
+        weights_file.unlink()
+    elif how == "truncated weights":
+        data = weights_file.read_bytes()
+        weights_file.write_bytes(data[: len(data) // 2])
+    elif how == "missing config":
+        (broken / "config.json").unlink()
+    return broken
+
+
+BREAKAGES = {"missing weights": "no weights", "truncated weights": "truncated", "missing config": "config.json is missing"}
+
+
+@pytest.mark.parametrize("how", sorted(BREAKAGES))
+def test_broken_model_folder_is_named_with_how_to_rebuild_it(tiny_model, tmp_path, how):
+    check_model_dir(tiny_model)  # the intact folder passes
+    broken = broken_copy(tiny_model, tmp_path, how)
+    with pytest.raises(FileNotFoundError) as error:
+        check_model_dir(broken)
+    message = str(error.value)
+    assert str(broken) in message and BREAKAGES[how] in message, message
+    assert f"snakemake --forcerun {broken}" in message, message
+
+
+def test_evaluating_a_model_without_weights_writes_no_result(tiny_model, tmp_path):
+    broken = broken_copy(tiny_model, tmp_path, "missing weights")
+    out = tmp_path / "eval.json"
+    with pytest.raises(FileNotFoundError, match="snakemake --forcerun"):
+        evaluate(str(broken), "world_mc", EvalSettings(), out, world_dir=tmp_path)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".eval.json.*")), "no temporary file left behind"
+
+
+@pytest.mark.parametrize("adapter", ["evaluate_model", "restore_model"])
+def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_path, adapter):
+    """What a job's log shows: the adapters stop before loading anything, with the folder and the rebuild command."""
+    broken = broken_copy(tiny_model, tmp_path, "missing weights")
+    out = tmp_path / "out"
+    arguments = {
+        "evaluate_model": ["--task", "world_mc", "--settings", "{}", "--world-dir", str(tmp_path)],
+        "restore_model": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage", json.dumps({"learning_rate": 1e-4})],
+    }[adapter]
+    result = subprocess.run(
+        [sys.executable, "-m", adapter, "--model", str(broken), *arguments, "--out", str(out)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO / "workflow_scripts")}, capture_output=True, text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    assert f"model directory {broken} is incomplete" in result.stderr, result.stderr[-3000:]
+    assert f"snakemake --forcerun {broken}" in result.stderr
+    assert not out.exists()
+
+
+# --- determinism and jobs side by side ----------------------------------------------------------------------------
+
+
+def job_overlap(snakemake_log: str, rule: str) -> int:
+    """The most jobs of `rule` running at once, from the order of snakemake's start and finish lines."""
+    events = re.findall(r"^(?:Job (\d+): |Finished jobid: (\d+) \(Rule: (\w+)\))", snakemake_log, re.MULTILINE)
+    rule_of = {finished: name for _, finished, name in events if finished}
+    running = most = 0
+    for started, finished, _ in events:
+        if rule_of.get(started or finished) != rule:
+            continue
+        running += 1 if started else -1
+        most = max(most, running)
+    return most
+
+
+def same_results(a: Path, b: Path) -> bool:
+    ra, rb = read_eval(a), read_eval(b)
+    keys = ("task", "score", "metrics", "n_items", "items")
+    return all(ra[k] == rb[k] for k in keys)
+
+
+# A value no file of a run could contain by chance: finding it anywhere means the token leaked.
+SECRET = "hf_SECRET-7c1e0d9a-never-written-anywhere"
+_SECOND_SMOKE_RUN: dict[str, tuple[Path, Path, Path, str]] = {}
+
+
+def second_smoke_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
+    """The smoke grid run a second time, from scratch in its own folder with --cores 2, shared by this module's
+    determinism test and the security tests (run once per session). It runs as a hub job would: the token
+    declared (hub_token_env) and set in the environment, and HOME and TMPDIR pointing at empty folders so that any
+    write outside the working directory shows. Returns (working directory, HOME, TMPDIR, snakemake's output)."""
+    if not _SECOND_SMOKE_RUN:
+        root = tmp_path_factory.mktemp("second-smoke")
+        workdir, home, tmp = root / "work", root / "home", root / "tmp"
+        for folder in (workdir, home, tmp):
+            folder.mkdir()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_TOKEN", SECRET)
+            patch.setenv("HOME", str(home))
+            patch.setenv("TMPDIR", str(tmp))
+            for variable in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME", "HF_DATASETS_CACHE",
+                             "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "MPLCONFIGDIR"):
+                patch.delenv(variable, raising=False)
+            result = run_snakemake("--cores", "2", *config_args(workdir, {"hub_token_env": "HF_TOKEN"}), timeout=1800)
+        _SECOND_SMOKE_RUN["run"] = (workdir, home, tmp, result.stdout + result.stderr)
+    return _SECOND_SMOKE_RUN["run"]
+
+
+@pytest.fixture(scope="session")
+def second_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
+    return second_smoke_run(tmp_path_factory)
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run, second_run):
+    """Two runs of the smoke grid from scratch, in two folders, give the same eval JSONs (every metric and every
+    item's record); the IFT run with another seed gives other per-item results."""
+    workdir = second_run[0]
+    config = smoke_config()
+    grid = Grid(config)
+    targets = grid.eval_files()
+    different = [t for t in targets if not same_results(workdir / t, smoke_run / t)]
+    assert different == [], "the same seed gives the same eval metrics"
+
+    base_name, dataset = config["base_models"][0]["name"], config["ift_datasets"][0]["name"]
+    step, seed = config["ift"]["steps"][0], config["seeds"][0]
+    ift = ModelRef("ift", base_name, dataset, seed, step)
+    reseeded = ModelRef("ift", base_name, dataset, seed + 1, step)
+    run_snakemake(grid.eval_file(reseeded.path, "world_mc"), "--cores", "2",
+                  *config_args(workdir, {"seeds": [seed + 1]}, name="other-seed"))
+    first = read_eval(workdir / grid.eval_file(ift.path, "world_mc"))["items"]
+    second = read_eval(workdir / grid.eval_file(reseeded.path, "world_mc"))["items"]
+    assert [i["id"] for i in first] == [i["id"] for i in second]
+    assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
+
+
+@pytest.mark.parametrize("run", ["smoke_run", "second_run"])
+def test_runs_with_two_cores_leave_only_complete_results(run, request):
+    """Both smoke runs (--cores 2: restorations and evaluations side by side, sharing the world, the tokenizer and
+    the datasets cache) ran jobs at once, and have every eval JSON complete, no job error in any log, and no
+    temporary or in-progress file."""
+    fixture = request.getfixturevalue(run)
+    workdir = fixture if isinstance(fixture, Path) else fixture[0]
+    config = smoke_config()
+    grid = Grid(config)
+    snakemake_logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    assert snakemake_logs
+    assert job_overlap(snakemake_logs[0].read_text(), "evaluate") >= 2, "the run evaluated two models at once"
+    for target in grid.eval_files():
+        read_eval(workdir / target)  # raises, naming the file, if one is truncated or incomplete
+    for job_log in (workdir / config["results_dir"] / "logs").rglob("*.log"):
+        text = job_log.read_text()
+        assert "Traceback" not in text and "Error" not in text, f"{job_log}:\n{text[-3000:]}"
+    leftovers = [p for pattern in ("**/.*.tmp", "**/*.partial", "**/*.inprogress") for p in workdir.glob(pattern)]
+    assert leftovers == [], "a finished run leaves no temporary or in-progress file"

@@ -1,0 +1,68 @@
+"""Security: no remote code runs unless the config turns it on, a hub token comes only from the environment and
+is written nowhere, and a run writes nothing outside its working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake
+from test_reliability import SECRET, config_args, second_smoke_run
+
+
+def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
+    workdir.mkdir()
+    result = run_snakemake("-n", "-p", "--cores", "1", *config_args(workdir, overrides))
+    return result.stdout + result.stderr
+
+
+def test_remote_code_is_off_unless_the_config_turns_it_on(tmp_path):
+    default = dry_run_commands(tmp_path / "default")
+    assert "--trust-remote-code" not in default, "no job's command asks transformers to run remote code"
+    assert '"trust_remote_code": false' in default, "lm-eval is told not to run remote code"
+    assert '"trust_remote_code": true' not in default
+    # The check can fail: turning it on shows up in the training and evaluation commands.
+    opted_in = dry_run_commands(tmp_path / "opted-in", {"trust_remote_code": True})
+    assert "--trust-remote-code" in opted_in and '"trust_remote_code": true' in opted_in
+
+
+def test_a_declared_token_variable_that_is_unset_stops_the_run_before_any_job(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    token_config = tmp_path / "token.yaml"
+    token_config.write_text(yaml.safe_dump({"hub_token_env": "HF_TOKEN"}))
+    result = run_snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config.yaml"),
+                           str(REPO / "presets" / "smoke.yaml"), str(token_config), "--directory", str(tmp_path),
+                           check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "HF_TOKEN" in output, output[-3000:]
+    assert "Job stats" not in output, "no job was scheduled"
+
+
+@pytest.fixture(scope="session")
+def second_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
+    """The smoke grid with the token set, HOME and TMPDIR empty (test_reliability.second_smoke_run; run once)."""
+    return second_smoke_run(tmp_path_factory)
+
+
+def test_the_hub_token_is_written_nowhere(second_run):
+    workdir, home, tmp, output = second_run
+    assert SECRET not in output, "snakemake's output shows the token"
+    leaks = [path for folder in (workdir, home, tmp) for path in folder.rglob("*")
+             if path.is_file() and SECRET.encode() in path.read_bytes()]
+    assert leaks == [], "the token appears in logs, results or snakemake's metadata"
+    assert any((workdir / ".snakemake" / "metadata").iterdir()), "the search covered snakemake's metadata"
+
+
+def test_nothing_is_written_outside_the_working_directory(second_run):
+    workdir, home, tmp, _ = second_run
+    # Snakemake itself (not a job) creates its empty source-cache folders under ~/.cache/snakemake at start-up.
+    snakemake_cache = (".cache", "snakemake")
+    written = [str(p) for p in tmp.rglob("*")] + [
+        str(p) for p in home.rglob("*")
+        if not (p.is_dir() and p.relative_to(home).parts[:2] == snakemake_cache[: len(p.relative_to(home).parts)])
+    ]
+    assert written == [], "a run writes only below its working directory"
+    assert (workdir / "results" / "smoke" / "cache" / "datasets").is_dir(), "the datasets cache is in the working directory"
