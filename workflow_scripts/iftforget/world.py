@@ -161,7 +161,7 @@ class WorldConfig:
     """Sizes and seed of the world (config key `world`)."""
 
     seed: int = 0
-    n_people: int = 300
+    n_people: int = 200
     split: dict[str, float] = field(default_factory=lambda: {"ift": 1 / 3, "eval": 1 / 3, "hold": 1 / 3})
     bios_per_person: int = 5
     format_probe_people: int = 50
