@@ -18,7 +18,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -338,10 +338,6 @@ def log_environment() -> None:
         f"cuda {torch.cuda.is_available()} cwd {os.getcwd()}",
         flush=True,
     )
-
-
-def stage_summary(stage: StageArgs) -> str:
-    return json.dumps(asdict(stage))
 
 
 def load_model(path: str, trust_remote_code: bool = False, dtype: str = "float32") -> PreTrainedModel:
