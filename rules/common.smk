@@ -5,7 +5,6 @@ import shlex
 import sys
 from pathlib import Path
 
-
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <script>` in every job's shell (and the Snakefile imports the library): the
 # workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.

@@ -1,7 +1,8 @@
 # Instruction fine-tuning: one run per (base model, dataset, seed), cut into one job per grid step. The job for
 # step k resumes the previous grid step's model and trainer state (optimizer, scheduler, RNG, data position), so
 # the chain is one run. The trainer state is temp(): Snakemake deletes it once the next segment has used it
-# (run with --notemp to keep it, e.g. to extend the grid later); the models are kept.
+# (run with --notemp to keep it, e.g. to extend the grid later); the models are kept. The segments have the highest
+# priority: they are the grid's longest chain, and restorations and evaluations fill the other cores meanwhile.
 
 
 rule ift_segment:
@@ -16,9 +17,10 @@ rule ift_segment:
         f"{LOGS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.log",
     benchmark:
         f"{BENCHMARKS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.tsv"
+    priority: 2
     conda:
         "../envs/train.yaml"
-    threads: config["training"]["threads"]
+    threads: GRID.stage_settings("ift")["threads"]
     resources:
         gpu=config["resources"]["train"]["gpus"],
         runtime=config["resources"]["train"]["runtime"],

@@ -13,7 +13,7 @@ rule pretrain:
         f"{BENCHMARKS}/pretrain/{{model}}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: config["training"]["threads"]
+    threads: GRID.stage_settings("pretrain")["threads"]
     resources:
         gpu=config["resources"]["train"]["gpus"],
         runtime=config["resources"]["train"]["runtime"],

@@ -14,9 +14,10 @@ rule restore:
         f"{LOGS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.log",
     benchmark:
         f"{BENCHMARKS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.tsv"
+    priority: 1
     conda:
         "../envs/train.yaml"
-    threads: config["training"]["threads"]
+    threads: GRID.stage_settings("restore")["threads"]
     resources:
         gpu=config["resources"]["train"]["gpus"],
         runtime=config["resources"]["train"]["runtime"],

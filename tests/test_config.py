@@ -116,6 +116,8 @@ BAD_CONFIGS = [
     ({"results_dir": "/absolute/path"}, "results_dir", "relative to the working directory"),
     ({"results_dir": "results/../../elsewhere"}, "results_dir", "relative to the working directory without '..'"),
     ({"hub_token_env": "HF-TOKEN"}, "hub_token_env", "matching"),
+    ({"restore.threads": 0}, "restore.threads", "integer or null >= 1"),
+    ({"training.lm_head_loss": "chunked"}, "training.lm_head_loss", "one of 'auto', 'fused', 'full_logits'"),
 ]
 
 

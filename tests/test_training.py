@@ -135,3 +135,35 @@ def test_restored_and_pretrained_models_keep_only_weights_and_tokenizer(base, tm
     assert "optimizer.pt" not in files
     tokenizer = load_tokenizer(str(tmp_path / "restored"))
     assert tokenizer.chat_template, "the chat template travels with every model"
+
+
+@pytest.mark.parametrize("data_name, assistant_only", [("ift.jsonl", True), ("restore.jsonl", False)])
+def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name, assistant_only):
+    """training.lm_head_loss: the model's own cross-entropy (the CPU default) computes TRL's loss, prompt masking
+    of the assistant-only IFT loss included, so both give the same training run."""
+    world, base_dir = base
+    column = "messages" if assistant_only else "text"
+    dataset = load_text_dataset(world / data_name, (column,))
+    runs = {}
+    for loss in ("fused", "full_logits"):
+        stage = StageArgs(**{**STAGE.__dict__, "lm_head_loss": loss, "logging_steps": 1})
+        train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, stage, tmp_path / loss,
+              total_steps=4, stop_step=4, assistant_only=assistant_only)
+        import json
+
+        history = json.loads((tmp_path / loss / "trainer_state.json").read_text())["log_history"]
+        runs[loss] = [entry["loss"] for entry in history if "loss" in entry]
+    assert len(runs["fused"]) == 4
+    torch.testing.assert_close(torch.tensor(runs["full_logits"]), torch.tensor(runs["fused"]), rtol=1e-4, atol=1e-5)
+    wa, wb = weights(tmp_path / "fused"), weights(tmp_path / "full_logits")
+    for name in wa:
+        torch.testing.assert_close(wa[name], wb[name], rtol=1e-4, atol=1e-5, msg=f"{name} differs")
+
+
+def test_lm_head_loss_auto_picks_full_logits_on_cpu_and_fused_on_gpu():
+    from iftforget.training import uses_full_logits
+
+    assert uses_full_logits(StageArgs(learning_rate=1e-3, device="cpu"))
+    assert not uses_full_logits(StageArgs(learning_rate=1e-3, device="cuda"))
+    assert not uses_full_logits(StageArgs(learning_rate=1e-3, device="cpu", lm_head_loss="fused"))
+    assert uses_full_logits(StageArgs(learning_rate=1e-3, device="cuda", lm_head_loss="full_logits"))

@@ -14,7 +14,9 @@ from typing import Any
 WORLD_FILES = ("people", "pretrain", "ift", "restore", "completion", "mc", "chat", "ppl_pretrain", "ppl_chat")
 PRETRAIN_SOURCE = "pretrain"
 WORLD_SOURCE = "world"
-STAGE_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio", "weight_decay")
+STAGE_KEYS = (
+    "learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio", "weight_decay", "threads"
+)
 
 _IFT = re.compile(r"^(?P<model>[^/]+)/(?P<dataset>[^/]+)/seed(?P<seed>\d+)/ift-step(?P<step>\d+)$")
 _RESTORED = re.compile(
@@ -164,7 +166,8 @@ class Grid:
     def stage_settings(self, stage: str, seed: int | None = None) -> dict[str, Any]:
         """A training stage's arguments: the shared `training` block overridden by the stage's own keys."""
         settings = dict(self.config["training"])
-        settings.update({k: v for k, v in self.config[stage].items() if k in STAGE_KEYS})
+        # A stage key left at null (threads) inherits the shared value.
+        settings.update({k: v for k, v in self.config[stage].items() if k in STAGE_KEYS and v is not None})
         if isinstance(self.config[stage].get("steps"), int):
             settings["steps"] = self.config[stage]["steps"]
         settings["seed"] = self.config[stage].get("seed", 0) if seed is None else seed
