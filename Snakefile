@@ -1,5 +1,6 @@
 # Pattern shifting or knowledge losing? The forgetting study of instruction fine-tuning as a Snakemake workflow.
-# Default target: every eval JSON of the grid and the tidy summary (see README.md).
+# Default target: every eval JSON of the grid, the tidy summary, the forgetting table and the figures (README.md).
+# Where each artifact lives is defined once, in workflow_scripts/iftforget/paths.py.
 
 from snakemake.utils import min_version
 
@@ -18,7 +19,7 @@ include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/ift.smk"
 include: "rules/restore.smk"
-include: "rules/evaluate.smk"
+include: "rules/eval.smk"
 include: "rules/summarize.smk"
 include: "rules/analysis.smk"
 
@@ -26,4 +27,4 @@ include: "rules/analysis.smk"
 rule all:
     default_target: True
     input:
-        all_targets() + LAYOUT.targets(),
+        all_targets(),

@@ -19,10 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from iftforget.grid import WORLD_FILES  # noqa: E402
+from iftforget.config import default_config  # noqa: E402
+from iftforget.grid import Grid  # noqa: E402
 from iftforget.tokenizer import chat_text, train_tokenizer  # noqa: E402
-from iftforget.training import ModelShape, StageArgs, build_base_model, load_text_dataset, train  # noqa: E402
-from iftforget.world import WorldConfig, write_world  # noqa: E402
+from iftforget.models import ModelShape, build_base_model  # noqa: E402
+from iftforget.training import StageArgs, load_text_dataset, train  # noqa: E402
+from iftforget.world import WORLD_FILES, WorldConfig, write_world  # noqa: E402
 
 
 def main() -> None:
@@ -31,9 +33,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--task", nargs="+", default=["pretrain", "ift"], choices=["pretrain", "ift"])
     args = parser.parse_args()
+    config = default_config()  # the schema's defaults: the default world and model
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_world(WorldConfig(), {name: root / f"{name}.jsonl" for name in WORLD_FILES})
+        write_world(WorldConfig.from_config(config["world"]), {name: root / f"{name}.jsonl" for name in WORLD_FILES})
         texts = [json.loads(line)["text"] for line in (root / "pretrain.jsonl").read_text().splitlines()]
         chats = [chat_text(json.loads(line)["messages"]) for line in (root / "ift.jsonl").read_text().splitlines()]
         tokenizer = train_tokenizer(texts + chats, vocab_size=2048)
@@ -43,9 +46,10 @@ def main() -> None:
             dataset = load_text_dataset(root / data, (column,))
             for threads in args.threads:
                 for loss in ("fused", "full_logits"):
-                    stage = StageArgs(learning_rate=1e-3, batch_size=32, threads=threads, lm_head_loss=loss,
-                                      logging_steps=args.steps)
-                    model = build_base_model(ModelShape(), tokenizer, seed=0)
+                    stage = StageArgs.from_config(Grid(config).stage_block(task), seed=0, threads=threads,
+                                                  lm_head_loss=loss, logging_steps=args.steps, learning_rate=1e-3,
+                                                  batch_size=32, save_every_steps=0)
+                    model = build_base_model(ModelShape.from_config(config["pretrain"]["model"]), tokenizer, seed=0)
                     out = root / f"{task}-{threads}-{loss}"
                     summary = train(model, tokenizer, dataset, stage, out, total_steps=args.steps,
                                     stop_step=args.steps, assistant_only=task == "ift")

@@ -2,70 +2,66 @@
 # Every rule here reads eval JSONs or files computed from them, never a model, so the figures can be redrawn from
 # cached evals with the model directories deleted (README: "Figures from cached results").
 
-from iftforget.analysis_layout import FIGURE_CATEGORIES, FIGURE_FORMATS, AnalysisLayout
-
-LAYOUT = AnalysisLayout(GRID, config["analysis"])
-
 
 rule figures:
     input:
-        LAYOUT.targets(),
+        PLAN.targets(),
 
 
-rule analyze_comparisons:
+rule analyze:
     input:
-        lambda wildcards: LAYOUT.group_eval_files(wildcards.model, wildcards.dataset, wildcards.seed),
+        lambda wildcards: PLAN.group_eval_files((wildcards.model, wildcards.dataset, int(wildcards.seed))),
     output:
-        [LAYOUT.comparison_json("{model}", "{dataset}", "{seed}", task) for task in GRID.tasks],
+        [LAYOUT.pattern("comparison", task=task) for task in GRID.tasks],
     log:
-        f"{LOGS}/analysis/{{model}}/{{dataset}}/seed{{seed}}.log",
+        LAYOUT.log("analyze", GROUP_PATTERN),
     benchmark:
-        f"{BENCHMARKS}/analysis/{{model}}/{{dataset}}/seed{{seed}}.tsv"
+        LAYOUT.benchmark("analyze", GROUP_PATTERN)
     conda:
         "../envs/analysis.yaml"
     params:
-        plan=lambda wildcards: LAYOUT.analysis_plan(wildcards.model, wildcards.dataset, wildcards.seed),
+        plan=lambda wildcards: as_json(PLAN.analysis_plan((wildcards.model, wildcards.dataset, int(wildcards.seed)))),
         settings=as_json(config["analysis"]),
     message:
         "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} (seed {wildcards.seed}) "
         "with {config[analysis][bootstrap_resamples]} paired bootstrap resamples"
     shell:
-        "python -m analyze_forgetting comparisons --plan {params.plan:q} --settings {params.settings:q} > {log:q} 2>&1"
+        "python -m analyze --plan {params.plan:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule forgetting_table:
     input:
-        LAYOUT.comparison_jsons(),
+        PLAN.comparison_jsons(),
     output:
         csv=report(
-            LAYOUT.table_file("csv"),
+            PLAN.table_file("csv"),
             caption="../report/table.rst",
             category=FIGURE_CATEGORIES["table"],
             labels={"table": "forgetting (tidy)", "format": "CSV"},
         ),
         html=report(
-            LAYOUT.table_file("html"),
+            PLAN.table_file("html"),
             caption="../report/table.rst",
             category=FIGURE_CATEGORIES["table"],
             labels={"table": "forgetting (tidy)", "format": "HTML"},
         ),
     log:
-        f"{LOGS}/analysis/forgetting_table.log",
+        LAYOUT.log("forgetting_table"),
     benchmark:
-        f"{BENCHMARKS}/analysis/forgetting_table.tsv"
+        LAYOUT.benchmark("forgetting_table")
     conda:
         "../envs/analysis.yaml"
     params:
-        n=len(LAYOUT.comparison_jsons()),
+        n=len(PLAN.comparison_jsons()),
     message:
         "Writing the tidy forgetting table of {params.n} comparisons"
     shell:
-        "python -m analyze_forgetting table --out {output.csv:q} --html {output.html:q} {input:q} > {log:q} 2>&1"
+        "python -m forgetting_table --out {output.csv:q} --html {output.html:q} {input:q} > {log:q} 2>&1"
 
 
 rule plot_figures:
     input:
-        LAYOUT.comparison_jsons(),
+        PLAN.comparison_jsons(),
     output:
         [
             report(
@@ -75,21 +71,21 @@ rule plot_figures:
                 subcategory=subcategory,
                 labels=labels,
             )
-            for path, kind, subcategory, labels in LAYOUT.figure_specs()
+            for path, kind, subcategory, labels in PLAN.figure_specs()
         ],
     log:
-        f"{LOGS}/figures.log",
+        LAYOUT.log("plot_figures"),
     benchmark:
-        f"{BENCHMARKS}/figures.tsv"
+        LAYOUT.benchmark("plot_figures")
     conda:
         "../envs/analysis.yaml"
-    # One job draws every figure in parallel processes (Snakemake caps the 4 at --cores): the libraries are
+    # One job draws every figure in parallel processes (Snakemake caps the threads at --cores): the libraries are
     # imported once, not once per figure.
     threads: 2
     params:
-        plan=as_json(LAYOUT.figure_plan()),
-        n=len(LAYOUT.figure_plan()),
-        comparisons=len(LAYOUT.comparison_jsons()),
+        plan=as_json(PLAN.figure_plan()),
+        n=len(PLAN.figure_plan()),
+        comparisons=len(PLAN.comparison_jsons()),
     message:
         "Drawing {params.n} figures of {params.comparisons} comparisons"
     shell:

@@ -1,4 +1,4 @@
-# Config validation, the grid, and the input functions shared by the rules.
+# Config validation, the grid and its path table, the glue shared by the rules, and their input functions.
 
 import json
 import shlex
@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
-# The adapters run as `python -m <script>` in every job's shell (and the Snakefile imports the library): the
+# The adapters run as `python -m <rule>` in every job's shell (and the Snakefile imports the library): the
 # workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
 sys.path.insert(0, str(SCRIPTS))
+from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
-from iftforget.grid import WORLD_FILES, Grid, parse_model_path
+from iftforget.grid import Grid
+from iftforget.paths import GROUP_PATTERN, MODEL_PATTERNS, WILDCARD_CONSTRAINTS, ModelRef, model_path_regex
+from iftforget.world import WORLD_FILES
 
 try:
     check_config(config)
@@ -19,9 +22,11 @@ except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 
 GRID = Grid(config)
-RESULTS = config["results_dir"]
-LOGS = f"{RESULTS}/logs"
-BENCHMARKS = f"{RESULTS}/benchmarks"
+LAYOUT = GRID.layout
+PLAN = AnalysisPlan(GRID, config["analysis"])
+RESULTS = LAYOUT.root
+
+
 # Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the datasets cache inside
 # the working directory, so that jobs write nowhere else (hub downloads too; HF_HOME still locates models).
 shell.prefix(
@@ -39,29 +44,45 @@ if config["hub_token_env"]:
 
 
 wildcard_constraints:
-    model="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    dataset="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    corpus="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    seed=r"\d+",
-    step=r"\d+",
-    task="[A-Za-z0-9_]+",
+    **WILDCARD_CONSTRAINTS,
+    model_path=model_path_regex(),
 
 
-def launcher(gpus):
-    """How a training script starts: plain python, or one process per GPU of the job (training.processes
-    overrides the count, e.g. 2 processes on CPU) through accelerate (DDP, or FSDP with its config) or torchrun."""
-    processes = config["training"]["processes"] or gpus
+# --- glue shared by the rules ---------------------------------------------------------------------------------
+
+# What a training or evaluation job asks of the scheduler (the profiles map these to sbatch options).
+TRAIN_RESOURCES = {
+    "gpu": config["resources"]["train"]["gpus"],
+    "runtime": config["resources"]["train"]["runtime"],
+    "mem_mb": config["resources"]["train"]["mem_mb"],
+}
+EVAL_RESOURCES = {
+    "gpu": config["resources"]["eval"]["gpus"],
+    "runtime": config["resources"]["eval"]["runtime"],
+    "mem_mb": config["resources"]["eval"]["mem_mb"],
+}
+TRUST_REMOTE_CODE = "--trust-remote-code" if config["trust_remote_code"] else ""
+
+
+def training_launch(wildcards, resources):
+    """How a training job starts: its GPUs claimed (gpu_slots sets CUDA_VISIBLE_DEVICES; a no-op without GPUs or
+    under SLURM), then plain python, or one process per GPU (training.processes overrides the count, e.g. 2
+    processes on CPU) through accelerate (DDP, or FSDP with its config) or torchrun."""
+    processes = config["training"]["processes"] or resources.gpu
     if processes <= 1:
-        return "python -m"
-    if config["training"]["launcher"] == "torchrun":
-        return f"torchrun --standalone --nproc_per_node {processes} -m"
-    accelerate_config = config["training"]["accelerate_config"]
-    config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
-    return f"accelerate launch --num_processes {processes}{config_option} -m"
+        launcher = "python -m"
+    elif config["training"]["launcher"] == "torchrun":
+        launcher = f"torchrun --standalone --nproc_per_node {processes} -m"
+    else:
+        accelerate_config = config["training"]["accelerate_config"]
+        config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
+        launcher = f"accelerate launch --num_processes {processes}{config_option} -m"
+    return f"python -m gpu_slots --gpus {resources.gpu} -- {launcher}"
 
 
-def all_targets():
-    return GRID.eval_files() + [GRID.summary_file()]
+def single_process_launch(wildcards, resources):
+    """How an evaluation job starts: its GPUs claimed, then one python process."""
+    return f"python -m gpu_slots --gpus {resources.gpu} -- python -m"
 
 
 def as_json(value):
@@ -69,42 +90,23 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def ift_dataset_file(wildcards):
-    """The chat data of an IFT dataset: the world's, or the external one mapped by rule prepare_ift_data."""
-    source = GRID.datasets[wildcards.dataset]["source"]
-    if source == "world":
-        return GRID.world_file("ift")
-    return f"{RESULTS}/data/ift/{wildcards.dataset}.jsonl"
+def model_of(kind, wildcards):
+    """The grid's model of a job, from its wildcards (never from parsing a path)."""
+    return ModelRef(
+        kind,
+        wildcards.model,
+        dataset=wildcards.get("dataset", ""),
+        seed=int(wildcards.seed) if "seed" in wildcards.keys() else None,
+        step=int(wildcards.get("step", 0)),
+        corpus=wildcards.get("corpus", ""),
+    )
 
 
-def restore_corpus_file():
-    """The restoration corpus: the world's P_hold biographies, or the sample written by prepare_restore_corpus."""
-    corpus = config["restore_corpus"]
-    if corpus["source"] == "world":
-        return GRID.world_file("restore")
-    return f"{RESULTS}/data/restore/{corpus['name']}.jsonl"
-
-
-def corpus_tokenizer(wildcards):
-    """The first base model's tokenizer counts the restoration sample's tokens."""
-    return GRID.model_location(f"{config['base_models'][0]['name']}/base")
-
-
-def corpus_tokenizer_input(wildcards):
-    return GRID.model_inputs(f"{config['base_models'][0]['name']}/base")
-
-
-def ift_segment_dir(wildcards, step):
-    return GRID.model_dir(f"{wildcards.model}/{wildcards.dataset}/seed{wildcards.seed}/ift-step{step}")
-
-
-def ift_previous(wildcards):
-    """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
-    previous = GRID.previous_step(int(wildcards.step))
-    if previous == 0:
-        return {"model": GRID.model_inputs(f"{wildcards.model}/base")}
-    model = ift_segment_dir(wildcards, previous)
-    return {"model": model, "state": GRID.trainer_state_dir(model)}
+def restoration_start(wildcards):
+    """The model a restoration job trains: IFT@k for restored@k, the base for the control (whose path has no step)."""
+    if "step" in wildcards.keys():
+        return model_of("ift", wildcards)
+    return ModelRef("base", wildcards.model)
 
 
 def chat_template_file():
@@ -113,24 +115,31 @@ def chat_template_file():
     return str(path if path.exists() else Path(workflow.basedir) / path)
 
 
-def ift_start_model(wildcards):
-    return GRID.model_location(f"{wildcards.model}/base")
-
-
-def ift_resume_option(wildcards):
-    """Command-line options naming the previous segment's outputs (none at the first grid step)."""
+def ift_previous(wildcards):
+    """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
     previous = GRID.previous_step(int(wildcards.step))
     if previous == 0:
+        return {"model": GRID.model_inputs(ModelRef("base", wildcards.model))}
+    segment = ModelRef("ift", wildcards.model, wildcards.dataset, int(wildcards.seed), previous)
+    return {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
+
+
+def ift_resume_option(wildcards, input):
+    """Command-line options naming the previous segment's outputs (none at the first grid step)."""
+    if "state" not in input.keys():
         return ""
-    model = ift_segment_dir(wildcards, previous)
-    return f"--resume {shlex.quote(model)} --resume-state {shlex.quote(GRID.trainer_state_dir(model))}"
+    return f"--resume {shlex.quote(input.model)} --resume-state {shlex.quote(input.state)}"
 
 
-def eval_model_inputs(wildcards):
-    return GRID.model_inputs(wildcards.model_path)
+def first_base_tokenizer(wildcards):
+    """The first base model's tokenizer counts the restoration sample's tokens."""
+    return GRID.model_location(ModelRef("base", config["base_models"][0]["name"]))
 
 
-def eval_world_inputs(wildcards):
-    if wildcards.task.startswith("world_"):
-        return [GRID.world_file(name) for name in WORLD_FILES]
-    return []
+def first_base_inputs(wildcards):
+    return GRID.model_inputs(ModelRef("base", config["base_models"][0]["name"]))
+
+
+def all_targets():
+    """Every eval JSON of the grid, the tidy summary, the forgetting table and every figure."""
+    return GRID.eval_files() + [GRID.summary_file()] + PLAN.targets()

@@ -4,11 +4,11 @@
 
 rule prepare_ift_data:
     output:
-        f"{RESULTS}/data/ift/{{dataset}}.jsonl",
+        LAYOUT.pattern("ift_data"),
     log:
-        f"{LOGS}/data/ift-{{dataset}}.log",
+        LAYOUT.log("prepare_ift_data", "{dataset}"),
     benchmark:
-        f"{BENCHMARKS}/data/ift-{{dataset}}.tsv"
+        LAYOUT.benchmark("prepare_ift_data", "{dataset}")
     conda:
         "../envs/train.yaml"
     params:
@@ -16,25 +16,25 @@ rule prepare_ift_data:
     message:
         "Mapping IFT dataset {wildcards.dataset} to chat messages"
     shell:
-        "python -m prepare_data ift --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "python -m prepare_ift_data --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_restore_corpus:
     input:
-        tokenizer=corpus_tokenizer_input,
+        tokenizer=first_base_inputs,
     output:
-        f"{RESULTS}/data/restore/{{corpus}}.jsonl",
+        LAYOUT.pattern("restore_data"),
     log:
-        f"{LOGS}/data/restore-{{corpus}}.log",
+        LAYOUT.log("prepare_restore_corpus", "{corpus}"),
     benchmark:
-        f"{BENCHMARKS}/data/restore-{{corpus}}.tsv"
+        LAYOUT.benchmark("prepare_restore_corpus", "{corpus}")
     conda:
         "../envs/train.yaml"
     params:
         spec=as_json(config["restore_corpus"]),
-        tokenizer=corpus_tokenizer,
+        tokenizer=first_base_tokenizer,
     message:
         "Sampling {config[restore_corpus][sample_tokens]} tokens of restoration corpus {wildcards.corpus}"
     shell:
-        "python -m prepare_data corpus --spec {params.spec:q} --tokenizer {params.tokenizer:q} --out {output:q}"
+        "python -m prepare_restore_corpus --spec {params.spec:q} --tokenizer {params.tokenizer:q} --out {output:q}"
         " > {log:q} 2>&1"

@@ -5,38 +5,35 @@
 # priority: they are the grid's longest chain, and restorations and evaluations fill the other cores meanwhile.
 
 
-rule ift_segment:
+rule ift:
     input:
         unpack(ift_previous),
-        data=ift_dataset_file,
+        data=lambda wildcards: GRID.ift_data_file(wildcards.dataset),
         chat_template=chat_template_file(),
     output:
-        model=directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}"),
-        state=temp(directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}.trainer-state")),
+        model=directory(LAYOUT.pattern("model", kind="ift")),
+        state=temp(directory(LAYOUT.pattern("trainer_state", kind="ift"))),
     log:
-        f"{LOGS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.log",
+        LAYOUT.log("ift", MODEL_PATTERNS["ift"]),
     benchmark:
-        f"{BENCHMARKS}/ift/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}.tsv"
+        LAYOUT.benchmark("ift", MODEL_PATTERNS["ift"])
     priority: 2
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_settings("ift")["threads"]
+    threads: GRID.stage_threads("ift")
     resources:
-        gpu=config["resources"]["train"]["gpus"],
-        runtime=config["resources"]["train"]["runtime"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
+        **TRAIN_RESOURCES,
     params:
-        launch=lambda wildcards, resources: launcher(resources.gpu),
-        stage=lambda wildcards: as_json(GRID.stage_settings("ift", int(wildcards.seed))),
-        start_model=ift_start_model,
+        launch=training_launch,
+        stage=as_json(GRID.stage_block("ift")),
+        start_model=lambda wildcards: GRID.model_location(ModelRef("base", wildcards.model)),
         resume=ift_resume_option,
         total_steps=config["ift"]["total_steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
+        trust_remote_code=TRUST_REMOTE_CODE,
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed}) up to step {wildcards.step}"
     shell:
-        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} ift_segment --model {params.start_model:q}"
-        " {params.resume} --data {input.data:q} --stage {params.stage:q} --total-steps {params.total_steps}"
+        "{params.launch} ift --model {params.start_model:q} {params.resume} --data {input.data:q}"
+        " --stage {params.stage:q} --seed {wildcards.seed} --total-steps {params.total_steps}"
         " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code}"
-        " --chat-template {input.chat_template:q}"
-        " --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
+        " --chat-template {input.chat_template:q} --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"

@@ -3,28 +3,28 @@
 
 rule pretrain:
     input:
-        tokenizer=GRID.tokenizer_dir(),
+        tokenizer=LAYOUT.pattern("tokenizer"),
         corpus=GRID.world_file("pretrain"),
     output:
-        directory(f"{RESULTS}/models/{{model}}/base"),
+        directory(LAYOUT.pattern("model", kind="base")),
     log:
-        f"{LOGS}/pretrain/{{model}}.log",
+        LAYOUT.log("pretrain", MODEL_PATTERNS["base"]),
     benchmark:
-        f"{BENCHMARKS}/pretrain/{{model}}.tsv"
+        LAYOUT.benchmark("pretrain", MODEL_PATTERNS["base"])
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_settings("pretrain")["threads"]
+    threads: GRID.stage_threads("pretrain")
     resources:
-        gpu=config["resources"]["train"]["gpus"],
-        runtime=config["resources"]["train"]["runtime"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
+        **TRAIN_RESOURCES,
     params:
-        launch=lambda wildcards, resources: launcher(resources.gpu),
-        stage=as_json(GRID.stage_settings("pretrain")),
+        launch=training_launch,
+        stage=as_json(GRID.stage_block("pretrain")),
         shape=as_json(config["pretrain"]["model"]),
         steps=config["pretrain"]["steps"],
+        seed=config["pretrain"]["seed"],
     message:
         "Pre-training base model {wildcards.model} from scratch ({params.steps} steps)"
     shell:
-        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} pretrain_base --tokenizer {input.tokenizer:q} --corpus {input.corpus:q}"
-        " --stage {params.stage:q} --shape {params.shape:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q}"
+        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed} --threads {threads}"
+        " --out {output:q} > {log:q} 2>&1"

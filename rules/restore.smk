@@ -4,54 +4,43 @@
 
 rule restore:
     input:
-        model=lambda wildcards: GRID.model_dir(
-            f"{wildcards.model}/{wildcards.dataset}/seed{wildcards.seed}/ift-step{wildcards.step}"
-        ),
-        corpus=restore_corpus_file(),
+        model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
+        corpus=GRID.restore_data_file(),
     output:
-        directory(f"{RESULTS}/models/{{model}}/{{dataset}}/seed{{seed}}/ift-step{{step}}-restored-{{corpus}}"),
+        directory(LAYOUT.pattern("model", kind="restored")),
     log:
-        f"{LOGS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.log",
+        LAYOUT.log("restore", MODEL_PATTERNS["restored"]),
     benchmark:
-        f"{BENCHMARKS}/restore/{{model}}/{{dataset}}/seed{{seed}}/step{{step}}-{{corpus}}.tsv"
+        LAYOUT.benchmark("restore", MODEL_PATTERNS["restored"])
     priority: 1
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_settings("restore")["threads"]
+    threads: GRID.stage_threads("restore")
     resources:
-        gpu=config["resources"]["train"]["gpus"],
-        runtime=config["resources"]["train"]["runtime"],
-        mem_mb=config["resources"]["train"]["mem_mb"],
+        **TRAIN_RESOURCES,
     params:
-        launch=lambda wildcards, resources: launcher(resources.gpu),
-        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
-        source=lambda wildcards, input: input.model,
+        launch=training_launch,
+        stage=as_json(GRID.stage_block("restore")),
+        source=lambda wildcards: GRID.model_location(restoration_start(wildcards)),
         steps=config["restore"]["steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
+        trust_remote_code=TRUST_REMOTE_CODE,
     message:
-        "Restoring IFT@{wildcards.step} of {wildcards.model}/{wildcards.dataset} (seed {wildcards.seed}) "
+        "Restoring {wildcards.model}/ift/{wildcards.dataset}/seed{wildcards.seed}/step{wildcards.step} "
         "with {params.steps} steps on {wildcards.corpus}"
     shell:
-        "python -m gpu_slots --gpus {resources.gpu} -- {params.launch} restore_model --model {params.source:q} --corpus {input.corpus:q}"
-        " --stage {params.stage:q} --threads {threads} {params.trust_remote_code} --out {output:q} > {log:q} 2>&1"
+        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q}"
+        " --steps {params.steps} --seed {wildcards.seed} --threads {threads} {params.trust_remote_code}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
+# The control: the base model restored the same way, so that what restoration does by itself is not counted as
+# recovery. Only its path differs (restoration_start gives the base for it).
 use rule restore as restore_control with:
-    input:
-        model=lambda wildcards: GRID.model_inputs(f"{wildcards.model}/base"),
-        corpus=restore_corpus_file(),
     output:
-        directory(f"{RESULTS}/models/{{model}}/base-restored-{{corpus}}/seed{{seed}}"),
+        directory(LAYOUT.pattern("model", kind="control")),
     log:
-        f"{LOGS}/restore/{{model}}/base-seed{{seed}}-{{corpus}}.log",
+        LAYOUT.log("restore", MODEL_PATTERNS["control"]),
     benchmark:
-        f"{BENCHMARKS}/restore/{{model}}/base-seed{{seed}}-{{corpus}}.tsv"
-    params:
-        launch=lambda wildcards, resources: launcher(resources.gpu),
-        stage=lambda wildcards: as_json(GRID.stage_settings("restore", int(wildcards.seed))),
-        source=lambda wildcards: GRID.model_location(f"{wildcards.model}/base"),
-        steps=config["restore"]["steps"],
-        trust_remote_code="--trust-remote-code" if config["trust_remote_code"] else "",
+        LAYOUT.benchmark("restore", MODEL_PATTERNS["control"])
     message:
-        "Restoring the base model {wildcards.model} (the control, seed {wildcards.seed}) "
-        "with {params.steps} steps on {wildcards.corpus}"
+        "Restoring the base model {wildcards.model} (the control, seed {wildcards.seed}) on {wildcards.corpus}"

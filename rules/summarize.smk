@@ -7,9 +7,9 @@ rule summarize:
     output:
         GRID.summary_file(),
     log:
-        f"{LOGS}/summarize.log",
+        LAYOUT.log("summarize"),
     benchmark:
-        f"{BENCHMARKS}/summarize.tsv"
+        LAYOUT.benchmark("summarize")
     conda:
         "../envs/analysis.yaml"
     params:
@@ -17,4 +17,4 @@ rule summarize:
     message:
         "Summarising {params.n} eval results into one tidy table"
     shell:
-        "python -m summarize_evals --out {output:q} {input:q} > {log:q} 2>&1"
+        "python -m summarize --out {output:q} {input:q} > {log:q} 2>&1"

@@ -5,9 +5,9 @@ rule world:
     output:
         **{name: GRID.world_file(name) for name in WORLD_FILES},
     log:
-        f"{LOGS}/world.log",
+        LAYOUT.log("world"),
     benchmark:
-        f"{BENCHMARKS}/world.tsv"
+        LAYOUT.benchmark("world")
     conda:
         "../envs/train.yaml"
     params:
@@ -16,7 +16,7 @@ rule world:
     message:
         "Building the synthetic world (seed {config[world][seed]}, {config[world][n_people]} people)"
     shell:
-        "python -m make_world --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "python -m world --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
@@ -24,11 +24,11 @@ rule tokenizer:
         pretrain=GRID.world_file("pretrain"),
         ift=GRID.world_file("ift"),
     output:
-        directory(GRID.tokenizer_dir()),
+        directory(LAYOUT.pattern("tokenizer")),
     log:
-        f"{LOGS}/tokenizer.log",
+        LAYOUT.log("tokenizer"),
     benchmark:
-        f"{BENCHMARKS}/tokenizer.tsv"
+        LAYOUT.benchmark("tokenizer")
     conda:
         "../envs/train.yaml"
     params:
@@ -36,5 +36,5 @@ rule tokenizer:
     message:
         "Training a byte-level BPE tokenizer on the world's text"
     shell:
-        "python -m train_tokenizer --texts {input.pretrain:q} --chats {input.ift:q}"
+        "python -m tokenizer --texts {input.pretrain:q} --chats {input.ift:q}"
         " --vocab-size {params.vocab_size} --out {output:q} > {log:q} 2>&1"

@@ -1,13 +1,18 @@
-"""Shared test setup: no hub access, and a smoke run of the whole workflow shared by the tests that need one."""
+"""Shared test setup: no hub access, the smoke configuration, Snakemake runs and their job counts, settings objects
+built from the schema's defaults, and a smoke run of the whole workflow shared by the tests that need one."""
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 # Nothing may be downloaded in tests: the real loading code runs against local stand-ins.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -16,6 +21,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
 
 def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -25,16 +31,90 @@ def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result
+
+
+def job_counts(snakemake_output: str) -> dict[str, int]:
+    """Jobs per rule from the 'Job stats' table of a Snakemake run or dry run (empty when nothing is to be done)."""
+    if "Job stats:" not in snakemake_output:
+        return {}
+    table = snakemake_output.split("Job stats:", 1)[1]
+    counts = {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+    counts.pop("total", None)
+    return counts
+
+
+def merge_config(config: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """A config file layered on another as Snakemake does (mappings merged key by key, other values replaced)."""
+    merged = copy.deepcopy(config)
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def smoke_config(overrides: dict | None = None) -> dict:
+    """The validated config a smoke run sees: config.yaml, the smoke preset and `overrides`."""
+    from iftforget.config import check_config
+
+    config: dict[str, Any] = {}
+    for path in SMOKE_FILES:
+        config = merge_config(config, yaml.safe_load(Path(path).read_text()))
+    config = merge_config(config, overrides or {})
+    check_config(config)
+    return config
+
+
+def config_args(workdir: Path, overrides: dict | None = None, name: str = "overrides") -> list[str]:
+    """--configfile and --directory arguments of a smoke run in `workdir`, with `overrides` as one more file."""
+    files = list(SMOKE_FILES)
+    if overrides:
+        extra = workdir / f"{name}.yaml"
+        extra.write_text(yaml.safe_dump(overrides))
+        files.append(str(extra))
+    return ["--configfile", *files, "--directory", str(workdir)]
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """A config block with the schema's defaults (settings objects in tests are built from these)."""
+    from iftforget.config import default_config
+
+    return default_config()[section]
 
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """The smoke preset run end to end once, in a fresh working directory; returns that directory."""
     workdir = tmp_path_factory.mktemp("smoke")
-    run_snakemake(
-        "--cores", "2", "--configfile", str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml"),
-        "--directory", str(workdir), timeout=1200,
-    )
+    run_snakemake("--cores", "2", *config_args(workdir), timeout=1200)
     return workdir
+
+
+def stage_args(**overrides: Any):
+    """Training settings: the schema's `training` and `ift` defaults (seed 0), with `overrides`."""
+    from iftforget.config import default_config
+    from iftforget.grid import Grid
+    from iftforget.training import StageArgs
+
+    return StageArgs.from_config(Grid(default_config()).stage_block("ift"), seed=0, **overrides)
+
+
+def world_config(**overrides: Any):
+    from iftforget.world import WorldConfig
+
+    return WorldConfig.from_config(defaults("world") | overrides)
+
+
+def model_shape(**overrides: Any):
+    from iftforget.models import ModelShape
+
+    return ModelShape.from_config(defaults("pretrain")["model"] | overrides)
+
+
+TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "num_key_value_heads": 2}

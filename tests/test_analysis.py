@@ -9,16 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iftforget.analysis import (
-    AnalysisSettings,
-    ComparisonKey,
-    analyze_comparison,
-    analyze_files,
-    load_comparison,
-    tidy_table,
-)
+from iftforget.analysis.comparison import ComparisonKey, load_comparison
+from iftforget.analysis.forgetting import AnalysisSettings, analyze_comparison
+from iftforget.analysis.tables import analyze_files, result_table, tidy_table
 
 SETTINGS = AnalysisSettings(bootstrap_resamples=1000, confidence=0.95, seed=0)
+BASE, CONTROL = ("base", 0), ("control", 0)
 STEPS = [25, 50, 100, 200]
 KIND_OF_OUTPUT = {"exact_match": "generate_until", "acc": "multiple_choice", "bits_per_byte": "loglikelihood_rolling"}
 
@@ -56,15 +52,15 @@ def eval_json(task: str, metric: str, values, *, kind: str = "ift", step: int = 
     }
 
 
-def write_comparison(folder: Path, task: str, metric: str, values: dict[str, np.ndarray], **extra) -> dict[str, str]:
-    """Write one eval JSON per role ("base", "control", "ift@k", "restored@k") and return role -> path."""
+def write_comparison(folder: Path, task: str, metric: str, values: dict[tuple[str, int], np.ndarray],
+                     **extra) -> dict[tuple[str, int], str]:
+    """Write one eval JSON per role (kind, step) and return role -> path."""
     files = {}
-    for role, role_values in values.items():
-        kind, _, step = role.partition("@")
-        path = folder / f"{role.replace('@', '-')}" / f"{task}.json"
+    for (kind, step), role_values in values.items():
+        path = folder / f"{kind}-{step}" / f"{task}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(eval_json(task, metric, role_values, kind=kind, step=int(step or 0), **extra)))
-        files[role] = str(path)
+        path.write_text(json.dumps(eval_json(task, metric, role_values, kind=kind, step=step, **extra)))
+        files[(kind, step)] = str(path)
     return files
 
 
@@ -84,11 +80,11 @@ def forget(base: np.ndarray, share_of_known: float) -> np.ndarray:
 def planted(base: np.ndarray, actual_from: int | None, ift_loss: float = 0.5, actual_loss: float = 0.3):
     """IFT breaks `ift_loss` of the known items at every k; restoration brings all back except, from step
     `actual_from` on, `actual_loss` of them (planted knowledge loss). The control is the base itself."""
-    values = {"base": base, "control": base.copy()}
+    values = {BASE: base, CONTROL: base.copy()}
     for step in STEPS:
-        values[f"ift@{step}"] = forget(base, ift_loss)
+        values[("ift", step)] = forget(base, ift_loss)
         lost = actual_from is not None and step >= actual_from
-        values[f"restored@{step}"] = forget(base, actual_loss) if lost else base.copy()
+        values[("restored", step)] = forget(base, actual_loss) if lost else base.copy()
     return values
 
 
@@ -104,7 +100,7 @@ def analyze(tmp_path: Path, values, task="world_completion", metric="exact_match
 
 def test_restored_equal_to_control_is_pseudo_forgetting_with_zero_residual(tmp_path):
     result = analyze(tmp_path, planted(knowledge_items(), actual_from=None))
-    table = result.table()
+    table = result_table(result)
     residual = quantity(table, "residual")
     assert (residual["estimate"] == 0).all() and (residual["ci_low"] == 0).all() and (residual["ci_high"] == 0).all()
     assert not residual["significant"].any()
@@ -119,7 +115,7 @@ def test_planted_knowledge_loss_gives_actual_stage_from_the_planted_step(tmp_pat
     assert result.stages == {25: "pseudo", 50: "pseudo", 100: "actual", 200: "actual"}
     assert result.k_star == 100
     assert result.k_star_interval == (100, 100)
-    residual = quantity(result.table(), "residual", 100).iloc[0]
+    residual = quantity(result_table(result), "residual", 100).iloc[0]
     known = knowledge_items().sum()
     assert residual["estimate"] == pytest.approx(round(0.3 * known) / 200)
     assert residual["ci_low"] > 0
@@ -133,7 +129,7 @@ def test_k_star_interval_widens_when_the_planted_loss_is_small(tmp_path):
     for step in (50, 100):
         restored = base.copy()
         restored[known[:4]] = 0
-        values[f"restored@{step}"] = restored
+        values[("restored", step)] = restored
     result = analyze(tmp_path, values)
     low, high = result.k_star_interval
     assert result.k_star in (50, 100, 200)
@@ -144,8 +140,8 @@ def test_k_star_interval_widens_when_the_planted_loss_is_small(tmp_path):
 def test_drop_is_recovered_plus_residual_plus_control_shift(tmp_path):
     base = knowledge_items()
     values = planted(base, actual_from=50)
-    values["control"] = forget(base, 0.1)  # restoring the base alone costs something too
-    table = analyze(tmp_path, values).table().set_index(["step", "quantity"])["estimate"]
+    values[CONTROL] = forget(base, 0.1)  # restoring the base alone costs something too
+    table = result_table(analyze(tmp_path, values)).set_index(["step", "quantity"])["estimate"]
     for step in STEPS:
         parts = table[(step, "recovered")] + table[(step, "residual")] + table[(step, "control_shift")]
         assert table[(step, "drop")] == pytest.approx(parts)
@@ -153,9 +149,9 @@ def test_drop_is_recovered_plus_residual_plus_control_shift(tmp_path):
 
 def test_bootstrap_is_deterministic_for_a_seed(tmp_path):
     values = planted(knowledge_items(), actual_from=100)
-    first = analyze(tmp_path / "a", values).table()
-    again = analyze(tmp_path / "b", values).table()
-    other = analyze(tmp_path / "c", values, settings=AnalysisSettings(1000, 0.95, seed=7)).table()
+    first = result_table(analyze(tmp_path / "a", values))
+    again = result_table(analyze(tmp_path / "b", values))
+    other = result_table(analyze(tmp_path / "c", values, settings=AnalysisSettings(1000, 0.95, seed=7)))
     pd.testing.assert_frame_equal(first, again)
     assert not np.allclose(first["ci_low"].fillna(-1), other["ci_low"].fillna(-1))
 
@@ -165,10 +161,10 @@ def test_chance_adjusted_forgetting_matches_a_hand_computed_case(tmp_path):
     # Know-or-guess: true forgetting = P(1->0)/(1-g) - g P(0->0)/(1-g)^2 = 0.3/0.75 - 0.25*0.3/0.5625 = 4/15.
     base = np.array([1, 1, 1, 0, 0, 0, 1, 1, 0, 0], dtype=float)
     after = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
-    values = {"base": base, "control": base, "ift@25": after, "restored@25": base}
+    values = {BASE: base, CONTROL: base, ("ift", 25): after, ("restored", 25): base}
     files = write_comparison(tmp_path, "world_mc", "acc", values, choices=4)
     result = analyze_comparison(load_comparison(ComparisonKey("b", "d", 0, "world_mc"), files), SETTINGS)
-    table = result.table()
+    table = result_table(result)
     assert result.multiple_choice
     assert quantity(table, "forgetting_ift", 25)["estimate"].iloc[0] == pytest.approx(0.3)
     assert quantity(table, "forgetting_ift_chance_adjusted", 25)["estimate"].iloc[0] == pytest.approx(4 / 15)
@@ -177,7 +173,7 @@ def test_chance_adjusted_forgetting_matches_a_hand_computed_case(tmp_path):
 
 def test_item_paths_count_pseudo_and_actual_forgetting(tmp_path):
     base = knowledge_items()
-    table = analyze(tmp_path, planted(base, actual_from=100)).table()
+    table = result_table(analyze(tmp_path, planted(base, actual_from=100)))
     known = base.sum()
     lost_by_ift = round(0.5 * known)
     actually_lost = round(0.3 * known)
@@ -193,9 +189,9 @@ def test_bits_per_byte_is_weighted_by_bytes_and_oriented_so_that_worse_is_positi
     rng = np.random.default_rng(0)
     lengths = rng.integers(50, 150, size=40)
     base = rng.normal(2.0, 0.1, size=40)
-    values = {"base": base, "control": base, "ift@25": base + 0.5, "restored@25": base + 0.1}
+    values = {BASE: base, CONTROL: base, ("ift", 25): base + 0.5, ("restored", 25): base + 0.1}
     result = analyze(tmp_path, values, task="world_ppl_pretrain", metric="bits_per_byte", lengths=lengths)
-    table = result.table()
+    table = result_table(result)
     assert not result.higher_is_better and not result.binary
     expected_base = float((base * lengths).sum() / lengths.sum())
     assert quantity(table, "score_base")["estimate"].iloc[0] == pytest.approx(expected_base)
@@ -206,7 +202,7 @@ def test_bits_per_byte_is_weighted_by_bytes_and_oriented_so_that_worse_is_positi
 
 def test_a_truncated_eval_json_is_an_error_naming_the_file(tmp_path):
     files = write_comparison(tmp_path, "world_completion", "exact_match", planted(knowledge_items(), None))
-    broken = Path(files["restored@100"])
+    broken = Path(files[("restored", 100)])
     broken.write_text(broken.read_text()[: len(broken.read_text()) // 2])
     output = tmp_path / "out.json"
     with pytest.raises(ValueError, match=str(broken)):
@@ -217,9 +213,10 @@ def test_a_truncated_eval_json_is_an_error_naming_the_file(tmp_path):
 def test_models_scored_on_different_items_are_an_error_naming_the_file(tmp_path):
     values = planted(knowledge_items(), None)
     files = write_comparison(tmp_path, "world_completion", "exact_match", values)
-    other = write_comparison(tmp_path / "short", "world_completion", "exact_match", {"ift@50": values["ift@50"][:-1]})
-    files["ift@50"] = other["ift@50"]
-    with pytest.raises(ValueError, match=f"{other['ift@50']}.*other items"):
+    other = write_comparison(tmp_path / "short", "world_completion", "exact_match",
+                             {("ift", 50): values[("ift", 50)][:-1]})
+    files[("ift", 50)] = other[("ift", 50)]
+    with pytest.raises(ValueError, match=f"{other[('ift', 50)]}.*other items"):
         load_comparison(ComparisonKey("b", "d", 0, "world_completion"), files)
 
 

@@ -42,7 +42,8 @@ def test_every_key_has_a_description_and_a_default():
     keys = list(walk_properties(schema, schema))
     assert len(keys) > 50
     undocumented = [k for k, sub in keys if not sub.get("description")]
-    without_default = [k for k, sub in keys if "default" not in sub and not k.startswith(("base_models.", "ift_datasets."))]
+    entries = ("base_models.", "ift_datasets.")  # keys of list entries: the list itself has the default
+    without_default = [k for k, sub in keys if "default" not in sub and not k.startswith(entries)]
     assert undocumented == []
     assert without_default == []
 
@@ -73,7 +74,7 @@ def with_changes(changes: dict) -> dict:
 def probed_person() -> str:
     """A person of the default world's P_eval: the probes ask about them, so no restoration text may mention them."""
     config = load_default()
-    world = build_world(WorldConfig.from_dict(config["world"]))
+    world = build_world(WorldConfig.from_config(config["world"]))
     return next(p.name for p in world.people if p.split == "eval")
 
 
@@ -93,9 +94,10 @@ BAD_CONFIGS = [
     ({"ift.total_steps": 0}, "ift.total_steps", "an integer >= 1"),
     ({"eval.tasks": ["world_nonexistent"]}, "eval.tasks", "'world_mc'"),
     ({"eval.batch_size": "big"}, "eval.batch_size", "an integer >= 1 or a string matching '^auto"),
-    ({"base_models": [{"name": "m", "source": "./no/such/model"}]}, "base_models[0].source", "a hub id or an existing path"),
+    ({"base_models": [{"name": "m", "source": "./no/such/model"}]}, "base_models[0].source",
+     "a hub id or an existing path"),
     ({"base_models": [{"name": "m"}]}, "base_models[0]", "'source'"),
-    ({"world.split": {"ift": 0.5, "eval": 0.5, "hold": 0.5}}, "world.split", "must sum to 1"),
+    ({"world.split": {"ift": 0.5, "eval": 0.5, "hold": 0.5}}, "world.split", "fractions summing to 1"),
     ({"world.n_people": 20000}, "world.n_people", "at most 7098"),
     ({"world.n_people": 3}, "world.split.eval", "world.n_people >= 4"),
     ({"restore_corpus.source": PROBED_CORPUS}, "restore_corpus.source", "'world' (biographies of P_hold)"),
@@ -106,10 +108,10 @@ BAD_CONFIGS = [
     ({"training.gradient_checkpointing": "yes"}, "training.gradient_checkpointing", "true or false"),
     ({"ift.learning_rate_typo": 1e-3}, "ift.learning_rate_typo", "'learning_rate'"),
     ({"trust_remote_cod": True}, "trust_remote_cod", "'trust_remote_code'"),
-    ({"pretrain.model.num_attention_heads": 3}, "pretrain.model.num_attention_heads", "must divide pretrain.model.hidden_size"),
+    ({"pretrain.model.num_attention_heads": 3}, "pretrain.model.num_attention_heads",
+     "must divide pretrain.model.hidden_size"),
     ({"training.device": "tpu"}, "training.device", "one of 'cpu', 'cuda', 'auto'"),
     ({"training.precision": "fp16"}, "training.precision", "use fp32 or bf16"),
-    ({"ift_datasets": [{"name": "base", "source": "world"}]}, "ift_datasets[0].name", "allowed: any other name"),
     ({"base_models": [{"name": "a", "source": "pretrain"}, {"name": "a", "source": "pretrain"}]}, "base_models",
      "names must be unique"),
     ({"seeds": [0, 0]}, "seeds", "without repeated items"),
@@ -143,7 +145,7 @@ def test_bad_config_is_rejected_naming_the_key_and_the_allowed_values(changes, k
 def test_a_restoration_corpus_without_probed_people_is_accepted(tmp_path):
     """The overlap check looks at names, not at the corpus being local: P_hold's own biographies pass."""
     config = load_default()
-    world = build_world(WorldConfig.from_dict(config["world"]))
+    world = build_world(WorldConfig.from_config(config["world"]))
     corpus = tmp_path / "hold.jsonl"
     corpus.write_text("".join(json.dumps({"text": f"{p.name} studied at a university."}) + "\n"
                               for p in world.people if p.split == "hold"))
@@ -187,3 +189,40 @@ def test_bad_config_stops_snakemake_before_any_job(changes, key, allowed, tmp_pa
     assert key in output and allowed in output, output
     assert "Job stats" not in output, "no job was scheduled"
     assert not (tmp_path / "results").exists(), "nothing was written"
+
+
+def schema_keys(*path: str) -> set[str]:
+    """The keys the schema defines at a dotted path (`items` for the entries of a list)."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    node = schema
+    for part in path:
+        node = resolve(node["items"] if part == "items" else node["properties"][part], schema)
+    return set(node["properties"])
+
+
+def test_settings_classes_take_every_field_from_the_schema_and_declare_no_default():
+    """The schema is the one source of defaults: each settings class is built from a validated config block,
+    declares no default of its own, and has no field that the config cannot set."""
+    import dataclasses
+
+    from iftforget.analysis.forgetting import AnalysisSettings
+    from iftforget.data import IFTMapping
+    from iftforget.evaluation import EvalSettings
+    from iftforget.grid import STAGE_KEYS
+    from iftforget.models import ModelShape
+    from iftforget.training import StageArgs
+
+    settable = {
+        WorldConfig: schema_keys("world"),
+        ModelShape: schema_keys("pretrain", "model"),
+        StageArgs: schema_keys("training") | set(STAGE_KEYS) | {"seed"},
+        EvalSettings: schema_keys("eval") | {"trust_remote_code"},
+        AnalysisSettings: schema_keys("analysis"),
+        IFTMapping: schema_keys("ift_datasets", "items"),
+    }
+    for cls, keys in settable.items():
+        fields = dataclasses.fields(cls)
+        assert {f.name for f in fields} <= keys, f"{cls.__name__} has fields the config cannot set"
+        with_default = [f.name for f in fields if f.default is not dataclasses.MISSING
+                        or f.default_factory is not dataclasses.MISSING]
+        assert with_default == [], f"{cls.__name__} declares defaults of its own: {with_default}"

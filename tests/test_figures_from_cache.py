@@ -5,25 +5,23 @@ benchmarks/figures_from_cache.py, not here)."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from iftforget.analysis_layout import AnalysisLayout
-from iftforget.grid import Grid, ModelRef
+from conftest import REPO, job_counts, run_snakemake
+from iftforget.analysis.plan import AnalysisPlan
+from iftforget.config import check_config
+from iftforget.grid import Grid
+from iftforget.paths import ModelRef
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-ANALYSIS_RULES = ["analyze_comparisons", "forgetting_table", "plot_figures", "figures"]
+ANALYSIS_RULES = ["analyze", "forgetting_table", "plot_figures", "figures"]
 # The README's figures-from-cache command, less the report path (added per test).
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
-UPSTREAM_RULES = {"world", "tokenizer", "pretrain", "ift_segment", "restore", "restore_control", "evaluate", "summarize"}
+UPSTREAM_RULES = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}
 OUTPUT_TYPES = {
     "world_completion": ("generate_until", "exact_match"),
     "world_chat": ("generate_until", "exact_match"),
@@ -35,29 +33,10 @@ N_ITEMS = 120
 MC_CHOICES = 10
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--nolock", *args]
-    # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
-                             f"{result.stderr[-6000:]}")
-    return result
-
-
-def scheduled_rules(dry_run_output: str) -> dict[str, int]:
-    """The job counts of a dry run's "Job stats" table."""
-    stats = dry_run_output.split("Job stats:", 1)[1]
-    counts = {}
-    for line in stats.splitlines()[3:]:
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not match:
-            break
-        counts[match[1]] = int(match[2])
-    counts.pop("total", None)
-    return counts
+def run_in(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The workflow on `workdir`, with the config written there by `cached_results`."""
+    return run_snakemake("--directory", str(workdir), "--configfile", str(workdir / "config.yaml"), "--nolock", *args,
+                         cwd=workdir, check=check, timeout=600)
 
 
 def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -101,15 +80,16 @@ def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
     path.write_text(json.dumps(payload))
 
 
-def cached_results(workdir: Path, **overrides) -> AnalysisLayout:
+def cached_results(workdir: Path, **overrides) -> AnalysisPlan:
     """A working directory holding only the config and the eval JSONs of its whole grid (no model, no world)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | overrides
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    check_config(config)
     grid = Grid(config)
     for ref in grid.models():
         for task in grid.tasks:
-            write_eval(workdir / grid.eval_file(ref.path, task), ref, task, grid.steps)
-    return AnalysisLayout(grid, config["analysis"])
+            write_eval(workdir / grid.eval_file(ref, task), ref, task, grid.steps)
+    return AnalysisPlan(grid, config["analysis"])
 
 
 def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
@@ -121,15 +101,15 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
     probe = tmp_path / layout.grid.world_file("mc")
     probe.parent.mkdir(parents=True)
     probe.write_text("{}\n")
-    plain = scheduled_rules(run_snakemake(tmp_path, "figures", "-n", "--cores", "2").stdout)
-    assert {"evaluate", "restore", "ift_segment", "pretrain"} <= set(plain), plain
+    plain = job_counts(run_in(tmp_path, "figures", "-n", "--cores", "2").stdout)
+    assert {"eval", "restore", "ift", "pretrain"} <= set(plain), plain
 
-    from_cache = scheduled_rules(run_snakemake(tmp_path, *FROM_CACHE, "-n").stdout)
+    from_cache = job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout)
     assert not set(from_cache) & UPSTREAM_RULES, from_cache
-    assert from_cache == {"analyze_comparisons": 1, "forgetting_table": 1, "plot_figures": 1, "figures": 1}
+    assert from_cache == {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "figures": 1}
 
     report = tmp_path / "report.html"
-    run_snakemake(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    run_in(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
     missing = [path for path in layout.targets() if not (tmp_path / path).is_file()]
     assert not missing
     assert report.is_file() and report.stat().st_size > 100_000
@@ -138,22 +118,22 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 
 def test_several_seeds_add_the_residual_grid_overview(tmp_path):
     layout = cached_results(tmp_path, seeds=[0, 1])
-    assert scheduled_rules(run_snakemake(tmp_path, *FROM_CACHE, "-n").stdout) == {
-        "analyze_comparisons": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
+    assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
+        "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
     }
-    run_snakemake(tmp_path, *FROM_CACHE)
-    assert layout.grid_figure("png") in layout.targets()
+    run_in(tmp_path, *FROM_CACHE)
+    assert layout.figure_files(None, "grid-residual")[1] in layout.targets()
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
 
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     layout = cached_results(tmp_path)
     grid = layout.grid
-    broken = tmp_path / grid.eval_file(ModelRef("ift", "world-llama", "world-chat", 0, grid.steps[1]).path, "world_mc")
+    broken = tmp_path / grid.eval_file(ModelRef("ift", "world-llama", "world-chat", 0, grid.steps[1]), "world_mc")
     broken.write_text(broken.read_text()[:500])
-    result = run_snakemake(tmp_path, *FROM_CACHE, check=False)
+    result = run_in(tmp_path, *FROM_CACHE, check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results" / "logs" / "analysis" / "world-llama" / "world-chat" / "seed0.log").read_text()
+    log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "world-chat" / "seed0.log").read_text()
     assert str(broken.relative_to(tmp_path)) in log and "corrupt" in log
     assert not (tmp_path / "results" / "figures").exists()
     assert not (tmp_path / "results" / "analysis" / "forgetting.csv").exists()

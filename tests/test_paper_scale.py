@@ -8,14 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, TINY_SHAPE, model_shape, run_snakemake
 from iftforget.tokenizer import train_tokenizer
-from iftforget.training import ModelShape, build_base_model
-from iftforget.world import GENERIC_WORDS
+from iftforget.models import build_base_model
+from iftforget.world_text import GENERIC_WORDS
 
 WORDS = GENERIC_WORDS
 
@@ -31,8 +30,7 @@ def stand_ins(tmp_path_factory) -> dict[str, Path]:
     # A "base model" like Llama-2 base: a tokenizer without a chat template, weights on disk.
     tokenizer = train_tokenizer(texts + ["What is the next word?"], vocab_size=400)
     tokenizer.chat_template = None
-    model = build_base_model(ModelShape(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                        num_attention_heads=2, num_key_value_heads=2), tokenizer, seed=0)
+    model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
     model.save_pretrained(root / "tiny-llama")
     tokenizer.save_pretrained(root / "tiny-llama")
     # Alpaca-format instruction data and a pre-training-format corpus, as local JSON files.
@@ -46,14 +44,19 @@ def stand_ins(tmp_path_factory) -> dict[str, Path]:
         json.dumps({"query": sentence(i)[:30], "choices": [WORDS[i % 5], WORDS[(i + 1) % 5]], "gold": 0}) + "\n"
         for i in range(12)
     ))
-    (root / "tasks" / "text.jsonl").write_text("".join(json.dumps({"text": sentence(i + 150)}) + "\n" for i in range(8)))
+    (root / "tasks" / "text.jsonl").write_text(
+        "".join(json.dumps({"text": sentence(i + 150)}) + "\n" for i in range(8))
+    )
     (root / "tasks" / "local_mc.yaml").write_text(yaml.safe_dump({
-        "task": "local_mc", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "mc.jsonl")}},
-        "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{query}}", "doc_to_choice": "{{choices}}",
+        "task": "local_mc", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "mc.jsonl")}},
+        "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{query}}",
+        "doc_to_choice": "{{choices}}",
         "doc_to_target": "gold", "metric_list": [{"metric": "acc"}], "metadata": {"version": 1},
     }))
     (root / "tasks" / "local_text.yaml").write_text(yaml.safe_dump({
-        "task": "local_text", "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "text.jsonl")}},
+        "task": "local_text", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "text.jsonl")}},
         "test_split": "test", "output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}",
         "metric_list": [{"metric": "bits_per_byte"}, {"metric": "word_perplexity"}], "metadata": {"version": 1},
     }))
@@ -64,7 +67,8 @@ def stand_ins(tmp_path_factory) -> dict[str, Path]:
         "restore_corpus": {"name": "corpus-local", "source": str(root / "corpus.jsonl"), "sample_tokens": 300},
         "seeds": [0],
         "training": {"threads": 1, "processes": 2, "launcher": "torchrun", "logging_steps": 1, "save_every_steps": 0},
-        "ift": {"learning_rate": 1e-3, "schedule": "cosine", "warmup_ratio": 0.03, "batch_size": 4, "total_steps": 4, "steps": [2, 4]},
+        "ift": {"learning_rate": 1e-3, "schedule": "cosine", "warmup_ratio": 0.03, "batch_size": 4, "total_steps": 4,
+                "steps": [2, 4]},
         "restore": {"learning_rate": 1e-4, "steps": 2, "batch_size": 4},
         "eval": {"tasks": ["local_mc", "local_text"], "include_path": str(root / "tasks"), "batch_size": 8},
     }
@@ -81,14 +85,16 @@ def paper_run(stand_ins, tmp_path_factory) -> Path:
 
 
 def test_instruction_data_is_mapped_to_chat_messages(paper_run):
-    records = [json.loads(line) for line in (paper_run / "data" / "ift" / "alpaca-local.jsonl").read_text().splitlines()]
+    lines = (paper_run / "data" / "ift" / "alpaca-local.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
     assert len(records) == 40
     assert [m["role"] for m in records[0]["messages"]] == ["user", "assistant"]
     assert records[0]["messages"][0]["content"].startswith("Continue:")
 
 
 def test_restoration_corpus_is_a_fixed_token_budget_sample(paper_run, stand_ins):
-    sample = [json.loads(line)["text"] for line in (paper_run / "data" / "restore" / "corpus-local.jsonl").read_text().splitlines()]
+    lines = (paper_run / "data" / "restore" / "corpus-local.jsonl").read_text().splitlines()
+    sample = [json.loads(line)["text"] for line in lines]
     source = [json.loads(line)["text"] for line in (stand_ins["root"] / "corpus.jsonl").read_text().splitlines()]
     assert sample == source[: len(sample)], "documents in stream order"
     tokenizer = AutoTokenizer.from_pretrained(stand_ins["root"] / "tiny-llama")
@@ -97,12 +103,12 @@ def test_restoration_corpus_is_a_fixed_token_budget_sample(paper_run, stand_ins)
 
 
 def test_two_process_ift_checkpoints_load_and_resume(paper_run):
-    segment = paper_run / "models" / "tiny" / "alpaca-local" / "seed0" / "ift-step4"
+    segment = paper_run / "models" / "tiny" / "ift" / "alpaca-local" / "seed0" / "step4"
     model = AutoModelForCausalLM.from_pretrained(segment)
     assert model.num_parameters() > 0
     state = json.loads((segment / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["max_steps"] == 4
-    log = (paper_run / "logs" / "ift" / "tiny" / "alpaca-local" / "seed0" / "step4.log").read_text()
+    log = (paper_run / "logs" / "ift" / "tiny" / "ift" / "alpaca-local" / "seed0" / "step4.log").read_text()
     assert log.count("[env]") == 2, "two processes ran the segment"
     assert "start at step 2 of 4" in log, "the second segment resumed the first one's state"
     tokenizer = AutoTokenizer.from_pretrained(segment)

@@ -7,27 +7,19 @@ tests/test_slurm.py. workflow_scripts/gpu_slots.py is run as the rules run it, a
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.utils import validate
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, job_counts, run_snakemake
+from iftforget.config import check_config
 from iftforget.grid import Grid
 
 PROFILES = REPO / "profiles"
-RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift_segment", "restore", "restore_control", "evaluate",
-                     "summarize"}
-
-
-def job_counts(snakemake_output: str) -> dict[str, int]:
-    """The 'Job stats' table of a Snakemake run: jobs per rule."""
-    table = snakemake_output.split("Job stats:", 1)[1]
-    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}
 
 
 def dry_run(profile: str, workdir: Path, *configfiles: Path) -> str:
@@ -41,7 +33,7 @@ def dry_run(profile: str, workdir: Path, *configfiles: Path) -> str:
 def default_grid() -> Grid:
     with open(REPO / "config.yaml") as handle:
         config = yaml.safe_load(handle)
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))  # fills in the schema's defaults
+    check_config(config)  # fills in the schema's defaults
     return Grid(config)
 
 
@@ -52,7 +44,7 @@ def test_profile_dry_run_lists_every_job_of_the_default_grid(profile, tmp_path):
     assert f"Using profile {PROFILES / profile}" in output
     counts = job_counts(output)
     assert RULES_OF_THE_GRID <= counts.keys(), output[-3000:]
-    assert counts["evaluate"] == len(default_grid().eval_files())
+    assert counts["eval"] == len(default_grid().eval_files())
 
 
 def test_slurm_profile_names_partition_and_account_once_and_no_tasks(tmp_path):
@@ -82,7 +74,7 @@ def test_local_gpu_profile_caps_the_gpus_and_gpu_jobs_claim_a_slot(tmp_path):
     output = dry_run("local-gpu", tmp_path, gpu_config)
 
     counts = job_counts(output)
-    gpu_jobs = sum(counts[rule] for rule in ("pretrain", "ift_segment", "restore", "restore_control", "evaluate"))
+    gpu_jobs = sum(counts[rule] for rule in ("pretrain", "ift", "restore", "restore_control", "eval"))
     assert output.count("python -m gpu_slots --gpus 1 -- ") == gpu_jobs
     assert "--gpus 0" not in output
 

@@ -16,36 +16,15 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from conftest import REPO, SNAKEMAKE, run_snakemake
-from iftforget.config import check_config
-from iftforget.evaluation import EvalSettings, check_model_dir, evaluate, read_eval
-from iftforget.grid import Grid, ModelRef
+from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config
+from iftforget.evaluation import EvalSettings, evaluate, read_eval
+from iftforget.grid import Grid
+from iftforget.models import check_model_dir
+from iftforget.paths import MODEL_PATTERNS, ModelRef
 
-SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 DEADLINE_S = 900
-
-
-def smoke_config(overrides: dict | None = None) -> dict:
-    """The config a smoke run sees: config.yaml, the smoke preset and `overrides`, merged as snakemake does."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for layer in (yaml.safe_load((REPO / "presets" / "smoke.yaml").read_text()), overrides or {}):
-        for section, values in layer.items():
-            config[section] = {**config[section], **values} if isinstance(values, dict) else values
-    check_config(config)
-    return config
-
-
-def config_args(workdir: Path, overrides: dict | None = None, name: str = "overrides") -> list[str]:
-    """--configfile and --directory arguments of a smoke run in `workdir`, with `overrides` as one more file."""
-    files = list(SMOKE_FILES)
-    if overrides:
-        extra = workdir / f"{name}.yaml"
-        extra.write_text(yaml.safe_dump(overrides))
-        files.append(str(extra))
-    return ["--configfile", *files, "--directory", str(workdir)]
 
 
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -79,7 +58,7 @@ KILL_OVERRIDES = {"training": {"save_every_steps": 5}, "pretrain": {"steps": 150
 def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     config = smoke_config(KILL_OVERRIDES)
     grid = Grid(config)
-    base = grid.model_dir(ModelRef("base", config["base_models"][0]["name"]).path)
+    base = grid.layout.path("model", model=ModelRef("base", config["base_models"][0]["name"]))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     straight.mkdir()
     killed.mkdir()
@@ -98,7 +77,8 @@ def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
         )
     in_progress = killed / f"{base}.inprogress"
     try:
-        wait_for(lambda: any(in_progress.glob("checkpoint-*/trainer_state.json")), process, "the first in-job save", log)
+        first_save = lambda: any(in_progress.glob("checkpoint-*/trainer_state.json"))  # noqa: E731
+        wait_for(first_save, process, "the first in-job save", log)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -109,7 +89,8 @@ def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     # A lost snakemake leaves its lock behind: --unlock, then the rerun a user makes.
     run_snakemake("--unlock", *config_args(killed, KILL_OVERRIDES))
     run_snakemake(base, "--cores", "1", "--rerun-incomplete", *config_args(killed, KILL_OVERRIDES))
-    job_log = (killed / config["results_dir"] / "logs" / "pretrain" / f"{config['base_models'][0]['name']}.log").read_text()
+    base_identity = MODEL_PATTERNS["base"].format(model=config["base_models"][0]["name"])
+    job_log = (killed / config["results_dir"] / "logs" / "pretrain" / f"{base_identity}.log").read_text()
     assert "resuming this job's own save" in job_log, "the rerun continues from the killed job's save"
     assert not in_progress.exists(), "the in-progress folder is removed once the job is done"
     assert_same_weights(straight / base, killed / base)
@@ -122,12 +103,11 @@ def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
 def tiny_model(tmp_path_factory) -> Path:
     """A complete, tiny model folder (config, weights, tokenizer) to break in different ways."""
     from iftforget.tokenizer import train_tokenizer
-    from iftforget.training import ModelShape, build_base_model
+    from iftforget.models import build_base_model
 
     folder = tmp_path_factory.mktemp("model") / "base"
     tokenizer = train_tokenizer([f"Person {i} was born in city {i % 7}." for i in range(200)], vocab_size=300)
-    model = build_base_model(ModelShape(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                        num_key_value_heads=2), tokenizer, seed=0)
+    model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -147,7 +127,8 @@ def broken_copy(model: Path, tmp_path: Path, how: str) -> Path:
     return broken
 
 
-BREAKAGES = {"missing weights": "no weights", "truncated weights": "truncated", "missing config": "config.json is missing"}
+BREAKAGES = {"missing weights": "no weights", "truncated weights": "truncated",
+             "missing config": "config.json is missing"}
 
 
 @pytest.mark.parametrize("how", sorted(BREAKAGES))
@@ -165,19 +146,22 @@ def test_evaluating_a_model_without_weights_writes_no_result(tiny_model, tmp_pat
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "eval.json"
     with pytest.raises(FileNotFoundError, match="snakemake --forcerun"):
-        evaluate(str(broken), "world_mc", EvalSettings(), out, world_dir=tmp_path)
+        evaluate(str(broken), "world_mc", EvalSettings.from_config(defaults("eval"), False), out, world_dir=tmp_path)
     assert not out.exists()
     assert not list(tmp_path.glob(".eval.json.*")), "no temporary file left behind"
 
 
-@pytest.mark.parametrize("adapter", ["evaluate_model", "restore_model"])
+@pytest.mark.parametrize("adapter", ["eval", "restore"])
 def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_path, adapter):
     """What a job's log shows: the adapters stop before loading anything, with the folder and the rebuild command."""
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "out"
     arguments = {
-        "evaluate_model": ["--task", "world_mc", "--settings", "{}", "--world-dir", str(tmp_path)],
-        "restore_model": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage", json.dumps({"learning_rate": 1e-4})],
+        "eval": ["--task", "world_mc", "--settings", json.dumps(defaults("eval")), "--world-dir", str(tmp_path),
+                 "--threads", "1"],
+        "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage",
+                    json.dumps(defaults("training") | defaults("restore")), "--steps", "2", "--seed", "0",
+                    "--threads", "1"],
     }[adapter]
     result = subprocess.run(
         [sys.executable, "-m", adapter, "--model", str(broken), *arguments, "--out", str(out)],
@@ -258,10 +242,10 @@ def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run
     step, seed = config["ift"]["steps"][0], config["seeds"][0]
     ift = ModelRef("ift", base_name, dataset, seed, step)
     reseeded = ModelRef("ift", base_name, dataset, seed + 1, step)
-    run_snakemake(grid.eval_file(reseeded.path, "world_mc"), "--cores", "2",
+    run_snakemake(grid.eval_file(reseeded, "world_mc"), "--cores", "2",
                   *config_args(workdir, {"seeds": [seed + 1]}, name="other-seed"))
-    first = read_eval(workdir / grid.eval_file(ift.path, "world_mc"))["items"]
-    second = read_eval(workdir / grid.eval_file(reseeded.path, "world_mc"))["items"]
+    first = read_eval(workdir / grid.eval_file(ift, "world_mc"))["items"]
+    second = read_eval(workdir / grid.eval_file(reseeded, "world_mc"))["items"]
     assert [i["id"] for i in first] == [i["id"] for i in second]
     assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
 
@@ -277,7 +261,7 @@ def test_runs_with_two_cores_leave_only_complete_results(run, request):
     grid = Grid(config)
     snakemake_logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
     assert snakemake_logs
-    assert job_overlap(snakemake_logs[0].read_text(), "evaluate") >= 2, "the run evaluated two models at once"
+    assert job_overlap(snakemake_logs[0].read_text(), "eval") >= 2, "the run evaluated two models at once"
     for target in grid.eval_files():
         read_eval(workdir / target)  # raises, naming the file, if one is truncated or incomplete
     for job_log in (workdir / config["results_dir"] / "logs").rglob("*.log"):

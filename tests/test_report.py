@@ -11,64 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from test_figures_from_cache import FROM_CACHE, cached_results, run_snakemake
+from test_figures_from_cache import FROM_CACHE, cached_results, run_in
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
 # Injected into a copy of the report: clicks through the report's menu like a reader and records what is shown.
-READER = """
-window.addEventListener('load', async () => {
-  const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const byText = (text) => [...document.querySelectorAll('a')].find((e) => e.textContent.trim() === text);
-  const click = async (text) => { const link = byText(text); if (!link) throw new Error('no link ' + text); link.click(); await wait(300); };
-  const linkTexts = (pattern) => [...document.querySelectorAll('a')].map((a) => a.textContent.trim()).filter((t) => pattern.test(t));
-  // The menu: "Results" lists the categories, a category its subcategories, a subcategory its files.
-  const open = async (category, subcategory, format) => {
-    if (byText('Results')) await click('Results');
-    await click(category);
-    if (subcategory) await click(subcategory);
-    const toggle = document.getElementById('toggle-format-' + format);
-    if (toggle) { toggle.click(); await wait(300); }
-    return Boolean(toggle);
-  };
-  const decoded = (src) => { try { return atob(src.split(',')[1]); } catch (error) { return ''; } };
-  const shown = [];
-  let categories = [];
-  let error = null;
-  await wait(1000);
-  try {
-    categories = linkTexts(/^\\d\\. /);
-    for (const category of categories) {
-      await open(category, null, 'PNG');
-      const subcategories = linkTexts(/ \\/ seed /);
-      for (const subcategory of (subcategories.length ? subcategories : [null])) {
-        for (const format of ['PNG', 'HTML']) {
-          if (!(await open(category, subcategory, format))) continue;
-          const count = document.querySelectorAll('a[iconname="eye"]').length;
-          for (let i = 0; i < count; i++) {
-            await open(category, subcategory, format);
-            document.querySelectorAll('a[iconname="eye"]')[i].click();
-            await wait(500);
-            const images = [...document.querySelectorAll('img')].filter((img) => img.src.startsWith('data:image/png'));
-            const pages = [...document.querySelectorAll('iframe')].filter((f) => f.src.startsWith('data:text/html'));
-            shown.push({
-              category, subcategory, format,
-              images: images.map((img) => ({file: (img.src.match(/filename=([^;]+)/) || [])[1], width: img.naturalWidth, height: img.naturalHeight})),
-              pages: pages.map((f) => ({file: (f.src.match(/filename=([^;]+)/) || [])[1], text: decoded(f.src).slice(0, 4000)})),
-            });
-          }
-        }
-      }
-    }
-  } catch (caught) { error = String(caught); }
-  const out = document.createElement('pre');
-  out.id = 'reader-log';
-  out.textContent = JSON.stringify({categories, shown, error});
-  document.body.appendChild(out);
-});
-"""
+READER = (Path(__file__).parent / "report_reader.js").read_text()
 
 
 def chromium() -> str:
@@ -109,7 +59,7 @@ def read_report(report: Path, workdir: Path) -> dict:
 def test_report_shows_every_figure_and_the_tidy_table(tmp_path):
     layout = cached_results(tmp_path, seeds=[0, 1])
     report = tmp_path / "report.html"
-    run_snakemake(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    run_in(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
     seen = read_report(report, tmp_path)
     assert seen["error"] is None, seen["error"]
 
@@ -122,7 +72,7 @@ def test_report_shows_every_figure_and_the_tidy_table(tmp_path):
             image = view["images"][0]
             shown_pngs[(view["subcategory"], image["file"])] = image
     expected = {
-        (None if figure["group"] is None else f"{figure['group'][0]} / {figure['group'][1]} / seed {figure['group'][2]}",
+        (None if figure["group"] is None else "{} / {} / seed {}".format(*figure["group"]),
          Path(figure["paths"][1]).name)
         for figure in layout.figure_plan()
     }

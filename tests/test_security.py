@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake
-from test_reliability import SECRET, config_args, second_smoke_run
+from conftest import REPO, config_args, run_snakemake
+from test_reliability import SECRET, second_smoke_run
 
 
 def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
@@ -20,12 +20,13 @@ def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
 
 def test_remote_code_is_off_unless_the_config_turns_it_on(tmp_path):
     default = dry_run_commands(tmp_path / "default")
-    assert "--trust-remote-code" not in default, "no job's command asks transformers to run remote code"
-    assert '"trust_remote_code": false' in default, "lm-eval is told not to run remote code"
-    assert '"trust_remote_code": true' not in default
+    assert "--trust-remote-code" not in default, "no job's command asks transformers or lm-eval to run remote code"
+    assert "python -m eval " in default and "python -m ift " in default, "the commands were printed"
     # The check can fail: turning it on shows up in the training and evaluation commands.
     opted_in = dry_run_commands(tmp_path / "opted-in", {"trust_remote_code": True})
-    assert "--trust-remote-code" in opted_in and '"trust_remote_code": true' in opted_in
+    commands = [line for line in opted_in.splitlines() if "python -m " in line]
+    for adapter in ("ift", "restore", "eval"):
+        assert any(f"-m {adapter} " in line and "--trust-remote-code" in line for line in commands), adapter
 
 
 def test_a_declared_token_variable_that_is_unset_stops_the_run_before_any_job(tmp_path, monkeypatch):
@@ -65,4 +66,5 @@ def test_nothing_is_written_outside_the_working_directory(second_run):
         if not (p.is_dir() and p.relative_to(home).parts[:2] == snakemake_cache[: len(p.relative_to(home).parts)])
     ]
     assert written == [], "a run writes only below its working directory"
-    assert (workdir / "results" / "smoke" / "cache" / "datasets").is_dir(), "the datasets cache is in the working directory"
+    cache = workdir / "results" / "smoke" / "cache" / "datasets"
+    assert cache.is_dir(), "the datasets cache is in the working directory"

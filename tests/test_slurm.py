@@ -14,10 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from snakemake.utils import validate
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, run_snakemake, smoke_config
 from iftforget.grid import Grid
 
 CLUSTER_SCRIPTS = REPO / "tests" / "slurm"
@@ -62,15 +60,8 @@ def slurm_cluster():
 
 
 def cpus_per_node() -> int:
-    return int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout.split()[0])
-
-
-def smoke_grid() -> Grid:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for section, values in yaml.safe_load((REPO / "presets" / "smoke.yaml").read_text()).items():
-        config[section] = {**config[section], **values} if isinstance(values, dict) else values
-    validate(config, str(REPO / "schemas" / "config.schema.yaml"))
-    return Grid(config)
+    listing = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, check=True).stdout
+    return int(listing.split()[0])
 
 
 def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, tmp_path: Path):
@@ -85,7 +76,7 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     )
     log = result.stdout + result.stderr
 
-    grid = smoke_grid()
+    grid = Grid(smoke_config())
     expected = [*grid.eval_files(), grid.summary_file()]
     missing = [path for path in expected if not (tmp_path / path).is_file()]
     assert not missing, f"missing after the SLURM run: {missing}\n{log[-4000:]}"

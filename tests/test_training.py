@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from iftforget.grid import WORLD_FILES
+from conftest import TINY_SHAPE, model_shape, stage_args, world_config
+from iftforget.checkpoints import work_dir_for
+from iftforget.models import build_base_model, load_model, load_tokenizer
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.training import (
-    ModelShape,
-    StageArgs,
-    build_base_model,
-    load_model,
-    load_text_dataset,
-    load_tokenizer,
-    train,
-    work_dir_for,
-)
-from iftforget.world import WorldConfig, write_world
+from iftforget.training import load_text_dataset, train
+from iftforget.world import WORLD_FILES, write_world
 
-STAGE = StageArgs(learning_rate=1e-3, batch_size=4, schedule="cosine", warmup_ratio=0.2, logging_steps=2, threads=1)
+STAGE = stage_args(learning_rate=1e-3, batch_size=4, schedule="cosine", warmup_ratio=0.2, logging_steps=2, threads=1,
+                   save_every_steps=0)
 TOTAL = 8
 
 
@@ -30,14 +25,13 @@ TOTAL = 8
 def base(tmp_path_factory) -> tuple[Path, Path]:
     """A tiny world and a tiny (untrained) base model saved to disk; returns (world dir, base model dir)."""
     root = tmp_path_factory.mktemp("training")
-    write_world(WorldConfig(n_people=12, format_probe_people=3), {n: root / f"{n}.jsonl" for n in WORLD_FILES})
+    write_world(world_config(n_people=12, format_probe_people=3), {n: root / f"{n}.jsonl" for n in WORLD_FILES})
     import json
 
     texts = [json.loads(line)["text"] for line in (root / "pretrain.jsonl").read_text().splitlines()]
     chats = [chat_text(json.loads(line)["messages"]) for line in (root / "ift.jsonl").read_text().splitlines()]
     tokenizer = train_tokenizer(texts + chats, vocab_size=400)
-    model = build_base_model(ModelShape(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                        num_key_value_heads=2), tokenizer, seed=0)
+    model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
     model.save_pretrained(root / "base")
     tokenizer.save_pretrained(root / "base")
     return root, root / "base"
@@ -108,7 +102,7 @@ class CrashAt(TrainerCallback):
 def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
     world, base_dir = base
     data = world / "ift.jsonl"
-    saving = StageArgs(**{**STAGE.__dict__, "save_every_steps": 2})
+    saving = dataclasses.replace(STAGE, save_every_steps=2)
     dataset = load_text_dataset(data, ("messages",))
 
     def run(out: Path, **kwargs) -> None:
@@ -127,8 +121,7 @@ def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
 def test_restored_and_pretrained_models_keep_only_weights_and_tokenizer(base, tmp_path):
     world, base_dir = base
     dataset = load_text_dataset(world / "restore.jsonl", ("text",))
-    stage = StageArgs(**{**STAGE.__dict__, "steps": 2})
-    train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, stage, tmp_path / "restored",
+    train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, STAGE, tmp_path / "restored",
           total_steps=2, stop_step=2)
     files = {p.name for p in (tmp_path / "restored").iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= files
@@ -146,7 +139,7 @@ def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name,
     dataset = load_text_dataset(world / data_name, (column,))
     runs = {}
     for loss in ("fused", "full_logits"):
-        stage = StageArgs(**{**STAGE.__dict__, "lm_head_loss": loss, "logging_steps": 1})
+        stage = dataclasses.replace(STAGE, lm_head_loss=loss, logging_steps=1)
         train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, stage, tmp_path / loss,
               total_steps=4, stop_step=4, assistant_only=assistant_only)
         import json
@@ -163,7 +156,7 @@ def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name,
 def test_lm_head_loss_auto_picks_full_logits_on_cpu_and_fused_on_gpu():
     from iftforget.training import uses_full_logits
 
-    assert uses_full_logits(StageArgs(learning_rate=1e-3, device="cpu"))
-    assert not uses_full_logits(StageArgs(learning_rate=1e-3, device="cuda"))
-    assert not uses_full_logits(StageArgs(learning_rate=1e-3, device="cpu", lm_head_loss="fused"))
-    assert uses_full_logits(StageArgs(learning_rate=1e-3, device="cuda", lm_head_loss="full_logits"))
+    assert uses_full_logits(stage_args(device="cpu", lm_head_loss="auto"))
+    assert not uses_full_logits(stage_args(device="cuda", lm_head_loss="auto"))
+    assert not uses_full_logits(stage_args(device="cpu", lm_head_loss="fused"))
+    assert uses_full_logits(stage_args(device="cuda", lm_head_loss="full_logits"))

@@ -6,19 +6,12 @@ import json
 
 import pytest
 
-from iftforget.grid import WORLD_FILES
-from iftforget.tokenizer import train_tokenizer, chat_text
-from iftforget.world import (
-    ATTRIBUTES,
-    WorldConfig,
-    build_world,
-    chat_prompt,
-    check_world_config,
-    world_files,
-    write_world,
-)
+from conftest import world_config
+from iftforget.tokenizer import chat_text, train_tokenizer
+from iftforget.world import WORLD_FILES, build_world, check_world_config, world_files, write_world
+from iftforget.world_text import ATTRIBUTES, chat_prompt
 
-CONFIG = WorldConfig(seed=3, n_people=60, format_probe_people=10)
+CONFIG = world_config(seed=3, n_people=60, format_probe_people=10)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +77,7 @@ def test_multiple_choice_items_hold_the_answer_once(files):
 def test_same_seed_same_world_other_seed_other_world(tmp_path):
     first = world_files(build_world(CONFIG))
     again = world_files(build_world(CONFIG))
-    other = world_files(build_world(WorldConfig(seed=4, n_people=60, format_probe_people=10)))
+    other = world_files(build_world(world_config(seed=4, n_people=60, format_probe_people=10)))
     assert first == again
     assert first["people"] != other["people"]
 
@@ -99,20 +92,22 @@ def test_write_world_writes_every_file(tmp_path):
 
 def test_ift_mix_follows_generic_fraction(files):
     kinds = [r["kind"] for r in files["ift"]]
-    assert kinds.count("generic") == pytest.approx(kinds.count("qa") * CONFIG.generic_fraction / (1 - CONFIG.generic_fraction), abs=1)
+    fraction = CONFIG.generic_fraction
+    assert kinds.count("generic") == pytest.approx(kinds.count("qa") * fraction / (1 - fraction), abs=1)
 
 
 @pytest.mark.parametrize(
     "bad, key",
     [
-        (WorldConfig(n_people=20_000), "world.n_people"),
-        (WorldConfig(split={"ift": 0.5, "eval": 0.5, "hold": 0.5}), "world.split"),
-        (WorldConfig(n_people=4, split={"ift": 0.9, "eval": 0.05, "hold": 0.05}), "world.split.eval"),
+        ({"n_people": 20_000}, "world.n_people"),
+        ({"split": {"ift": 0.5, "eval": 0.5, "hold": 0.5}}, "world.split"),
+        ({"n_people": 4, "split": {"ift": 0.9, "eval": 0.05, "hold": 0.05}}, "world.split.eval"),
+        ({"mc_choices": 30}, "world.mc_choices"),
     ],
 )
 def test_impossible_worlds_are_rejected_naming_the_key(bad, key):
-    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        check_world_config(bad)
+    with pytest.raises(ValueError, match=key.replace(".", r"\.") + ".*allowed"):
+        check_world_config(world_config(**bad))
 
 
 def test_tokenizer_chat_template_renders_the_probe_format(files):
@@ -134,7 +129,7 @@ def test_tokenizer_chat_template_renders_the_probe_format(files):
 
 
 def test_every_phrasing_of_every_fact_is_pretrained(files):
-    from iftforget.world import BIO_TEMPLATES
+    from iftforget.world_text import BIO_TEMPLATES
 
     bios: dict[str, str] = {}
     for record in files["pretrain"]:

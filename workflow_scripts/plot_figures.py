@@ -5,25 +5,26 @@ import json
 import multiprocessing
 from functools import partial
 
-from iftforget import figures
-from iftforget.analysis import tidy_table
+from iftforget.figures import group as group_figures
+from iftforget.figures import overview
+from iftforget.analysis.tables import tidy_table
 
 
 def figure_job(figure: dict, table) -> partial:
-    """The drawing call of one planned figure (iftforget.analysis_layout.AnalysisLayout.figure_plan)."""
+    """The drawing call of one planned figure (iftforget.analysis.plan.AnalysisPlan.figure_plan)."""
     kind, tasks, paths = figure["kind"], figure["tasks"], figure["paths"]
     if kind == "grid":
-        return partial(figures.plot_residual_grid, table, tasks, paths)
+        return partial(overview.plot_residual_grid, table, tasks, paths)
     model, dataset, seed = figure["group"]
     group = (table, model, dataset, int(seed))
     if kind == "scores":
-        return partial(figures.plot_scores, *group, tasks[0], paths)
+        return partial(group_figures.plot_scores, *group, tasks[0], paths)
     if kind == "decomposition":
-        return partial(figures.plot_decomposition, *group, tasks[0], paths)
+        return partial(group_figures.plot_decomposition, *group, tasks[0], paths)
     if kind == "transitions":
-        return partial(figures.plot_transitions, *group, tasks, paths)
+        return partial(group_figures.plot_transitions, *group, tasks, paths)
     if kind == "pattern_probe":
-        return partial(figures.plot_pattern_probe, *group, tasks, paths)
+        return partial(group_figures.plot_pattern_probe, *group, tasks, paths)
     raise ValueError(f"unknown kind of figure {kind!r}")
 
 
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--plan", required=True, type=json.loads,
                         help="JSON list of {kind, group: [base_model, dataset, seed] or null, tasks, paths}")
     parser.add_argument("--processes", type=int, default=1, help="figures drawn in parallel")
-    parser.add_argument("comparisons", nargs="+", help="comparison JSONs written by analyze_forgetting")
+    parser.add_argument("comparisons", nargs="+", help="comparison JSONs written by rule analyze")
     args = parser.parse_args()
 
     table = tidy_table(args.comparisons)

@@ -13,19 +13,25 @@ from typing import Any
 from datasets import Dataset, IterableDataset, load_dataset
 
 from iftforget.io import write_jsonl_atomic
+from iftforget.settings import from_block
 
 LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".txt": "text"}
 
 
 @dataclass(frozen=True)
 class IFTMapping:
-    """How records of an instruction dataset become chat messages (config keys of an `ift_datasets` entry)."""
+    """How records of an instruction dataset become chat messages (keys of an `ift_datasets` entry; the defaults
+    are the schema's)."""
 
-    format: str = "messages"  # messages | instruction
-    messages_field: str = "messages"
-    instruction_field: str = "instruction"
-    input_field: str = "input"
-    output_field: str = "output"
+    format: str  # messages | instruction
+    messages_field: str
+    instruction_field: str
+    input_field: str
+    output_field: str
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any]) -> "IFTMapping":
+        return from_block(cls, entry)
 
 
 def load_source(source: str, split: str, config_name: str = "", streaming: bool = False) -> Dataset | IterableDataset:
@@ -86,7 +92,8 @@ def sample_by_tokens(texts: Iterable[str], count_tokens, budget: int) -> Iterato
 
 
 def prepare_text_corpus(
-    source: str, split: str, config_name: str, text_field: str, sample_tokens: int, tokenizer_path: str, output: str | Path
+    source: str, split: str, config_name: str, text_field: str, sample_tokens: int, tokenizer_path: str,
+    output: str | Path,
 ) -> dict[str, int]:
     """Stream the corpus and write the first `sample_tokens` tokens' worth of documents (counted with the base
     model's tokenizer) as JSON lines of {"text": ...}."""

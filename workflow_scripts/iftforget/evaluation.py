@@ -1,8 +1,7 @@
 """Evaluation of one model on one task through lm-eval, written as one JSON with per-item records.
 
-The world's probes are lm-eval task YAMLs in `lm_eval_tasks/`; their `data_files` are filled in here with absolute
-paths to the world's files, so lm-eval finds them from any working directory. Any other task name is one of
-lm-eval's own tasks (triviaqa, mmlu, ...).
+The world's probes are lm-eval task YAMLs in `lm_eval_tasks/` (see `iftforget.tasks`); any other task name is one
+of lm-eval's own tasks (triviaqa, mmlu, ...) or one of the user's in `eval.include_path`.
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from iftforget.io import write_json_atomic
+from iftforget.models import check_model_dir
+from iftforget.settings import from_block
+from iftforget.tasks import is_world_task, world_task_config
 
-TASKS_DIR = Path(__file__).resolve().parents[2] / "lm_eval_tasks"
-WORLD_TASK_PREFIX = "world_"
 # The per-item score each task's analysis uses: 1/0 correctness for knowledge probes, bits per byte for text.
 PRIMARY_METRIC = {
     "generate_until": "exact_match",
@@ -32,41 +30,21 @@ EVAL_FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """Harness settings shared by every model of a comparison (config key `eval`)."""
+    """Harness settings shared by every model of a comparison (config block `eval`, and `trust_remote_code`)."""
 
-    batch_size: int | str = 64
-    num_fewshot: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-    max_length: int | None = None
-    bootstrap_iters: int = 0
-    seed: int = 1234
-    trust_remote_code: bool = False
-    include_path: str = ""
-    limit: int = 0
+    batch_size: int | str
+    num_fewshot: int
+    device: str
+    dtype: str
+    bootstrap_iters: int
+    seed: int
+    trust_remote_code: bool
+    include_path: str
+    limit: int
 
-
-def world_task_names() -> list[str]:
-    return sorted(p.stem for p in TASKS_DIR.glob(f"{WORLD_TASK_PREFIX}*.yaml"))
-
-
-def is_world_task(task: str) -> bool:
-    return task.startswith(WORLD_TASK_PREFIX)
-
-
-def world_task_config(task: str, world_dir: str | Path) -> dict[str, Any]:
-    """The YAML of a world probe with its data file resolved to an absolute path in `world_dir`."""
-    path = TASKS_DIR / f"{task}.yaml"
-    if not path.is_file():
-        raise ValueError(f"unknown world task {task!r}; the world's tasks are {world_task_names()}")
-    config = yaml.safe_load(path.read_text())
-    files = config["dataset_kwargs"]["data_files"]
-    for split, name in files.items():
-        data = (Path(world_dir) / name).resolve()
-        if not data.is_file():
-            raise FileNotFoundError(f"{task}: probe file {data} does not exist (rebuild the world data)")
-        files[split] = str(data)
-    return config
+    @classmethod
+    def from_config(cls, block: dict[str, Any], trust_remote_code: bool) -> "EvalSettings":
+        return from_block(cls, block, trust_remote_code=trust_remote_code)
 
 
 def _json_safe(value: Any) -> Any:
@@ -115,57 +93,6 @@ def item_records(samples: list[dict[str, Any]], metric_names: list[str], output_
     return records
 
 
-def _safetensors_problem(path: Path) -> str | None:
-    """Why a .safetensors file is unusable (truncated or not safetensors), or None; reads only its header."""
-    import struct
-
-    size = path.stat().st_size
-    try:
-        with path.open("rb") as handle:
-            (header_length,) = struct.unpack("<Q", handle.read(8))
-            if header_length > size - 8:
-                return f"{path.name} is truncated ({size} bytes, its header alone claims {header_length})"
-            header = json.loads(handle.read(header_length))
-    except (struct.error, ValueError, UnicodeDecodeError):
-        return f"{path.name} is not a safetensors file"
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-    if 8 + header_length + end > size:
-        return f"{path.name} is truncated ({size} bytes of {8 + header_length + end})"
-    return None
-
-
-def check_model_dir(model: str | Path) -> None:
-    """For a local model directory: it holds a config and complete weights (every safetensors shard present and as
-    long as its header says, or PyTorch .bin weights). Raise FileNotFoundError naming the directory, what is wrong
-    and how to rebuild it, so that a broken cache never loads as a half model. A hub id is left to the hub."""
-    path = Path(model)
-    if not path.is_dir():
-        # A hub id is `name` or `org/name`; anything with more slashes, or a file, is a local path.
-        if str(model).startswith(("/", "./", "../")) or str(model).count("/") > 1 or path.exists():
-            raise FileNotFoundError(f"model {path} is not a directory; rebuild it with: snakemake --forcerun {path}")
-        return
-    problems = []
-    if not (path / "config.json").is_file():
-        problems.append("config.json is missing")
-    shards = sorted(path.glob("model*.safetensors"))
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            listed = set(json.loads(index.read_text())["weight_map"].values())
-        except (ValueError, KeyError):
-            listed = set()
-            problems.append(f"{index.name} is corrupt")
-        problems += [f"weight shard {name} is missing" for name in sorted(listed - {s.name for s in shards})]
-    problems += [problem for shard in shards if (problem := _safetensors_problem(shard))]
-    if not shards and not list(path.glob("pytorch_model*.bin")):
-        problems.append("no weights (model*.safetensors or pytorch_model*.bin)")
-    if problems:
-        raise FileNotFoundError(
-            f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
-            f"snakemake --forcerun {path}"
-        )
-
-
 def evaluate(
     model_path: str,
     task: str,
@@ -192,8 +119,6 @@ def evaluate(
         "device": settings.device,
         "trust_remote_code": settings.trust_remote_code,
     }
-    if settings.max_length:
-        model_args["max_length"] = settings.max_length
     started = time.perf_counter()
     results = lm_eval.simple_evaluate(
         model="hf",

@@ -1,89 +1,31 @@
-"""The experiment grid and the path of every artifact in it.
+"""The experiment grid of a validated config: base models x IFT datasets x seeds x steps, the models it trains and
+evaluates, and the path of each (through the path table in `iftforget.paths`).
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
-Every path is relative to the working directory, under `results_dir`.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from pathlib import Path
+import functools
 from typing import Any
 
-WORLD_FILES = ("people", "pretrain", "ift", "restore", "completion", "mc", "chat", "ppl_pretrain", "ppl_chat")
-PRETRAIN_SOURCE = "pretrain"
-WORLD_SOURCE = "world"
+from iftforget.paths import Layout, ModelRef
+from iftforget.tasks import is_world_task, world_files_of_task
+
+PRETRAIN_SOURCE = "pretrain"  # a base model pre-trained from scratch on the world
+WORLD_SOURCE = "world"  # IFT data or restoration corpus taken from the world
+# The keys a training stage's block (pretrain, ift, restore) sets for itself; everything else comes from `training`.
 STAGE_KEYS = (
     "learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio", "weight_decay", "threads"
 )
 
-_IFT = re.compile(r"^(?P<model>[^/]+)/(?P<dataset>[^/]+)/seed(?P<seed>\d+)/ift-step(?P<step>\d+)$")
-_RESTORED = re.compile(
-    r"^(?P<model>[^/]+)/(?P<dataset>[^/]+)/seed(?P<seed>\d+)/ift-step(?P<step>\d+)-restored-(?P<corpus>[^/]+)$"
-)
-_CONTROL = re.compile(r"^(?P<model>[^/]+)/base-restored-(?P<corpus>[^/]+)/seed(?P<seed>\d+)$")
-_BASE = re.compile(r"^(?P<model>[^/]+)/base$")
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """One model of the grid: the base, IFT@k, restored@k, or the restored base (control, k = 0)."""
-
-    kind: str  # base | ift | restored | control
-    base_model: str
-    dataset: str = ""
-    seed: int | None = None
-    step: int = 0
-    corpus: str = ""
-
-    @property
-    def path(self) -> str:
-        """The model's path below `<results_dir>/models` (and of its evals below `<results_dir>/eval`)."""
-        if self.kind == "base":
-            return f"{self.base_model}/base"
-        if self.kind == "ift":
-            return f"{self.base_model}/{self.dataset}/seed{self.seed}/ift-step{self.step}"
-        if self.kind == "restored":
-            return f"{self.base_model}/{self.dataset}/seed{self.seed}/ift-step{self.step}-restored-{self.corpus}"
-        if self.kind == "control":
-            return f"{self.base_model}/base-restored-{self.corpus}/seed{self.seed}"
-        raise ValueError(f"unknown model kind {self.kind!r}")
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "base_model": self.base_model,
-            "dataset": self.dataset,
-            "seed": self.seed,
-            "step": self.step,
-            "corpus": self.corpus,
-        }
-
-
-def parse_model_path(path: str) -> ModelRef:
-    """The inverse of ModelRef.path."""
-    for kind, pattern in (("ift", _IFT), ("restored", _RESTORED), ("control", _CONTROL), ("base", _BASE)):
-        match = pattern.match(path)
-        if match:
-            groups = match.groupdict()
-            return ModelRef(
-                kind=kind,
-                base_model=groups["model"],
-                dataset=groups.get("dataset") or "",
-                seed=int(groups["seed"]) if groups.get("seed") is not None else None,
-                step=int(groups.get("step") or 0),
-                corpus=groups.get("corpus") or "",
-            )
-    raise ValueError(f"{path!r} is not the path of a model of the grid")
-
 
 class Grid:
-    """The grid of a validated config: base models x IFT datasets x seeds x steps, and every artifact's path."""
+    """The grid of a validated config (schemas/config.schema.yaml has filled in every default)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.root = Path(config["results_dir"])
+        self.layout = Layout(config["results_dir"])
         self.base_models = {m["name"]: m for m in config["base_models"]}
         self.datasets = {d["name"]: d for d in config["ift_datasets"]}
         self.corpus = config["restore_corpus"]["name"]
@@ -91,33 +33,7 @@ class Grid:
         self.steps = list(config["ift"]["steps"])
         self.tasks = list(config["eval"]["tasks"])
 
-    # --- artifact paths -------------------------------------------------------------------------------------
-    def world_file(self, name: str) -> str:
-        return str(self.root / "world" / f"{name}.jsonl")
-
-    def world_dir(self) -> str:
-        return str(self.root / "world")
-
-    def tokenizer_dir(self) -> str:
-        return str(self.root / "world" / "tokenizer")
-
-    def model_dir(self, model_path: str) -> str:
-        return str(self.root / "models" / model_path)
-
-    def trainer_state_dir(self, model_dir: str) -> str:
-        """Optimizer, scheduler and RNG state of an IFT segment, beside its model; temporary in the workflow."""
-        return f"{model_dir}.trainer-state"
-
-    def eval_file(self, model_path: str, task: str) -> str:
-        return str(self.root / "eval" / model_path / f"{task}.json")
-
-    def summary_file(self) -> str:
-        return str(self.root / "summary" / "scores.csv")
-
-    # --- the grid ------------------------------------------------------------------------------------------
-    def is_pretrained_here(self, base_model: str) -> bool:
-        return self.base_models[base_model]["source"] == PRETRAIN_SOURCE
-
+    # --- the models ------------------------------------------------------------------------------------------
     def models(self) -> list[ModelRef]:
         """Every model evaluated: per base model the base, and per (dataset, seed) IFT@k, restored@k, control."""
         refs: list[ModelRef] = []
@@ -131,8 +47,28 @@ class Grid:
                         refs.append(ModelRef("restored", base, dataset, seed, step, self.corpus))
         return refs
 
-    def eval_files(self) -> list[str]:
-        return [self.eval_file(ref.path, task) for ref in self.models() for task in self.tasks]
+    @functools.cached_property
+    def _models_by_path(self) -> dict[str, ModelRef]:
+        return {ref.path: ref for ref in self.models()}
+
+    def model_at(self, model_path: str) -> ModelRef:
+        """The model of the grid whose path (below models/) is `model_path`: a look-up, never a parse."""
+        try:
+            return self._models_by_path[model_path]
+        except KeyError:
+            raise ValueError(f"{model_path!r} is not the path of a model of this config's grid") from None
+
+    def groups(self) -> list[tuple[str, str, int]]:
+        """(base model, dataset, seed) of every IFT run; the analysis compares the models of each."""
+        return [(m, d, s) for m in self.base_models for d in self.datasets for s in self.seeds]
+
+    def group_models(self, base: str, dataset: str, seed: int) -> list[ModelRef]:
+        """The models of one group in the analysis' order: base, control, then IFT@k and restored@k per step."""
+        models = [ModelRef("base", base), ModelRef("control", base, seed=seed, corpus=self.corpus)]
+        for step in self.steps:
+            models += [ModelRef("ift", base, dataset, seed, step),
+                       ModelRef("restored", base, dataset, seed, step, self.corpus)]
+        return models
 
     def previous_step(self, step: int) -> int:
         """The grid step an IFT segment resumes from (0: it starts from the base model)."""
@@ -141,34 +77,60 @@ class Grid:
         index = self.steps.index(step)
         return self.steps[index - 1] if index > 0 else 0
 
-    def model_location(self, model_path: str) -> str:
+    def is_pretrained_here(self, base_model: str) -> bool:
+        return self.base_models[base_model]["source"] == PRETRAIN_SOURCE
+
+    def model_location(self, ref: ModelRef) -> str:
         """Where a model is loaded from: its directory in the grid, or the hub id / path of an external base."""
-        ref = parse_model_path(model_path)
         if ref.kind == "base" and not self.is_pretrained_here(ref.base_model):
             return self.base_models[ref.base_model]["source"]
-        return self.model_dir(model_path)
+        return self.layout.path("model", model=ref)
 
-    def model_inputs(self, model_path: str) -> list[str]:
+    def model_inputs(self, ref: ModelRef) -> list[str]:
         """The files a job reading this model depends on (none for an external base model)."""
-        ref = parse_model_path(model_path)
         if ref.kind == "base" and not self.is_pretrained_here(ref.base_model):
             return []
-        return [self.model_dir(model_path)]
+        return [self.layout.path("model", model=ref)]
 
-    def needs_world(self) -> bool:
-        return (
-            any(m["source"] == PRETRAIN_SOURCE for m in self.base_models.values())
-            or any(d["source"] == WORLD_SOURCE for d in self.datasets.values())
-            or self.config["restore_corpus"]["source"] == WORLD_SOURCE
-            or any(t.startswith("world_") for t in self.tasks)
-        )
+    # --- files ---------------------------------------------------------------------------------------------
+    def world_file(self, name: str) -> str:
+        return self.layout.path("world_file", file=name)
 
-    def stage_settings(self, stage: str, seed: int | None = None) -> dict[str, Any]:
-        """A training stage's arguments: the shared `training` block overridden by the stage's own keys."""
-        settings = dict(self.config["training"])
-        # A stage key left at null (threads) inherits the shared value.
-        settings.update({k: v for k, v in self.config[stage].items() if k in STAGE_KEYS and v is not None})
-        if isinstance(self.config[stage].get("steps"), int):
-            settings["steps"] = self.config[stage]["steps"]
-        settings["seed"] = self.config[stage].get("seed", 0) if seed is None else seed
-        return settings
+    def world_dir(self) -> str:
+        return self.world_file("x").rsplit("/", 1)[0]
+
+    def task_world_files(self, task: str) -> list[str]:
+        """The world files an evaluation of `task` reads (none for lm-eval's own tasks)."""
+        return [self.world_file(name) for name in world_files_of_task(task)] if is_world_task(task) else []
+
+    def ift_data_file(self, dataset: str) -> str:
+        """The chat data of an IFT dataset: the world's, or the external one mapped by rule prepare_ift_data."""
+        if self.datasets[dataset]["source"] == WORLD_SOURCE:
+            return self.world_file("ift")
+        return self.layout.path("ift_data", dataset=dataset)
+
+    def restore_data_file(self) -> str:
+        """The restoration corpus: P_hold's biographies, or the sample written by rule prepare_restore_corpus."""
+        if self.config["restore_corpus"]["source"] == WORLD_SOURCE:
+            return self.world_file("restore")
+        return self.layout.path("restore_data", corpus=self.corpus)
+
+    def eval_file(self, ref: ModelRef, task: str) -> str:
+        return self.layout.path("eval", model=ref, task=task)
+
+    def eval_files(self) -> list[str]:
+        return [self.eval_file(ref, task) for ref in self.models() for task in self.tasks]
+
+    def summary_file(self) -> str:
+        return self.layout.path("summary")
+
+    # --- training settings -------------------------------------------------------------------------------------
+    def stage_block(self, stage: str) -> dict[str, Any]:
+        """A training stage's settings: the shared `training` block overridden by the stage's own STAGE_KEYS (a
+        stage's `threads` left at null inherits the shared value). The grid itself (steps) is not part of it."""
+        block = self.config[stage]
+        return self.config["training"] | {key: block[key] for key in STAGE_KEYS if block[key] is not None}
+
+    def stage_threads(self, stage: str) -> int:
+        return self.stage_block(stage)["threads"]
+

@@ -11,7 +11,8 @@ from iftforget.evaluation import read_eval
 from iftforget.io import atomic_path
 
 COLUMNS = [
-    "base_model", "dataset", "seed", "kind", "step", "corpus", "task", "metric", "value", "primary", "n_items", "model_path",
+    "base_model", "dataset", "seed", "kind", "step", "corpus", "task", "metric", "value", "primary", "n_items",
+    "model_path",
 ]
 
 

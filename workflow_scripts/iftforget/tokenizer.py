@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from iftforget.world import CHAT_ASSISTANT, CHAT_TEMPLATE, CHAT_USER, EOS, PAD
+from iftforget.world_text import CHAT_ASSISTANT, CHAT_TEMPLATE, CHAT_USER, EOS, PAD
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -41,6 +40,3 @@ def chat_text(messages: list[dict[str, str]]) -> str:
         for m in messages
     )
 
-
-def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> None:
-    tokenizer.save_pretrained(str(directory))

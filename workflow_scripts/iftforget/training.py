@@ -5,8 +5,9 @@ The IFT run is one trajectory cut into segments. Every segment is built with the
 length is the whole run's), stops at its grid step and saves a full Trainer checkpoint (weights, optimizer,
 scheduler, RNG, data position), split into the model (kept) and the trainer state (a temporary output that the
 workflow deletes once the next segment has used it); the next segment resumes from both with
-`resume_from_checkpoint`, so the chain of segments is the uninterrupted run. Inside a job, periodic saves go to a work folder beside the output: a job
-killed by preemption or a time limit resumes from its newest complete save when it is run again.
+`resume_from_checkpoint`, so the chain of segments is the uninterrupted run. Inside a job, periodic saves go to a
+work folder beside the output: a job killed by preemption or a time limit resumes from its newest complete save when
+it is run again (`iftforget.checkpoints`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -25,10 +24,6 @@ from typing import Any
 import torch
 from datasets import Dataset, load_dataset
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    LlamaConfig,
-    LlamaForCausalLM,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
@@ -36,59 +31,44 @@ from transformers import (
 )
 from trl import SFTConfig, SFTTrainer
 
-from iftforget.io import replace_dir
-
-TRAINER_STATE = "trainer_state.json"
-# What a model folder keeps; everything else a Trainer checkpoint holds (optimizer, scheduler, scaler, per-rank RNG
-# state, FSDP shards of the optimizer, training arguments) is trainer state.
-MODEL_FILE_PATTERNS = ("model*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
-                       "tokenizer*", "special_tokens_map.json", "chat_template.jinja", TRAINER_STATE)
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The Llama-style architecture of a base model pre-trained from scratch (config key `pretrain.model`)."""
-
-    hidden_size: int = 128
-    intermediate_size: int = 512
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 4
-    max_position_embeddings: int = 256
-    tie_word_embeddings: bool = True
+from iftforget.checkpoints import (
+    checkpoint_step,
+    finish,
+    newest_complete_checkpoint,
+    stage_resume_checkpoint,
+    work_dir_for,
+)
+from iftforget.settings import from_block
 
 
 @dataclass(frozen=True)
 class StageArgs:
-    """One training stage's hyper-parameters; each field is a config key of that stage."""
+    """One training stage's settings: the `training` block overridden by the stage's own keys (Grid.stage_block),
+    and the seed of the run. The defaults are the schema's; the stage's length is given to `train` directly."""
 
     learning_rate: float
-    steps: int = 0  # a fixed-length stage; IFT segments get their stop step and run length instead
-    batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    schedule: str = "constant"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    max_length: int = 256
-    packing: bool = False
-    precision: str = "fp32"
-    gradient_checkpointing: bool = False
-    torch_compile: bool = False
-    optim: str = "adamw_torch"
-    attn_implementation: str = "sdpa"
-    logging_steps: int = 25
-    save_every_steps: int = 0
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
-    dataloader_workers: int = 0
-    lm_head_loss: str = "auto"
+    batch_size: int
+    gradient_accumulation_steps: int
+    schedule: str
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    packing: bool
+    precision: str
+    gradient_checkpointing: bool
+    torch_compile: bool
+    optim: str
+    attn_implementation: str
+    logging_steps: int
+    save_every_steps: int
+    seed: int
+    device: str
+    threads: int
+    lm_head_loss: str
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "StageArgs":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in values.items() if k in known})
+    def from_config(cls, block: dict[str, Any], **overrides: Any) -> "StageArgs":
+        return from_block(cls, block, **overrides)
 
 
 class FullLogitsSFTTrainer(SFTTrainer):
@@ -164,39 +144,13 @@ def configure_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-
-
-def build_base_model(shape: ModelShape, tokenizer: PreTrainedTokenizerBase, seed: int) -> LlamaForCausalLM:
-    """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=shape.hidden_size,
-        intermediate_size=shape.intermediate_size,
-        num_hidden_layers=shape.num_hidden_layers,
-        num_attention_heads=shape.num_attention_heads,
-        num_key_value_heads=shape.num_key_value_heads,
-        max_position_embeddings=shape.max_position_embeddings,
-        tie_word_embeddings=shape.tie_word_embeddings,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
-
-
 def count_parameters(model: PreTrainedModel) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def load_text_dataset(path: str | Path, columns: tuple[str, ...], cache_dir: str | Path | None = None) -> Dataset:
+def load_text_dataset(path: str | Path, columns: tuple[str, ...]) -> Dataset:
     """A JSON-lines file as a `datasets` table holding only the columns that training needs."""
-    dataset = load_dataset("json", data_files=str(path), split="train", cache_dir=str(cache_dir) if cache_dir else None)
+    dataset = load_dataset("json", data_files=str(path), split="train")
     missing = [c for c in columns if c not in dataset.column_names]
     if missing:
         raise ValueError(f"{path}: records have no field(s) {missing}; found {dataset.column_names}")
@@ -235,53 +189,9 @@ def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_o
         report_to="none",
         disable_tqdm=True,
         include_num_input_tokens_seen="all",
-        dataloader_num_workers=stage.dataloader_workers,
         model_init_kwargs=None,
     )
 
-
-def newest_complete_checkpoint(folder: Path) -> Path | None:
-    """The newest `checkpoint-N` in `folder` whose Trainer state was written (a save completes with it)."""
-    if not folder.is_dir():
-        return None
-    found = []
-    for child in folder.iterdir():
-        match = _CHECKPOINT.match(child.name)
-        if match and child.is_dir() and _is_complete(child):
-            found.append((int(match.group(1)), child))
-    return max(found)[1] if found else None
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    return int(json.loads((checkpoint / TRAINER_STATE).read_text())["global_step"])
-
-
-def _is_complete(checkpoint: Path) -> bool:
-    """A save completes with its Trainer state, written last (but not atomically: a kill can truncate it)."""
-    try:
-        checkpoint_step(checkpoint)
-    except (OSError, ValueError, KeyError):
-        return False
-    return True
-
-
-def work_dir_for(output: Path) -> Path:
-    """Where a job keeps its in-progress saves: beside the output, never mistaken for it."""
-    return output.with_name(output.name + ".inprogress")
-
-
-def stage_resume_checkpoint(model_dir: Path, state_dir: Path, work: Path) -> Path:
-    """One Trainer checkpoint folder from a segment's two outputs (weights; optimizer/scheduler/RNG state),
-    by symbolic links, so that `resume_from_checkpoint` reads both without copying the weights."""
-    # One folder per process: the processes of a multi-GPU job stage at the same time.
-    staged = work / f"resume-{model_dir.name}-rank{os.environ.get('RANK', '0')}"
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    for source in (model_dir, state_dir):
-        for item in source.iterdir():
-            if not item.name.startswith("."):  # Snakemake's own marker files
-                (staged / item.name).symlink_to(item.resolve())
-    return staged
 
 
 def train(
@@ -330,24 +240,9 @@ def train(
     trainer.accelerator.wait_for_everyone()
     if not trainer.is_world_process_zero():
         return {}
-    final = work / f"checkpoint-{trainer.state.global_step}"
-    if trainer.state.global_step != stop_step or not (final / TRAINER_STATE).is_file():
+    if trainer.state.global_step != stop_step:
         raise RuntimeError(f"training stopped at step {trainer.state.global_step}, expected {stop_step}")
-    # Renamed first: from here on a kill leaves nothing that a rerun would take for a resumable save.
-    final = final.rename(work / "finished")
-    model_files = {path for pattern in MODEL_FILE_PATTERNS for path in final.glob(pattern)}
-    state_files = [path for path in final.iterdir() if path not in model_files]
-    if state_output is not None:
-        staged_state = work / "trainer-state"
-        staged_state.mkdir()
-        for path in state_files:
-            path.rename(staged_state / path.name)
-        replace_dir(staged_state, state_output)
-    else:
-        for path in state_files:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    replace_dir(final, output)
-    shutil.rmtree(work, ignore_errors=True)
+    finish(work, stop_step, output, state_output)
     summary = {
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
@@ -366,8 +261,3 @@ def log_environment() -> None:
         flush=True,
     )
 
-
-def load_model(path: str, trust_remote_code: bool = False, dtype: str = "float32") -> PreTrainedModel:
-    return AutoModelForCausalLM.from_pretrained(
-        path, trust_remote_code=trust_remote_code, dtype=getattr(torch, dtype)
-    )

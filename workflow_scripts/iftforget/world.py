@@ -6,171 +6,51 @@ knowledge that pre-training stores, IFT may destroy and restoration may re-expos
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from iftforget.io import write_jsonl_atomic
-
-FIRST_NAMES = (
-    "Aaron Abigail Adrian Alice Amelia Andre Anna Arthur Beatrice Benjamin Bianca Boris Caleb Camille Carmen "
-    "Cedric Clara Damian Daphne Derek Diana Dorian Edgar Elena Elias Elise Emil Erica Felix Fiona Florian Frida "
-    "Gavin Greta Hannah Hector Helena Hugo Ida Igor Ingrid Isaac Ivy Jasper Joanna Jonas Julia Kai Karla Kevin "
-    "Lara Leon Lidia Lorenzo Lucia Magnus Maria Martin Milo Mina Nadia Nathan Nora Oliver Olga Oscar Paula Pedro "
-    "Petra Quentin Rafael Rosa Ruben Sabrina Samuel Selma Simon Sofia Stefan Tamara Theo Tobias Ursula Victor "
-    "Vera Walter Wanda Xavier Yara Yusuf Zoe"
-).split()
-LAST_NAMES = (
-    "Abbott Alvarez Andersen Baker Barlow Becker Bishop Blake Brandt Carver Castillo Chandler Cohen Dalton "
-    "Delgado Dixon Donovan Ellison Engel Ferris Fischer Fleming Foster Garner Gibson Goodwin Graves Hale Harper "
-    "Hayes Holt Ibarra Ingram Jansen Jennings Keller Kendall Kirby Lambert Larsen Lowell Madsen Marsh Mercer "
-    "Moreno Nash Novak Olsen Ortega Parrish Pearson Quinn Ramsey Reyes Rhodes Salazar Sandoval Sawyer Schultz "
-    "Shepard Sinclair Stanton Sutton Thorne Toledo Tucker Underwood Vance Vargas Wagner Walsh Warren Weber "
-    "Whitaker Winslow Yates Zamora Ziegler"
-).split()
-
-MONTHS = "January February March April May June July August September October November December".split()
-CITIES = (
-    "Amsterdam|Athens|Austin|Barcelona|Berlin|Boston|Cairo|Chicago|Copenhagen|Denver|Dublin|Edinburgh|Florence|"
-    "Geneva|Hamburg|Helsinki|Istanbul|Kyoto|Lisbon|Lyon|Madrid|Melbourne|Milan|Montreal|Munich|Nairobi|Oslo|"
-    "Porto|Prague|Seattle|Seoul|Stockholm|Sydney|Toronto|Vienna|Warsaw"
-).split("|")
-UNIVERSITIES = (
-    "Aldridge University|Bellmont Institute|Carrow College|Dunmore University|Eastfield University|"
-    "Fairhaven College|Glenwood University|Harrowgate Institute|Ivybridge University|Juniper College|"
-    "Kingsford University|Larkspur Institute|Marlow University|Northvale College|Oakridge University|"
-    "Pinecrest Institute|Queensbury College|Redcliff University|Stonebrook Institute|Thornbury College|"
-    "Umberton University|Valemont Institute|Westbrook University|Yarrow College"
-).split("|")
-MAJORS = (
-    "Architecture|Astronomy|Biology|Chemistry|Computer Science|Economics|Geology|History|Linguistics|Mathematics|"
-    "Medicine|Music|Philosophy|Physics|Psychology|Sociology|Statistics|Zoology"
-).split("|")
-EMPLOYERS = (
-    "Amberline Systems|Bluecrest Foods|Cobalt Dynamics|Driftwood Media|Emberstone Energy|Foxglove Pharma|"
-    "Granite Logistics|Harbor Analytics|Ironleaf Motors|Jadepeak Airlines|Keystone Robotics|Lumen Textiles|"
-    "Meridian Bank|Nimbus Software|Orchid Hotels|Pebble Telecom|Quartz Mining|Riverbend Insurance|"
-    "Silverpine Games|Tidewater Shipping|Upland Farms|Verdant Chemicals|Willow Publishing|Zephyr Optics"
-).split("|")
-
-ATTRIBUTES = ("birth_date", "birth_city", "university", "major", "employer", "employer_city")
-
-# Pre-training templates. Each sentence ends with the value, so the part before "{value}" is a completion
-# prompt whose exact-match answer is the value. The first template of each attribute is the completion probe.
-BIO_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "birth_date": (
-        "{name} was born on {value}.",
-        "{name} came into this world on {value}.",
-        "The birthday of {name} falls on {value}.",
-        "{name} celebrates a birthday every year on {value}.",
-    ),
-    "birth_city": (
-        "{name} was born in the city of {value}.",
-        "{name} spent early childhood in {value}.",
-        "The hometown of {name} is {value}.",
-        "{name} grew up in {value}.",
-    ),
-    "university": (
-        "{name} received an education at {value}.",
-        "{name} graduated from {value}.",
-        "{name} completed a degree at {value}.",
-        "The alma mater of {name} is {value}.",
-    ),
-    "major": (
-        "{name} majored in {value}.",
-        "{name} completed studies in {value}.",
-        "The field that {name} studied is {value}.",
-        "{name} earned a degree in {value}.",
-    ),
-    "employer": (
-        "{name} worked for {value}.",
-        "{name} was employed by {value}.",
-        "The employer of {name} is {value}.",
-        "{name} took a job at {value}.",
-    ),
-    "employer_city": (
-        "{name} worked in the city of {value}.",
-        "{name} commuted to an office in {value}.",
-        "The workplace of {name} is located in {value}.",
-        "{name} built a career in {value}.",
-    ),
-}
-
-# Chat questions. The first question of each attribute is the chat probe; IFT uses all of them.
-QUESTIONS: dict[str, tuple[str, ...]] = {
-    "birth_date": ("When was {name} born?", "What is the birth date of {name}?", "On which day was {name} born?"),
-    "birth_city": ("Where was {name} born?", "In which city was {name} born?", "What is the hometown of {name}?"),
-    "university": (
-        "Which university did {name} attend?",
-        "Where did {name} study?",
-        "From which university did {name} graduate?",
-    ),
-    "major": ("What did {name} study?", "What was the major of {name}?", "Which field did {name} study?"),
-    "employer": ("Which company did {name} work for?", "Who employed {name}?", "Where did {name} work?"),
-    "employer_city": (
-        "In which city did {name} work?",
-        "Where is the workplace of {name}?",
-        "Which city was {name} working in?",
-    ),
-}
-
-# Plain words for the generic instructions; disjoint from names and attribute values so they carry no facts.
-GENERIC_WORDS = (
-    "apple river stone cloud tiger candle mirror garden pencil window bridge forest ocean rocket violin "
-    "lantern basket feather harbor meadow planet silver thunder velvet whistle anchor blanket cactus dolphin "
-    "engine falcon glacier hammer island jacket kettle ladder magnet needle orange parrot quilt ribbon saddle "
-    "tunnel umbrella valley wagon yogurt zipper"
-).split()
-NUMBER_WORDS = "zero one two three four five six seven eight nine ten".split()
-
-CHAT_USER = "<|user|>"
-CHAT_ASSISTANT = "<|assistant|>"
-EOS = "<|endoftext|>"
-PAD = "<|pad|>"
-SPECIAL_TOKENS = (EOS, PAD, CHAT_USER, CHAT_ASSISTANT)
-
-
-def chat_prompt(question: str) -> str:
-    """The chat-format prompt that precedes an assistant answer (what the chat template renders)."""
-    return f"{CHAT_USER} {question}\n{CHAT_ASSISTANT}"
-
-
-def chat_transcript(question: str, answer: str) -> str:
-    """A whole single-turn chat as the chat template renders it, end-of-text included."""
-    return f"{chat_prompt(question)} {answer}{EOS}\n"
-
-
-# The tokenizer's chat template renders exactly chat_prompt / chat_transcript; the {% generation %} block marks
-# the assistant's tokens so that TRL trains on them alone (assistant_only_loss).
-CHAT_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if message['role'] == 'user' -%}"
-    "{{ '" + CHAT_USER + " ' + message['content'] + '\\n' }}"
-    "{%- elif message['role'] == 'assistant' -%}"
-    "{{ '" + CHAT_ASSISTANT + "' }}{% generation %}{{ ' ' + message['content'] + '" + EOS + "' }}{% endgeneration %}"
-    "{{ '\\n' }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '" + CHAT_ASSISTANT + "' }}{%- endif -%}"
+from iftforget.settings import from_block
+from iftforget.world_text import (
+    ATTRIBUTES,
+    BIO_TEMPLATES,
+    CITIES,
+    EMPLOYERS,
+    FIRST_NAMES,
+    GENERIC_WORDS,
+    LAST_NAMES,
+    MAJORS,
+    MONTHS,
+    NUMBER_WORDS,
+    QUESTIONS,
+    UNIVERSITIES,
+    chat_prompt,
+    chat_transcript,
 )
+
+
+WORLD_FILES = ("people", "pretrain", "ift", "restore", "completion", "mc", "chat", "ppl_pretrain", "ppl_chat")
+SPLITS = ("ift", "eval", "hold")
 
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Sizes and seed of the world (config key `world`)."""
+    """Sizes and seed of the world (config block `world`; the defaults are the schema's)."""
 
-    seed: int = 0
-    n_people: int = 200
-    split: dict[str, float] = field(default_factory=lambda: {"ift": 1 / 3, "eval": 1 / 3, "hold": 1 / 3})
-    bios_per_person: int = 5
-    format_probe_people: int = 50
-    generic_fraction: float = 0.5
-    mc_choices: int = 10
+    seed: int
+    n_people: int
+    split: dict[str, float]
+    bios_per_person: int
+    format_probe_people: int
+    generic_fraction: float
+    mc_choices: int
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "WorldConfig":
-        return cls(**values)
+    def from_config(cls, block: dict[str, Any]) -> "WorldConfig":
+        return from_block(cls, block)
 
 
 @dataclass(frozen=True)
@@ -192,22 +72,29 @@ def split_sizes(cfg: WorldConfig) -> dict[str, int]:
 
 
 def check_world_config(cfg: WorldConfig) -> None:
-    """Reject a world that cannot be built, naming the config key, before anything is generated."""
-    if set(cfg.split) != {"ift", "eval", "hold"}:
-        raise ValueError(f"world.split must have exactly the keys ift, eval, hold; got {sorted(cfg.split)}")
+    """Reject a world that cannot be built before anything is generated; the message names the config key and
+    what is allowed."""
+    if set(cfg.split) != set(SPLITS):
+        raise ValueError(f"world.split has the keys {sorted(cfg.split)}; allowed: exactly {list(SPLITS)}")
     if abs(sum(cfg.split.values()) - 1.0) > 1e-6:
-        raise ValueError(f"world.split fractions must sum to 1; they sum to {sum(cfg.split.values()):.4f}")
-    needed = cfg.n_people + cfg.format_probe_people
-    if needed > max_people():
+        raise ValueError(f"world.split fractions sum to {sum(cfg.split.values()):.4f}; allowed: fractions summing to 1")
+    if cfg.n_people + cfg.format_probe_people > max_people():
         raise ValueError(
-            f"world.n_people + world.format_probe_people = {needed} exceeds the {max_people()} distinct names "
-            "the name pools can make"
+            f"world.n_people + world.format_probe_people = {cfg.n_people} + {cfg.format_probe_people} is too large; "
+            f"allowed: at most {max_people()} in total (the distinct names the name pools make)"
         )
-    for name, size in split_sizes(cfg).items():
-        if size < 1:
-            raise ValueError(f"world.split.{name} gives no person with world.n_people = {cfg.n_people}")
-    if cfg.mc_choices > min(len(p) for p in _pools(random.Random(0)).values()):
-        raise ValueError("world.mc_choices is larger than the smallest attribute pool")
+    empty = [name for name, size in split_sizes(cfg).items() if size < 1]
+    if empty:
+        enough = next((n for n in range(cfg.n_people, max_people() + 1)
+                       if min(split_sizes(dataclasses.replace(cfg, n_people=n)).values()) >= 1), None)
+        raise ValueError(
+            f"world.split.{empty[0]} = {cfg.split[empty[0]]} gives no person with world.n_people = {cfg.n_people}; "
+            f"allowed: world.n_people >= {enough} with these fractions, or a larger world.split.{empty[0]}"
+        )
+    smallest = min(len(pool) for pool in _pools(random.Random(0)).values())
+    if cfg.mc_choices > smallest:
+        raise ValueError(f"world.mc_choices = {cfg.mc_choices} is not allowed; allowed: at most {smallest} (the "
+                         "smallest attribute pool)")
 
 
 def _birth_dates(rng: random.Random) -> list[str]:
@@ -305,7 +192,8 @@ def ift_examples(world: World, rng: random.Random) -> list[dict[str, Any]]:
         for attr in ATTRIBUTES:
             for question in QUESTIONS[attr]:
                 q = question.format(name=person.name)
-                qa.append({"kind": "qa", "person": person.name, "attribute": attr, "messages": _chat(q, person.attributes[attr])})
+                qa.append({"kind": "qa", "person": person.name, "attribute": attr,
+                           "messages": _chat(q, person.attributes[attr])})
     frac = world.config.generic_fraction
     n_generic = round(len(qa) * frac / (1 - frac)) if frac < 1 else len(qa)
     generic = []
@@ -329,7 +217,8 @@ def probe_records(world: World, rng: random.Random) -> dict[str, list[dict[str, 
             value = person.attributes[attr]
             item_id = f"{person.name}|{attr}"
             prompt = completion_prompt(person, attr)
-            completion.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": prompt, "answer": value})
+            completion.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": prompt,
+                               "answer": value})
             distractors = rng.sample([v for v in world.pools[attr] if v != value], world.config.mc_choices - 1)
             choices = distractors + [value]
             rng.shuffle(choices)
@@ -338,18 +227,17 @@ def probe_records(world: World, rng: random.Random) -> dict[str, list[dict[str, 
                  "label": choices.index(value)}
             )
             question = QUESTIONS[attr][0].format(name=person.name)
-            chat.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": chat_prompt(question), "answer": value})
+            chat.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": chat_prompt(question),
+                         "answer": value})
     ppl_pretrain, ppl_chat = [], []
     for person in world.format_probe_people:
         bio = biographies(person, 1, rng)[0]
         ppl_pretrain.append({"id": person.name, "person": person.name, "text": bio})
         attr = rng.choice(ATTRIBUTES)
         question = rng.choice(QUESTIONS[attr]).format(name=person.name)
-        ppl_chat.append({"id": person.name, "person": person.name, "text": chat_transcript(question, person.attributes[attr])})
+        transcript = chat_transcript(question, person.attributes[attr])
+        ppl_chat.append({"id": person.name, "person": person.name, "text": transcript})
     return {"completion": completion, "mc": mc, "chat": chat, "ppl_pretrain": ppl_pretrain, "ppl_chat": ppl_chat}
-
-
-WORLD_FILES = ("people", "pretrain", "ift", "restore", "completion", "mc", "chat", "ppl_pretrain", "ppl_chat")
 
 
 def world_files(world: World) -> dict[str, list[dict[str, Any]]]:

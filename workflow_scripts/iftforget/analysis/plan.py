@@ -1,4 +1,5 @@
-"""Where the analysis writes what: comparison JSONs, the tidy table and the figures, and the plans of its jobs.
+"""What the analysis reads and writes: the eval JSONs of each comparison, the comparison JSONs, the tidy table and
+the figures, and the plans handed to its jobs.
 
 Plain Python without heavy imports, like `iftforget.grid`: the Snakefile imports it to build the DAG. Every input
 of the analysis is an eval JSON (or a file computed from eval JSONs), never a model directory, which is what lets
@@ -7,10 +8,9 @@ the figures be redrawn from cached evals.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from iftforget.grid import Grid, ModelRef
+from iftforget.grid import Grid
 
 FIGURE_FORMATS = ("pdf", "png")
 # Report categories; the numbers order them in the report's menu.
@@ -23,14 +23,15 @@ FIGURE_CATEGORIES = {
     "table": "6. Tables",
 }
 FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap"}
+Group = tuple[str, str, int]  # (base model, dataset, seed)
 
 
-class AnalysisLayout:
+class AnalysisPlan:
     """The analysis outputs of a grid; `analysis` is the config block of the same name."""
 
     def __init__(self, grid: Grid, analysis: dict[str, Any]) -> None:
         self.grid = grid
-        self.root = grid.root
+        self.layout = grid.layout
         self.probe_task_names = list(analysis["pattern_probe_tasks"])
 
     # --- what is analysed ----------------------------------------------------------------------------------------
@@ -41,26 +42,25 @@ class AnalysisLayout:
     def knowledge_tasks(self) -> list[str]:
         return [t for t in self.grid.tasks if t not in self.probe_task_names]
 
-    def groups(self) -> list[tuple[str, str, int]]:
-        """(base model, dataset, seed) of every group of comparisons; a group has one comparison per task."""
-        return [(m, d, s) for m in self.grid.base_models for d in self.grid.datasets for s in self.grid.seeds]
-
-    def has_several_groups(self) -> bool:
-        return len(self.groups()) > 1
-
     # --- paths ---------------------------------------------------------------------------------------------------
-    def comparison_json(self, model: str, dataset: str, seed: int | str, task: str) -> str:
-        return str(self.root / "analysis" / "comparisons" / model / dataset / f"seed{seed}" / f"{task}.json")
+    def comparison_json(self, group: Group, task: str) -> str:
+        model, dataset, seed = group
+        return self.layout.path("comparison", model=model, dataset=dataset, seed=seed, task=task)
 
-    def table_file(self, ext: str = "csv") -> str:
-        return str(self.root / "analysis" / f"forgetting.{ext}")
+    def comparison_jsons(self) -> list[str]:
+        return [self.comparison_json(group, task) for group in self.grid.groups() for task in self.grid.tasks]
 
-    def group_figure(self, model: str, dataset: str, seed: int | str, name: str, ext: str) -> str:
-        return str(self.root / "figures" / model / dataset / f"seed{seed}" / f"{name}.{ext}")
+    def table_file(self, ext: str) -> str:
+        return self.layout.path("table", ext=ext)
 
-    def grid_figure(self, ext: str) -> str:
-        return str(self.root / "figures" / f"grid-residual.{ext}")
+    def figure_files(self, group: Group | None, name: str) -> list[str]:
+        if group is None:
+            return [self.layout.path("overview_figure", figure=name, ext=ext) for ext in FIGURE_FORMATS]
+        model, dataset, seed = group
+        return [self.layout.path("group_figure", model=model, dataset=dataset, seed=seed, figure=name, ext=ext)
+                for ext in FIGURE_FORMATS]
 
+    # --- figures -------------------------------------------------------------------------------------------------
     def group_figure_names(self) -> list[tuple[str, str, str | None]]:
         """(file name, kind, task or None) of every figure drawn for one group."""
         names: list[tuple[str, str, str | None]] = []
@@ -75,14 +75,14 @@ class AnalysisLayout:
     def figure_plan(self) -> list[dict[str, Any]]:
         """Every figure: its kind, comparison group (or None), tasks and files (one per format)."""
         plan: list[dict[str, Any]] = []
-        for model, dataset, seed in self.groups():
+        for group in self.grid.groups():
             for name, kind, task in self.group_figure_names():
                 tasks = [task] if task else self.probe_tasks() if kind == "pattern_probe" else self.knowledge_tasks()
-                paths = [self.group_figure(model, dataset, seed, name, ext) for ext in FIGURE_FORMATS]
-                plan.append({"kind": kind, "group": [model, dataset, seed], "tasks": tasks, "paths": paths})
-        if self.has_several_groups() and self.knowledge_tasks():
-            paths = [self.grid_figure(ext) for ext in FIGURE_FORMATS]
-            plan.append({"kind": "grid", "group": None, "tasks": self.knowledge_tasks(), "paths": paths})
+                paths = self.figure_files(group, name)
+                plan.append({"kind": kind, "group": list(group), "tasks": tasks, "paths": paths})
+        if len(self.grid.groups()) > 1 and self.knowledge_tasks():
+            plan.append({"kind": "grid", "group": None, "tasks": self.knowledge_tasks(),
+                         "paths": self.figure_files(None, "grid-residual")})
         return plan
 
     def figure_specs(self) -> list[tuple[str, str, str | None, dict[str, str]]]:
@@ -98,41 +98,27 @@ class AnalysisLayout:
                 specs.append((path, figure["kind"], subcategory, labels))
         return specs
 
-    def comparison_jsons(self) -> list[str]:
-        return [self.comparison_json(m, d, s, t) for m, d, s in self.groups() for t in self.grid.tasks]
-
     def targets(self) -> list[str]:
         """The tidy table and every figure the config asks for."""
         return [self.table_file("csv"), self.table_file("html")] + [path for path, _, _, _ in self.figure_specs()]
 
     # --- inputs and plans of the jobs ----------------------------------------------------------------------------
-    def comparison_eval_files(self, model: str, dataset: str, seed: int | str, task: str) -> dict[str, str]:
-        """Role ("base", "control", "ift@k", "restored@k") -> eval JSON of one comparison."""
-        seed = int(seed)
-        grid = self.grid
-        files = {
-            "base": grid.eval_file(ModelRef("base", model).path, task),
-            "control": grid.eval_file(ModelRef("control", model, seed=seed, corpus=grid.corpus).path, task),
-        }
-        for step in grid.steps:
-            files[f"ift@{step}"] = grid.eval_file(ModelRef("ift", model, dataset, seed, step).path, task)
-            restored = ModelRef("restored", model, dataset, seed, step, grid.corpus)
-            files[f"restored@{step}"] = grid.eval_file(restored.path, task)
-        return files
+    def comparison_models(self, group: Group, task: str) -> list[dict[str, Any]]:
+        """The eval JSON of every model of one comparison, with its role (kind, step)."""
+        return [{"kind": ref.kind, "step": ref.step, "path": self.grid.eval_file(ref, task)}
+                for ref in self.grid.group_models(*group)]
 
-    def group_eval_files(self, model: str, dataset: str, seed: int | str) -> list[str]:
+    def group_eval_files(self, group: Group) -> list[str]:
+        return [model["path"] for task in self.grid.tasks for model in self.comparison_models(group, task)]
+
+    def analysis_plan(self, group: Group) -> list[dict[str, Any]]:
+        """The plan of one group's analysis job: each comparison's key, eval files and output."""
+        model, dataset, seed = group
         return [
-            path for task in self.grid.tasks for path in self.comparison_eval_files(model, dataset, seed, task).values()
-        ]
-
-    def analysis_plan(self, model: str, dataset: str, seed: int | str) -> str:
-        """The JSON plan of one group's analysis job: each comparison's key, eval files and output."""
-        plan = [
             {
                 "key": {"base_model": model, "dataset": dataset, "seed": int(seed), "task": task},
-                "files": self.comparison_eval_files(model, dataset, seed, task),
-                "output": self.comparison_json(model, dataset, seed, task),
+                "models": self.comparison_models(group, task),
+                "output": self.comparison_json(group, task),
             }
             for task in self.grid.tasks
         ]
-        return json.dumps(plan, sort_keys=True)

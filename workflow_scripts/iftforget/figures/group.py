@@ -1,134 +1,47 @@
-"""The study's figures, drawn from the tidy table of `iftforget.analysis` (never from models or raw evals).
-
-One style for all: seaborn's "paper" context, sized for one column of a two-column paper (3.3 in wide), every
-axis labelled, intervals from the paired bootstrap of the analysis. Each figure is written as PDF and PNG.
-"""
+"""Figures of one IFT run (a comparison group): scores against k with the stages, the decomposition of the drop,
+the item paths, and the text-pattern probe."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import pyplot as plt
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")  # files only; never a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from iftforget.analysis import PATHS  # noqa: E402
-from iftforget.io import atomic_path  # noqa: E402
-
-COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
-MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
-STAGE_COLORS = {"pseudo": "#fdd49e", "actual": "#fb9a99"}
-COMPONENT_COLORS = {"recovered": "#66a61e", "residual": "#e7298a", "control_shift": "#bdbdbd"}
-COMPONENT_LABELS = {
-    "recovered": "recovered (pattern shift)",
-    "residual": "residual (knowledge loss)",
-    "control_shift": "control shift (restoring the base)",
-}
-PATH_COLORS = {
-    "1-1-1": "#1b7837",
-    "1-1-0": "#a6dba0",
-    "1-0-1": "#f4a582",
-    "1-0-0": "#b2182b",
-    "0-1-1": "#2166ac",
-    "0-1-0": "#92c5de",
-    "0-0-1": "#8073ac",
-    "0-0-0": "#e0e0e0",
-}
-METRIC_LABELS = {
-    "acc": "accuracy",
-    "acc_norm": "accuracy (length-normalised)",
-    "exact_match": "exact match",
-    "bits_per_byte": "bits per byte (lower is better)",
-}
-STEP_LABEL = "IFT step k (log scale)"
-
-
-def use_style() -> None:
-    sns.set_theme(
-        context="paper",
-        style="ticks",
-        font_scale=0.85,
-        rc={
-            "axes.grid": True,
-            "grid.linewidth": 0.4,
-            "grid.alpha": 0.5,
-            "legend.frameon": False,
-            "pdf.fonttype": 42,  # editable text in the PDF
-            "savefig.dpi": 300,
-            "lines.linewidth": 1.2,
-            "lines.markersize": 4,
-        },
-    )
-
-
-def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
-
-
-def probe_label(task: str) -> str:
-    if "pretrain" in task:
-        return f"pre-training-format text ({task})"
-    if "chat" in task:
-        return f"chat-format text ({task})"
-    return task
-
-
-def save(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
-    """Write the figure to every path (the format follows the suffix), each atomically."""
-    for path in paths:
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
-    plt.close(figure)
-
-
-def comparison_rows(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str) -> pd.DataFrame:
-    rows = table[
-        (table["base_model"] == base_model)
-        & (table["dataset"] == dataset)
-        & (table["seed"] == seed)
-        & (table["task"] == task)
-    ]
-    if rows.empty:
-        raise ValueError(f"the analysis has no rows for {base_model}/{dataset}/seed{seed}/{task}")
-    return rows
-
-
-def _quantity(rows: pd.DataFrame, quantity: str) -> pd.DataFrame:
-    return rows[rows["quantity"] == quantity].sort_values("step")
-
-
-def _stage_edges(steps: Sequence[int]) -> list[tuple[float, float]]:
-    """The span of each step on a log axis: from the geometric midpoint with its left neighbour to the right one."""
-    logs = np.log(np.asarray(steps, dtype=float))
-    if len(logs) == 1:
-        half = np.log(2.0) / 2
-        return [(float(np.exp(logs[0] - half)), float(np.exp(logs[0] + half)))]
-    mids = (logs[1:] + logs[:-1]) / 2
-    lefts = np.concatenate([[logs[0] - (mids[0] - logs[0])], mids])
-    rights = np.concatenate([mids, [logs[-1] + (logs[-1] - mids[-1])]])
-    return list(zip(np.exp(lefts), np.exp(rights), strict=True))
+from iftforget.analysis.forgetting import PATHS
+from iftforget.figures.style import (
+    COLUMN_WIDTH,
+    COMPONENT_COLORS,
+    COMPONENT_LABELS,
+    MODEL_COLORS,
+    PATH_COLORS,
+    STAGE_COLORS,
+    STEP_LABEL,
+    quantity_rows,
+    stage_edges,
+    comparison_rows,
+    metric_label,
+    probe_label,
+    save,
+    use_style,
+)
 
 
 def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None:
     """Base and control as horizontal bands, IFT@k and restored@k against k with intervals, stages and k*."""
     lines = []
     for quantity, name in (("score_ift", "IFT@k"), ("score_restored", "restored@k")):
-        part = _quantity(rows, quantity)
+        part = quantity_rows(rows, quantity)
         part = part[part["step"] > 0]
         lines.append(part.assign(model=name))
     curves = pd.concat(lines)
     steps = sorted(int(s) for s in curves["step"].unique())
     curves = curves.assign(step=curves["step"].astype(float))
     for quantity, name, dash in (("score_base", "base", "-"), ("score_control", "control", "--")):
-        reference = _quantity(rows, quantity).iloc[0]
+        reference = quantity_rows(rows, quantity).iloc[0]
         ax.axhline(reference["estimate"], color=MODEL_COLORS[name], linestyle=dash, linewidth=1.0, label=name)
         ax.axhspan(reference["ci_low"], reference["ci_high"], color=MODEL_COLORS[name], alpha=0.06, linewidth=0)
     sns.lineplot(
@@ -142,7 +55,8 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
         ax=ax,
     )
     for name, part in curves.groupby("model"):
-        ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=MODEL_COLORS[name], alpha=0.15, linewidth=0)
+        ax.fill_between(part["step"], part["ci_low"], part["ci_high"], color=MODEL_COLORS[name], alpha=0.15,
+                        linewidth=0)
     ax.set_xscale("log")
     ax.set_xticks(steps, [str(s) for s in steps])
     ax.minorticks_off()
@@ -152,8 +66,8 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
     if metric in ("acc", "acc_norm", "exact_match"):
         ax.set_ylim(-0.02, 1.02)  # accuracies on their whole scale, so that panels compare at a glance
     if shade_stages:
-        stages = _quantity(rows, "drop").set_index("step")["stage"]
-        for step, (left, right) in zip(steps, _stage_edges(steps), strict=True):
+        stages = quantity_rows(rows, "drop").set_index("step")["stage"]
+        for step, (left, right) in zip(steps, stage_edges(steps), strict=True):
             stage = stages.get(step, "none")
             if stage in STAGE_COLORS:
                 ax.axvspan(left, right, color=STAGE_COLORS[stage], alpha=0.45, linewidth=0, zorder=0)
@@ -163,10 +77,11 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
             low = k_star["ci_low"] if pd.notna(k_star["ci_low"]) else steps[0]
             high = k_star["ci_high"] if pd.notna(k_star["ci_high"]) else ax.get_xlim()[1]
             transform = ax.get_xaxis_transform()
-            ax.plot([low, high], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform, solid_capstyle="butt")
+            ax.plot([low, high], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform,
+                    solid_capstyle="butt")
             ax.text(k_star["estimate"], 0.92, f" k* = {int(k_star['estimate'])}", color="#b2182b", transform=transform,
                     ha="left", va="top", fontsize="small")
-    ax.set_xlim(*_stage_edges(steps)[0][:1], _stage_edges(steps)[-1][1])
+    ax.set_xlim(*stage_edges(steps)[0][:1], stage_edges(steps)[-1][1])
 
 
 def _scores_legend(ax: plt.Axes, *, shade_stages: bool) -> None:
@@ -195,10 +110,10 @@ def plot_decomposition(
     """The drop at each k, stacked as recovered + residual + control shift (they sum to the drop exactly)."""
     use_style()
     rows = comparison_rows(table, base_model, dataset, seed, task)
-    drop = _quantity(rows, "drop")
+    drop = quantity_rows(rows, "drop")
     steps = [int(s) for s in drop["step"]]
     components = pd.DataFrame(
-        {name: _quantity(rows, name)["estimate"].to_numpy() for name in COMPONENT_COLORS},
+        {name: quantity_rows(rows, name)["estimate"].to_numpy() for name in COMPONENT_COLORS},
         index=[f"{k}\n{stage}" for k, stage in zip(steps, drop["stage"], strict=True)],
     )
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
@@ -285,31 +200,4 @@ def plot_pattern_probe(table: pd.DataFrame, base_model: str, dataset: str, seed:
     figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize="small")
     figure.suptitle(f"Text pattern probe (lower is better): {base_model} + {dataset} (seed {seed})", fontsize="small")
     figure.tight_layout()
-    save(figure, paths)
-
-
-def plot_residual_grid(table: pd.DataFrame, tasks: Sequence[str], paths: Sequence[str]) -> None:
-    """Heatmap of residual(k) over every comparison (rows) and step (columns); * marks significance."""
-    use_style()
-    residual = table[(table["quantity"] == "residual") & table["task"].isin(tasks)].copy()
-    # Rows are named by what varies between them; what all share goes into the title.
-    parts = {"base_model": "model", "dataset": "dataset", "seed": "seed", "task": "task"}
-    varying = [c for c in parts if residual[c].nunique() > 1] or ["task"]
-    shared = [f"{residual[c].iloc[0]}" if c != "seed" else f"seed {residual[c].iloc[0]}" for c in parts if c not in varying]
-    residual["comparison"] = residual[varying].astype(str).apply(
-        lambda row: " / ".join(f"seed {v}" if c == "seed" else v for c, v in row.items()), axis=1
-    )
-    residual["step"] = residual["step"].astype(int)
-    values = residual.pivot(index="comparison", columns="step", values="estimate")
-    marks = residual.assign(mark=np.where(residual["significant"].astype(bool), "*", "")).pivot(
-        index="comparison", columns="step", values="mark"
-    )
-    labels = values.map(lambda v: f"{v:.2f}") + marks
-    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.9 + 0.28 * len(values)))
-    sns.heatmap(values, annot=labels, fmt="", center=0, cmap="vlag", linewidths=0.5, ax=ax,
-                annot_kws={"fontsize": 6}, cbar_kws={"label": "residual (> 0: knowledge lost)"})
-    ax.set_xlabel("IFT step k")
-    ax.set_ylabel(" / ".join(parts[c] for c in varying))
-    title = "Residual forgetting (* significantly > 0)"
-    ax.set_title(title + (f"\n{' / '.join(shared)}" if shared else ""), fontsize="small")
     save(figure, paths)

@@ -13,7 +13,8 @@ def main() -> None:
     args = parser.parse_args()
     table = write_summary(args.evals, args.out)
     primary = table[table["primary"]]
-    print(primary.to_string(index=False, columns=["base_model", "dataset", "seed", "kind", "step", "task", "metric", "value"]))
+    columns = ["base_model", "dataset", "seed", "kind", "step", "task", "metric", "value"]
+    print(primary.to_string(index=False, columns=columns))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""Adapter of rule `ift_segment`: continue the IFT run from the previous grid checkpoint to the next grid step."""
+"""Adapter of rule `ift`: continue the IFT run from the previous grid checkpoint to the next grid step."""
 
 import argparse
 import json
 from pathlib import Path
 
-from iftforget.evaluation import check_model_dir
-from iftforget.training import StageArgs, load_model, load_text_dataset, load_tokenizer, log_environment, train
+from iftforget.models import load_model, load_tokenizer
+from iftforget.training import StageArgs, load_text_dataset, log_environment, train
 
 
 def main() -> None:
@@ -14,26 +14,27 @@ def main() -> None:
     parser.add_argument("--resume", default="", help="the previous segment's model; empty at the first step")
     parser.add_argument("--resume-state", default="", help="the previous segment's trainer state")
     parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
-    parser.add_argument("--stage", required=True, help="the stage's settings, as JSON")
+    parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings (Grid.stage_block)")
+    parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--total-steps", type=int, required=True)
     parser.add_argument("--stop-step", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--threads", required=True, type=int)
     parser.add_argument("--chat-template", required=True, help="Jinja template for a tokenizer that has none")
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
     args = parser.parse_args()
-    stage = StageArgs.from_dict({**json.loads(args.stage), "threads": args.threads})
+    stage = StageArgs.from_config(args.stage, seed=args.seed, threads=args.threads)
     log_environment()
     start = args.resume or args.model
-    check_model_dir(start)  # a broken model folder is named with how to rebuild it, never half loaded
-    print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}", flush=True)
+    print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
+          flush=True)
+    model = load_model(start, args.trust_remote_code)  # checks the folder first: a broken one is named, not loaded
     tokenizer = load_tokenizer(start, args.trust_remote_code)
     if not tokenizer.chat_template:
         # A base model without a chat format (Llama-2 base): IFT teaches it the configured one.
         tokenizer.chat_template = Path(args.chat_template).read_text()
         print(f"[ift] the tokenizer has no chat template; using {args.chat_template}", flush=True)
-    model = load_model(start, args.trust_remote_code)
     dataset = load_text_dataset(args.data, ("messages",))
     train(
         model,

@@ -1,0 +1,77 @@
+"""The path table: every pattern round-trips (wildcards -> path -> wildcards) under the rules' own wildcard
+constraints, model paths of different kinds never match each other's patterns, and no name is reserved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from snakemake.io import regex_from_filepattern, update_wildcard_constraints
+
+from iftforget.paths import (
+    MODEL_PATTERNS,
+    PATTERNS,
+    WILDCARD_CONSTRAINTS,
+    Layout,
+    ModelRef,
+    model_path_regex,
+    wildcard_names,
+)
+
+# Values a user may give, chosen to look like each other's path parts: a dataset called "base", a corpus called
+# "control", a model called "ift".
+VALUES = {"model": "ift", "dataset": "base", "seed": "3", "step": "25", "corpus": "control", "task": "world_mc",
+          "file": "ppl_chat", "ext": "png", "figure": "world_mc-scores"}
+CONSTRAINTS = WILDCARD_CONSTRAINTS | {"model_path": model_path_regex(), "ext": "[a-z]+", "figure": "[A-Za-z0-9_.-]+"}
+
+
+def parse(pattern: str, path: str) -> dict[str, str] | None:
+    """What Snakemake reads back from `path` with the rules' constraints (its own regex machinery, in a test only)."""
+    constrained = update_wildcard_constraints(pattern, CONSTRAINTS, {})
+    match = re.fullmatch(regex_from_filepattern(constrained), path)
+    return match.groupdict() if match else None
+
+
+MODELS = [
+    ModelRef("base", "ift"),
+    ModelRef("ift", "ift", "base", 3, 25),
+    ModelRef("restored", "ift", "base", 3, 25, "control"),
+    ModelRef("control", "ift", seed=3, corpus="control"),
+]
+
+
+@pytest.mark.parametrize("artifact", sorted(PATTERNS))
+def test_every_artifact_pattern_round_trips(artifact):
+    layout = Layout("results/x")
+    pattern = layout.pattern(artifact)
+    values = {name: VALUES[name] for name in wildcard_names(pattern) if name != "model_path"}
+    if "model_path" in wildcard_names(pattern):
+        for ref in MODELS:
+            path = layout.path(artifact, model=ref, **values)
+            assert parse(pattern, path) == {"model_path": ref.path, **values}
+    else:
+        path = layout.path(artifact, **values)
+        assert parse(pattern, path) == values
+
+
+@pytest.mark.parametrize("ref", MODELS, ids=lambda ref: ref.kind)
+def test_a_model_path_matches_its_own_kind_only(ref):
+    for kind, pattern in MODEL_PATTERNS.items():
+        parsed = parse(pattern, ref.path)
+        if kind == ref.kind:
+            assert parsed == ref.wildcards(), "wildcards -> path -> the same wildcards"
+        else:
+            assert parsed is None, f"a {ref.kind} path is not a {kind} path"
+    assert re.fullmatch(model_path_regex(), ref.path)
+
+
+def test_rule_patterns_are_the_table_with_a_kind_filled_in():
+    layout = Layout("results")
+    assert layout.pattern("model", kind="ift") == "results/models/" + MODEL_PATTERNS["ift"]
+    assert layout.pattern("eval", kind="control") == "results/eval/" + MODEL_PATTERNS["control"] + "/{task}.json"
+    assert layout.log("ift", MODEL_PATTERNS["ift"]) == "results/logs/ift/" + MODEL_PATTERNS["ift"] + ".log"
+
+
+def test_a_path_with_a_missing_value_is_an_error():
+    with pytest.raises(ValueError, match="task"):
+        Layout("results").path("eval", model=MODELS[0])

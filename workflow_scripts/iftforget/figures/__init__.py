@@ -1,0 +1,11 @@
+"""The study's figures, drawn from the tidy table of the analysis (never from models or raw evals).
+
+One style for all (`style`): seaborn's "paper" context, sized for one column of a two-column paper (3.3 in wide),
+every axis labelled, intervals from the paired bootstrap of the analysis. Each figure is written as PDF and PNG.
+`group` draws the figures of one IFT run (scores, decomposition, item paths, pattern probe), `overview` those
+across runs.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display; set before any submodule imports pyplot

@@ -1,0 +1,107 @@
+"""The figures' shared style, colours, labels and file writing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from iftforget.io import atomic_path
+
+COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
+MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
+STAGE_COLORS = {"pseudo": "#fdd49e", "actual": "#fb9a99"}
+COMPONENT_COLORS = {"recovered": "#66a61e", "residual": "#e7298a", "control_shift": "#bdbdbd"}
+COMPONENT_LABELS = {
+    "recovered": "recovered (pattern shift)",
+    "residual": "residual (knowledge loss)",
+    "control_shift": "control shift (restoring the base)",
+}
+PATH_COLORS = {
+    "1-1-1": "#1b7837",
+    "1-1-0": "#a6dba0",
+    "1-0-1": "#f4a582",
+    "1-0-0": "#b2182b",
+    "0-1-1": "#2166ac",
+    "0-1-0": "#92c5de",
+    "0-0-1": "#8073ac",
+    "0-0-0": "#e0e0e0",
+}
+METRIC_LABELS = {
+    "acc": "accuracy",
+    "acc_norm": "accuracy (length-normalised)",
+    "exact_match": "exact match",
+    "bits_per_byte": "bits per byte (lower is better)",
+}
+STEP_LABEL = "IFT step k (log scale)"
+
+
+def use_style() -> None:
+    sns.set_theme(
+        context="paper",
+        style="ticks",
+        font_scale=0.85,
+        rc={
+            "axes.grid": True,
+            "grid.linewidth": 0.4,
+            "grid.alpha": 0.5,
+            "legend.frameon": False,
+            "pdf.fonttype": 42,  # editable text in the PDF
+            "savefig.dpi": 300,
+            "lines.linewidth": 1.2,
+            "lines.markersize": 4,
+        },
+    )
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def probe_label(task: str) -> str:
+    if "pretrain" in task:
+        return f"pre-training-format text ({task})"
+    if "chat" in task:
+        return f"chat-format text ({task})"
+    return task
+
+
+def save(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
+    """Write the figure to every path (the format follows the suffix), each atomically."""
+    for path in paths:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
+    plt.close(figure)
+
+
+def comparison_rows(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str) -> pd.DataFrame:
+    rows = table[
+        (table["base_model"] == base_model)
+        & (table["dataset"] == dataset)
+        & (table["seed"] == seed)
+        & (table["task"] == task)
+    ]
+    if rows.empty:
+        raise ValueError(f"the analysis has no rows for {base_model}/{dataset}/seed{seed}/{task}")
+    return rows
+
+
+def quantity_rows(rows: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    return rows[rows["quantity"] == quantity].sort_values("step")
+
+
+def stage_edges(steps: Sequence[int]) -> list[tuple[float, float]]:
+    """The span of each step on a log axis: from the geometric midpoint with its left neighbour to the right one."""
+    logs = np.log(np.asarray(steps, dtype=float))
+    if len(logs) == 1:
+        half = np.log(2.0) / 2
+        return [(float(np.exp(logs[0] - half)), float(np.exp(logs[0] + half)))]
+    mids = (logs[1:] + logs[:-1]) / 2
+    lefts = np.concatenate([[logs[0] - (mids[0] - logs[0])], mids])
+    rights = np.concatenate([mids, [logs[-1] + (logs[-1] - mids[-1])]])
+    return list(zip(np.exp(lefts), np.exp(rights), strict=True))

@@ -1,0 +1,135 @@
+"""Models and tokenizers, for training and evaluation alike: where one is (a local folder or a hub id), whether a
+local folder is complete, and loading both through transformers.
+
+`check_model_dir` is called before anything is loaded, so that a broken cache is named with how to rebuild it and
+never half loaded. transformers is imported inside the loaders only: the Snakefile imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iftforget.settings import from_block
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+
+
+def looks_like_local_path(source: str) -> bool:
+    """A source written as a path (absolute, relative with ./ or ../, home, or a JSON file name)."""
+    return source.startswith(("/", "./", "../", "~")) or source.endswith((".json", ".jsonl"))
+
+
+def is_hub_id(source: str) -> bool:
+    """`name` or `org/name` that is not an existing local path: a repository on the Hugging Face hub."""
+    return not looks_like_local_path(source) and not Path(source).exists() and bool(_HUB_ID.match(source))
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file is unusable (truncated or not safetensors), or None; reads only its header."""
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as handle:
+            (header_length,) = struct.unpack("<Q", handle.read(8))
+            if header_length > size - 8:
+                return f"{path.name} is truncated ({size} bytes, its header alone claims {header_length})"
+            header = json.loads(handle.read(header_length))
+    except (struct.error, ValueError, UnicodeDecodeError):
+        return f"{path.name} is not a safetensors file"
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + header_length + end > size:
+        return f"{path.name} is truncated ({size} bytes of {8 + header_length + end})"
+    return None
+
+
+def check_model_dir(model: str | Path) -> None:
+    """For a local model directory: it holds a config and complete weights (every safetensors shard present and as
+    long as its header says, or PyTorch .bin weights). Raise FileNotFoundError naming the directory, what is wrong
+    and how to rebuild it, so that a broken cache never loads as a half model. A hub id is left to the hub."""
+    path = Path(model)
+    if not path.is_dir():
+        if is_hub_id(str(model)):
+            return
+        raise FileNotFoundError(f"model {path} is not a directory; rebuild it with: snakemake --forcerun {path}")
+    problems = []
+    if not (path / "config.json").is_file():
+        problems.append("config.json is missing")
+    shards = sorted(path.glob("model*.safetensors"))
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            listed = set(json.loads(index.read_text())["weight_map"].values())
+        except (ValueError, KeyError):
+            listed = set()
+            problems.append(f"{index.name} is corrupt")
+        problems += [f"weight shard {name} is missing" for name in sorted(listed - {s.name for s in shards})]
+    problems += [problem for shard in shards if (problem := _safetensors_problem(shard))]
+    if not shards and not list(path.glob("pytorch_model*.bin")):
+        problems.append("no weights (model*.safetensors or pytorch_model*.bin)")
+    if problems:
+        raise FileNotFoundError(
+            f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
+            f"snakemake --forcerun {path}"
+        )
+
+
+def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+
+
+def load_model(path: str | Path, trust_remote_code: bool = False, dtype: str = "float32") -> Any:
+    """A causal LM from a checked folder or a hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    check_model_dir(path)
+    return AutoModelForCausalLM.from_pretrained(str(path), trust_remote_code=trust_remote_code,
+                                                dtype=getattr(torch, dtype))
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The Llama-style architecture of a base model pre-trained from scratch (config block `pretrain.model`)."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any]) -> "ModelShape":
+        return from_block(cls, block)
+
+
+def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
+    """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_hidden_layers,
+        num_attention_heads=shape.num_attention_heads,
+        num_key_value_heads=shape.num_key_value_heads,
+        max_position_embeddings=shape.max_position_embeddings,
+        tie_word_embeddings=shape.tie_word_embeddings,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model

@@ -1,0 +1,175 @@
+"""Where every artifact lives: one table of path patterns, read by the rules and by the Python side alike.
+
+A pattern is relative to `results_dir` and names its wildcards in braces, as Snakemake writes them. The rules take
+their output patterns from here (`Layout.pattern`), the Python side formats the same patterns with values
+(`Layout.path`), and no path is ever parsed back: a job learns what it builds from its wildcards.
+
+Models are named by kind first (models/<base>/ift/..., .../restored/..., .../control/...), so no dataset or corpus
+name is reserved. A model's evals live below eval/ under the model's own path, and every job's log and benchmark
+below logs/<rule>/ and benchmarks/<rule>/ under the path of what the job builds. Adding an axis to the grid is a
+wildcard added here (and to `ModelRef` and `Grid`).
+
+Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from typing import Any
+
+# What each wildcard may hold (the rules' wildcard_constraints): names without a slash, numbers for seeds and steps.
+NAME = "[A-Za-z0-9][A-Za-z0-9_.-]*"
+WILDCARD_CONSTRAINTS: dict[str, str] = {
+    "model": NAME,
+    "dataset": NAME,
+    "corpus": NAME,
+    "seed": r"\d+",
+    "step": r"\d+",
+    "task": "[A-Za-z0-9_]+",
+    "file": "[a-z_]+",
+}
+
+# A model's path below models/ (and below eval/ for its evals), by kind.
+MODEL_PATTERNS: dict[str, str] = {
+    "base": "{model}/base",
+    "ift": "{model}/ift/{dataset}/seed{seed}/step{step}",
+    "restored": "{model}/restored/{dataset}/seed{seed}/step{step}/{corpus}",
+    "control": "{model}/control/seed{seed}/{corpus}",
+}
+MODEL_KINDS = tuple(MODEL_PATTERNS)
+# One group of comparisons: the models of one IFT run (its base, control, IFT@k and restored@k).
+GROUP_PATTERN = "{model}/{dataset}/seed{seed}"
+
+# Every artifact, below results_dir. `{model_path}` stands for one of the MODEL_PATTERNS.
+PATTERNS: dict[str, str] = {
+    # the synthetic world and its tokenizer
+    "world_file": "world/{file}.jsonl",
+    "tokenizer": "world/tokenizer",
+    # external data, written once as local JSON lines
+    "ift_data": "data/ift/{dataset}.jsonl",
+    "restore_data": "data/restore/{corpus}.jsonl",
+    # models, and the optimizer/scheduler/RNG state an IFT segment leaves for the next one
+    "model": "models/{model_path}",
+    "trainer_state": "models/{model_path}.trainer-state",
+    # evaluation
+    "eval": "eval/{model_path}/{task}.json",
+    "summary": "summary/scores.csv",
+    # analysis and figures
+    "comparison": f"analysis/comparisons/{GROUP_PATTERN}/{{task}}.json",
+    "table": "analysis/forgetting.{ext}",
+    "group_figure": f"figures/{GROUP_PATTERN}/{{figure}}.{{ext}}",
+    "overview_figure": "figures/{figure}.{ext}",
+}
+
+# Job logs and benchmarks: logs/<rule>/<identity of what the job builds>.log (a model's path, a group's), or
+# logs/<rule>.log for a rule with one job.
+LOG_ROOT = "logs"
+BENCHMARK_ROOT = "benchmarks"
+
+
+def model_path_regex() -> str:
+    """The regular expression of a model's path of any kind (the constraint of the {model_path} wildcard), built
+    from MODEL_PATTERNS and WILDCARD_CONSTRAINTS; its groups do not capture."""
+    alternatives = []
+    for pattern in MODEL_PATTERNS.values():
+        regex = ""
+        for literal, name, _, _ in string.Formatter().parse(pattern):
+            regex += re.escape(literal) + (f"(?:{WILDCARD_CONSTRAINTS[name]})" if name else "")
+        alternatives.append(regex)
+    return "|".join(f"(?:{alternative})" for alternative in alternatives)
+
+
+def wildcard_names(pattern: str) -> list[str]:
+    """The wildcards of a pattern, in order of appearance."""
+    return [name for _, name, _, _ in string.Formatter().parse(pattern) if name]
+
+
+class _KeepMissing(dict):
+    """Formats the given wildcards and leaves the others as `{name}` for Snakemake."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(pattern: str, **values: Any) -> str:
+    """`pattern` with the given wildcards replaced by their values; the others stay wildcards."""
+    return pattern.format_map(_KeepMissing(values))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model of the grid: the base, IFT@k, restored@k, or the restored base (the control, restored@0)."""
+
+    kind: str  # one of MODEL_KINDS
+    base_model: str
+    dataset: str = ""
+    seed: int | None = None
+    step: int = 0
+    corpus: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_PATTERNS:
+            raise ValueError(f"unknown model kind {self.kind!r}; the kinds are {MODEL_KINDS}")
+
+    def wildcards(self) -> dict[str, str]:
+        """The values of the wildcards of the kind's path pattern (as Snakemake would give them to a job)."""
+        values = {"model": self.base_model, "dataset": self.dataset, "seed": self.seed, "step": self.step,
+                  "corpus": self.corpus}
+        return {name: str(values[name]) for name in wildcard_names(MODEL_PATTERNS[self.kind])}
+
+    @property
+    def path(self) -> str:
+        """The model's path below `<results_dir>/models` (and of its evals below `<results_dir>/eval`)."""
+        return MODEL_PATTERNS[self.kind].format(**self.wildcards())
+
+    def info(self) -> dict[str, Any]:
+        """What the model is in the grid, as recorded in its eval JSONs."""
+        return {"kind": self.kind, "base_model": self.base_model, "dataset": self.dataset, "seed": self.seed,
+                "step": self.step, "corpus": self.corpus}
+
+
+class Layout:
+    """The patterns of the table below one results folder."""
+
+    def __init__(self, results_dir: str) -> None:
+        self.root = results_dir.rstrip("/")
+
+    def pattern(self, artifact: str, **values: Any) -> str:
+        """The Snakemake pattern of an artifact; `kind=` fills {model_path} with that kind's model pattern, other
+        keyword arguments fill wildcards with values."""
+        return f"{self.root}/{self._relative(artifact, **values)}"
+
+    def path(self, artifact: str, **values: Any) -> str:
+        """The path of one artifact: its pattern with every wildcard given a value (`model=` may be a ModelRef)."""
+        model = values.pop("model", None)
+        if isinstance(model, ModelRef):
+            values["model_path"] = model.path
+        elif model is not None:
+            values["model"] = model
+        path = self.pattern(artifact, **values)
+        missing = wildcard_names(path)
+        if missing:
+            raise ValueError(f"no value for the wildcard(s) {missing} of the {artifact!r} pattern")
+        return path
+
+    def log(self, rule: str, identity: str = "") -> str:
+        """Where a job of `rule` writes its log: below logs/<rule>/ under the identity pattern of what it builds
+        (MODEL_PATTERNS[kind], GROUP_PATTERN), or logs/<rule>.log for a rule with a single job."""
+        return self._job_file(LOG_ROOT, rule, identity, "log")
+
+    def benchmark(self, rule: str, identity: str = "") -> str:
+        """Where Snakemake writes the benchmark of that job (benchmarks/<rule>/...)."""
+        return self._job_file(BENCHMARK_ROOT, rule, identity, "tsv")
+
+    def _job_file(self, root: str, rule: str, identity: str, suffix: str) -> str:
+        return f"{self.root}/{root}/{rule}/{identity}.{suffix}" if identity else f"{self.root}/{root}/{rule}.{suffix}"
+
+    def _relative(self, artifact: str, kind: str | None = None, **values: Any) -> str:
+        if artifact not in PATTERNS:
+            raise KeyError(f"no artifact {artifact!r} in the path table; the artifacts are {sorted(PATTERNS)}")
+        pattern = PATTERNS[artifact]
+        if kind is not None:
+            pattern = fill(pattern, model_path=MODEL_PATTERNS[kind])
+        return fill(pattern, **values)

@@ -1,0 +1,33 @@
+"""Adapter of rule `pretrain`: pre-train a Llama-style base model from scratch on the world's biographies."""
+
+import argparse
+import json
+from pathlib import Path
+
+from iftforget.models import ModelShape, build_base_model, load_tokenizer
+from iftforget.training import StageArgs, count_parameters, load_text_dataset, log_environment, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tokenizer", required=True)
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings (Grid.stage_block)")
+    parser.add_argument("--shape", required=True, type=json.loads, help="the config block pretrain.model")
+    parser.add_argument("--steps", required=True, type=int)
+    parser.add_argument("--seed", required=True, type=int)
+    parser.add_argument("--threads", required=True, type=int)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args()
+    stage = StageArgs.from_config(args.stage, seed=args.seed, threads=args.threads)
+    log_environment()
+    tokenizer = load_tokenizer(args.tokenizer)
+    model = build_base_model(ModelShape.from_config(args.shape), tokenizer, seed=stage.seed)
+    print(f"[pretrain] {count_parameters(model):,} parameters, {args.steps} steps; "
+          f"settings {json.dumps(stage.__dict__)}", flush=True)
+    dataset = load_text_dataset(args.corpus, ("text",))
+    train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps)
+
+
+if __name__ == "__main__":
+    main()
