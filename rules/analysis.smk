@@ -1,6 +1,7 @@
-# Analysis: pseudo vs actual forgetting per comparison (paired bootstrap over items), the tidy table, and the figures.
-# Every rule here reads eval JSONs or files computed from them, never a model, so the figures can be redrawn from
-# cached evals with the model directories deleted (README: "Figures from cached results").
+# Analysis: pseudo vs actual forgetting of every run and pooled over the runs of each (base model, dataset) (paired
+# bootstrap over items; replicates, then items, for the pooled result), the tidy tables, and the figures. Every rule
+# here reads eval JSONs or files computed from them, never a model, so the figures can be redrawn from cached evals
+# with the model directories deleted (README: "Figures from cached results").
 
 
 rule figures:
@@ -10,41 +11,40 @@ rule figures:
 
 rule analyze:
     input:
-        lambda wildcards: PLAN.group_eval_files((wildcards.model, wildcards.dataset, int(wildcards.seed))),
+        lambda wildcards: PLAN.pool_eval_files((wildcards.model, wildcards.dataset)),
     output:
-        [LAYOUT.pattern("comparison", task=task) for task in GRID.tasks],
+        PLAN.pool_outputs(("{model}", "{dataset}")),
     log:
-        LAYOUT.log("analyze", GROUP_PATTERN),
+        LAYOUT.log("analyze", POOL_PATTERN),
     benchmark:
-        LAYOUT.benchmark("analyze", GROUP_PATTERN)
+        LAYOUT.benchmark("analyze", POOL_PATTERN)
     conda:
         "../envs/analysis.yaml"
     params:
-        plan=lambda wildcards: as_json(PLAN.analysis_plan((wildcards.model, wildcards.dataset, int(wildcards.seed)))),
+        plan=lambda wildcards: as_json(PLAN.analysis_plan((wildcards.model, wildcards.dataset))),
         settings=as_json(config["analysis"]),
     message:
-        "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} (seed {wildcards.seed}) "
-        "with {config[analysis][bootstrap_resamples]} paired bootstrap resamples"
+        "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset}, each run and pooled, with "
+        "{config[analysis][bootstrap_resamples]} bootstrap resamples"
     shell:
         "python -m analyze --plan {params.plan:q} --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule forgetting_table:
     input:
-        PLAN.comparison_jsons(),
+        units=PLAN.comparison_jsons(),
+        pooled=PLAN.pooled_jsons(),
     output:
-        csv=report(
-            PLAN.table_file("csv"),
-            caption="../report/table.rst",
-            category=FIGURE_CATEGORIES["table"],
-            labels={"table": "forgetting (tidy)", "format": "CSV"},
-        ),
-        html=report(
-            PLAN.table_file("html"),
-            caption="../report/table.rst",
-            category=FIGURE_CATEGORIES["table"],
-            labels={"table": "forgetting (tidy)", "format": "HTML"},
-        ),
+        **{
+            f"{table}_{ext}": report(
+                PLAN.table_file(table, ext),
+                caption=f"../report/{table}-table.rst",
+                category=FIGURE_CATEGORIES["table"],
+                labels={"table": table, "format": ext.upper()},
+            )
+            for table in ("forgetting", "pooled")
+            for ext in ("csv", "html")
+        },
     log:
         LAYOUT.log("forgetting_table"),
     benchmark:
@@ -54,14 +54,17 @@ rule forgetting_table:
     params:
         n=len(PLAN.comparison_jsons()),
     message:
-        "Writing the tidy forgetting table of {params.n} comparisons"
+        "Writing the tidy forgetting tables of {params.n} comparisons"
     shell:
-        "python -m forgetting_table --out {output.csv:q} --html {output.html:q} {input:q} > {log:q} 2>&1"
+        "python -m forgetting_table --units {input.units:q} --pooled {input.pooled:q}"
+        " --units-csv {output.forgetting_csv:q} --units-html {output.forgetting_html:q}"
+        " --pooled-csv {output.pooled_csv:q} --pooled-html {output.pooled_html:q} > {log:q} 2>&1"
 
 
 rule plot_figures:
     input:
-        PLAN.comparison_jsons(),
+        units=PLAN.comparison_jsons(),
+        pooled=PLAN.pooled_jsons(),
     output:
         [
             report(
@@ -85,8 +88,8 @@ rule plot_figures:
     params:
         plan=as_json(PLAN.figure_plan()),
         n=len(PLAN.figure_plan()),
-        comparisons=len(PLAN.comparison_jsons()),
     message:
-        "Drawing {params.n} figures of {params.comparisons} comparisons"
+        "Drawing {params.n} figures"
     shell:
-        "python -m plot_figures --plan {params.plan:q} --processes {threads} {input:q} > {log:q} 2>&1"
+        "python -m plot_figures --plan {params.plan:q} --processes {threads} --units {input.units:q}"
+        " --pooled {input.pooled:q} > {log:q} 2>&1"

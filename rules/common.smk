@@ -11,8 +11,8 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 sys.path.insert(0, str(SCRIPTS))
 from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
-from iftforget.grid import Grid
-from iftforget.paths import GROUP_PATTERN, MODEL_PATTERNS, WILDCARD_CONSTRAINTS, ModelRef, model_path_regex
+from iftforget.grid import EVAL_RESULT_KEYS, STAGE_RESULT_KEYS, Grid
+from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
 from iftforget.world import WORLD_FILES
 
 try:
@@ -90,23 +90,38 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def model_of(kind, wildcards):
-    """The grid's model of a job, from its wildcards (never from parsing a path)."""
-    return ModelRef(
-        kind,
-        wildcards.model,
-        dataset=wildcards.get("dataset", ""),
-        seed=int(wildcards.seed) if "seed" in wildcards.keys() else None,
-        step=int(wildcards.get("step", 0)),
-        corpus=wildcards.get("corpus", ""),
-    )
+def stage_result(stage):
+    """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs)."""
+    return as_json(GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[0])
+
+
+def stage_run(stage):
+    """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels).
+    Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
+    run = GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[1]
+    return lambda wildcards, threads: as_json(run | {"threads": threads})
+
+
+EVAL_RESULT, EVAL_RUN = GRID.split_settings(config["eval"], EVAL_RESULT_KEYS)
 
 
 def restoration_start(wildcards):
     """The model a restoration job trains: IFT@k for restored@k, the base for the control (whose path has no step)."""
+    replicate = int(wildcards.replicate)
     if "step" in wildcards.keys():
-        return model_of("ift", wildcards)
-    return ModelRef("base", wildcards.model)
+        return GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), int(wildcards.step))
+    return GRID.base(wildcards.model, replicate)
+
+
+def run_seed(wildcards):
+    """The training seed of an IFT or restoration job: its seed, moved on by its replicate."""
+    return GRID.run_seed(int(wildcards.replicate), int(wildcards.seed))
+
+
+def trainer_state(keep):
+    """An IFT segment's trainer state: kept, or temp() (deleted once the next segment has used it)."""
+    state = directory(LAYOUT.pattern("trainer_state", kind="ift"))
+    return state if keep else temp(state)
 
 
 def chat_template_file():
@@ -118,9 +133,10 @@ def chat_template_file():
 def ift_previous(wildcards):
     """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
     previous = GRID.previous_step(int(wildcards.step))
+    replicate = int(wildcards.replicate)
     if previous == 0:
-        return {"model": GRID.model_inputs(ModelRef("base", wildcards.model))}
-    segment = ModelRef("ift", wildcards.model, wildcards.dataset, int(wildcards.seed), previous)
+        return {"model": GRID.model_inputs(GRID.base(wildcards.model, replicate))}
+    segment = GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous)
     return {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
 
 
@@ -132,12 +148,12 @@ def ift_resume_option(wildcards, input):
 
 
 def first_base_tokenizer(wildcards):
-    """The first base model's tokenizer counts the restoration sample's tokens."""
-    return GRID.model_location(ModelRef("base", config["base_models"][0]["name"]))
+    """The first base model's tokenizer (of the first replicate) counts the restoration sample's tokens."""
+    return GRID.model_location(GRID.base(config["base_models"][0]["name"], GRID.replicates[0]))
 
 
 def first_base_inputs(wildcards):
-    return GRID.model_inputs(ModelRef("base", config["base_models"][0]["name"]))
+    return GRID.model_inputs(GRID.base(config["base_models"][0]["name"], GRID.replicates[0]))
 
 
 def all_targets():

@@ -1,17 +1,22 @@
-# Evaluation: one lm-eval run per (model, task), written as one JSON with per-item records. {model_path} is the
-# path of any model of the grid (its constraint is built from the path table), and the job looks the model up.
+# Evaluation: one lm-eval run per model, every task of the grid at once (the model is loaded once), written as one
+# JSON per task with per-item records. {model_path} is the path of any model of the grid (its constraint is built
+# from the path table), and the job looks the model up. lm-eval's request cache of each model lives outside the
+# declared outputs (cache/lm_eval/<model path>), emptied when the model is rebuilt: a job that reruns because a task
+# was added, or after it was killed, answers from it every request it has answered before.
 
 
 rule eval:
     input:
         model=lambda wildcards: GRID.model_inputs(GRID.model_at(wildcards.model_path)),
-        world=lambda wildcards: GRID.task_world_files(wildcards.task),
+        # The whole world of the model's replicate (not the files of the tasks alone), so that removing a task from
+        # eval.tasks changes no job's inputs.
+        world=lambda wildcards: GRID.world_inputs(GRID.model_at(wildcards.model_path).replicate),
     output:
-        LAYOUT.pattern("eval"),
+        [LAYOUT.pattern("eval", task=task) for task in GRID.tasks],
     log:
-        LAYOUT.log("eval", "{model_path}/{task}"),
+        LAYOUT.log("eval", "{model_path}"),
     benchmark:
-        LAYOUT.benchmark("eval", "{model_path}/{task}")
+        LAYOUT.benchmark("eval", "{model_path}")
     conda:
         "../envs/eval.yaml"
     threads: config["eval"]["threads"]
@@ -21,12 +26,19 @@ rule eval:
         launch=single_process_launch,
         model=lambda wildcards: GRID.model_location(GRID.model_at(wildcards.model_path)),
         info=lambda wildcards: as_json(GRID.model_at(wildcards.model_path).info()),
-        settings=as_json(config["eval"]),
+        settings=as_json(EVAL_RESULT),
+        # Not tracked by Snakemake (computed from the job's outputs and threads): which tasks a job writes, and how
+        # it runs; removing a task or changing the batch size reruns nothing.
+        outputs=lambda wildcards, output: " ".join(
+            shlex.quote(f"{task}={path}") for task, path in zip(GRID.tasks, output)
+        ),
+        run=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads}),
         trust_remote_code=TRUST_REMOTE_CODE,
-        world_dir=GRID.world_dir(),
+        world_dir=lambda wildcards: GRID.world_dir(GRID.model_at(wildcards.model_path).replicate),
+        cache_dir=lambda wildcards: f"{RESULTS}/cache/lm_eval/{wildcards.model_path}",
     message:
-        "Evaluating {wildcards.model_path} on {wildcards.task}"
+        "Evaluating {wildcards.model_path} on {params.outputs}"
     shell:
-        "{params.launch} eval --model {params.model:q} --task {wildcards.task} --settings {params.settings:q}"
-        " {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q} --threads {threads}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.launch} eval --model {params.model:q} --outputs {params.outputs} --settings {params.settings:q}"
+        " --run {params.run:q} {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q}"
+        " --cache-dir {params.cache_dir:q} > {log:q} 2>&1"

@@ -1,22 +1,25 @@
-# Instruction fine-tuning: one run per (base model, dataset, seed), cut into one job per grid step. The job for
-# step k resumes the previous grid step's model and trainer state (optimizer, scheduler, RNG, data position), so
-# the chain is one run. The trainer state is temp(): Snakemake deletes it once the next segment has used it
-# (run with --notemp to keep it, e.g. to extend the grid later); the models are kept. The segments have the highest
+# Instruction fine-tuning: one run per (base model, dataset, replicate, seed), cut into one job per grid step. The job
+# for step k resumes the previous grid step's model and trainer state (optimizer, scheduler, RNG, data position), so
+# the chain is one run. ift.keep_trainer_state says which states are kept for a later extension of the grid; the
+# others are temp(), deleted by Snakemake once the next segment has used them. The segments have the highest
 # priority: they are the grid's longest chain, and restorations and evaluations fill the other cores meanwhile.
 
 
 rule ift:
     input:
         unpack(ift_previous),
-        data=lambda wildcards: GRID.ift_data_file(wildcards.dataset),
+        data=lambda wildcards: GRID.ift_data_file(wildcards.dataset, wildcards.replicate),
         chat_template=chat_template_file(),
     output:
         model=directory(LAYOUT.pattern("model", kind="ift")),
-        state=temp(directory(LAYOUT.pattern("trainer_state", kind="ift"))),
+        state=trainer_state(config["ift"]["keep_trainer_state"] == "all"),
     log:
         LAYOUT.log("ift", MODEL_PATTERNS["ift"]),
     benchmark:
         LAYOUT.benchmark("ift", MODEL_PATTERNS["ift"])
+    wildcard_constraints:
+        # With keep_trainer_state = last, the last step is rule ift_last's (the lookahead leaves "4000" to this rule).
+        step=(rf"(?!{GRID.steps[-1]}(?!\d))\d+" if config["ift"]["keep_trainer_state"] == "last" else r"\d+"),
     priority: 2
     conda:
         "../envs/train.yaml"
@@ -25,15 +28,29 @@ rule ift:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=as_json(GRID.stage_block("ift")),
-        start_model=lambda wildcards: GRID.model_location(ModelRef("base", wildcards.model)),
+        stage=stage_result("ift"),
+        run=stage_run("ift"),
+        start_model=lambda wildcards: GRID.model_location(GRID.base(wildcards.model, int(wildcards.replicate))),
+        seed=run_seed,
         resume=ift_resume_option,
-        total_steps=config["ift"]["total_steps"],
+        schedule_length=lambda wildcards: GRID.schedule_length(int(wildcards.step)),
         trust_remote_code=TRUST_REMOTE_CODE,
     message:
-        "IFT of {wildcards.model} on {wildcards.dataset} (seed {wildcards.seed}) up to step {wildcards.step}"
+        "IFT of {wildcards.model} on {wildcards.dataset} (replicate {wildcards.replicate}, seed {wildcards.seed}) "
+        "up to step {wildcards.step}"
     shell:
         "{params.launch} ift --model {params.start_model:q} {params.resume} --data {input.data:q}"
-        " --stage {params.stage:q} --seed {wildcards.seed} --total-steps {params.total_steps}"
-        " --stop-step {wildcards.step} --threads {threads} {params.trust_remote_code}"
+        " --stage {params.stage:q} --run {params.run:q} --seed {params.seed} --total-steps {params.schedule_length}"
+        " --stop-step {wildcards.step} {params.trust_remote_code}"
         " --chat-template {input.chat_template:q} --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
+
+
+# With ift.keep_trainer_state = last, the last grid step's segment keeps its state (rule ift then builds the others).
+if config["ift"]["keep_trainer_state"] == "last":
+
+    use rule ift as ift_last with:
+        output:
+            model=directory(LAYOUT.pattern("model", kind="ift")),
+            state=trainer_state(keep=True),
+        wildcard_constraints:
+            step=str(GRID.steps[-1]),

@@ -18,13 +18,15 @@ rule pretrain:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=as_json(GRID.stage_block("pretrain")),
+        stage=stage_result("pretrain"),
+        run=stage_run("pretrain"),
         shape=as_json(config["pretrain"]["model"]),
         steps=config["pretrain"]["steps"],
-        seed=config["pretrain"]["seed"],
+        seed=lambda wildcards: GRID.pretrain_seed(int(wildcards.replicate)),
     message:
-        "Pre-training base model {wildcards.model} from scratch ({params.steps} steps)"
+        "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch "
+        "({params.steps} steps)"
     shell:
-        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q}"
-        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed} --threads {threads}"
+        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q} --run {params.run:q}"
+        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed}"
         " --out {output:q} > {log:q} 2>&1"

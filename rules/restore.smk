@@ -20,16 +20,17 @@ rule restore:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=as_json(GRID.stage_block("restore")),
+        stage=stage_result("restore"),
+        run=stage_run("restore"),
         source=lambda wildcards: GRID.model_location(restoration_start(wildcards)),
-        steps=config["restore"]["steps"],
+        seed=run_seed,
         trust_remote_code=TRUST_REMOTE_CODE,
     message:
-        "Restoring {wildcards.model}/ift/{wildcards.dataset}/seed{wildcards.seed}/step{wildcards.step} "
-        "with {params.steps} steps on {wildcards.corpus}"
+        "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/seed{wildcards.seed}/"
+        "step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"
     shell:
-        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q}"
-        " --steps {params.steps} --seed {wildcards.seed} --threads {threads} {params.trust_remote_code}"
+        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q} --run {params.run:q}"
+        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code}"
         " --out {output:q} > {log:q} 2>&1"
 
 
@@ -43,4 +44,5 @@ use rule restore as restore_control with:
     benchmark:
         LAYOUT.benchmark("restore", MODEL_PATTERNS["control"])
     message:
-        "Restoring the base model {wildcards.model} (the control, seed {wildcards.seed}) on {wildcards.corpus}"
+        "Restoring the base model {wildcards.model} of replicate {wildcards.replicate} (the control, seed "
+        "{wildcards.seed}) with {wildcards.budget} steps on {wildcards.corpus}"

@@ -1,20 +1,21 @@
-# The synthetic world: people, biographies, IFT chat data, the restoration corpus, the probes, and a tokenizer.
+# The synthetic world of each replicate: people, biographies, QA and generic instructions, the restoration corpus,
+# the probes; its tokenizer; and the world's IFT datasets, mixed from its QA and generic instructions.
 
 
 rule world:
     output:
         **{name: GRID.world_file(name) for name in WORLD_FILES},
     log:
-        LAYOUT.log("world"),
+        LAYOUT.log("world", "rep{replicate}"),
     benchmark:
-        LAYOUT.benchmark("world")
+        LAYOUT.benchmark("world", "rep{replicate}")
     conda:
         "../envs/train.yaml"
     params:
-        world=as_json(config["world"]),
+        world=lambda wildcards: as_json(GRID.world_block(int(wildcards.replicate))),
         out_dir=lambda wildcards, output: Path(output.people).parent,
     message:
-        "Building the synthetic world (seed {config[world][seed]}, {config[world][n_people]} people)"
+        "Building the synthetic world of replicate {wildcards.replicate} ({config[world][n_people]} people)"
     shell:
         "python -m world --world {params.world:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -22,19 +23,43 @@ rule world:
 rule tokenizer:
     input:
         pretrain=GRID.world_file("pretrain"),
-        ift=GRID.world_file("ift"),
+        qa=GRID.world_file("qa"),
+        generic=GRID.world_file("generic"),
     output:
         directory(LAYOUT.pattern("tokenizer")),
     log:
-        LAYOUT.log("tokenizer"),
+        LAYOUT.log("tokenizer", "rep{replicate}"),
     benchmark:
-        LAYOUT.benchmark("tokenizer")
+        LAYOUT.benchmark("tokenizer", "rep{replicate}")
     conda:
         "../envs/train.yaml"
     params:
         vocab_size=config["tokenizer"]["vocab_size"],
     message:
-        "Training a byte-level BPE tokenizer on the world's text"
+        "Training a byte-level BPE tokenizer on the text of world {wildcards.replicate}"
     shell:
-        "python -m tokenizer --texts {input.pretrain:q} --chats {input.ift:q}"
+        "python -m tokenizer --texts {input.pretrain:q} --chats {input.qa:q} {input.generic:q}"
         " --vocab-size {params.vocab_size} --out {output:q} > {log:q} 2>&1"
+
+
+rule world_ift_data:
+    input:
+        qa=GRID.world_file("qa"),
+        generic=GRID.world_file("generic"),
+    output:
+        LAYOUT.pattern("world_ift_data"),
+    log:
+        LAYOUT.log("world_ift_data", "rep{replicate}/{dataset}"),
+    benchmark:
+        LAYOUT.benchmark("world_ift_data", "rep{replicate}/{dataset}")
+    conda:
+        "../envs/train.yaml"
+    params:
+        generic_fraction=lambda wildcards: GRID.datasets[wildcards.dataset]["generic_fraction"],
+        seed=lambda wildcards: GRID.world_block(int(wildcards.replicate))["seed"],
+    message:
+        "Mixing IFT dataset {wildcards.dataset} of world {wildcards.replicate} "
+        "({params.generic_fraction} generic instructions)"
+    shell:
+        "python -m world_ift_data --qa {input.qa:q} --generic {input.generic:q}"
+        " --generic-fraction {params.generic_fraction} --seed {params.seed} --out {output:q} > {log:q} 2>&1"

@@ -1,4 +1,6 @@
-"""The forgetting metrics on constructed eval JSONs whose answers are known by construction."""
+"""The forgetting metrics on constructed eval JSONs whose answers are known by construction: the decomposition, the
+stage rule with its equivalence margin, k* and a grid that starts inside the actual stage, the restoration-budget
+verdict, and pooling over replicates."""
 
 from __future__ import annotations
 
@@ -9,18 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iftforget.analysis.comparison import ComparisonKey, load_comparison
-from iftforget.analysis.forgetting import AnalysisSettings, analyze_comparison
-from iftforget.analysis.tables import analyze_files, result_table, tidy_table
+from iftforget.analysis.comparison import BASE, ComparisonKey, control, ift, load_comparison, restored
+from iftforget.analysis.decision import decide
+from iftforget.analysis.forgetting import BEFORE_GRID, AnalysisSettings, comparison_draws
+from iftforget.analysis.pooled import analyze_pooled
+from iftforget.analysis.tables import UNIT_COLUMNS, analyze_task, tidy_table
 
-SETTINGS = AnalysisSettings(bootstrap_resamples=1000, confidence=0.95, seed=0)
-BASE, CONTROL = ("base", 0), ("control", 0)
+SETTINGS = AnalysisSettings(bootstrap_resamples=1000, confidence=0.95, seed=0, power=0.8)
 STEPS = [25, 50, 100, 200]
+BUDGET = 200
+DELTA = 0.05
 KIND_OF_OUTPUT = {"exact_match": "generate_until", "acc": "multiple_choice", "bits_per_byte": "loglikelihood_rolling"}
 
 
-def eval_json(task: str, metric: str, values, *, kind: str = "ift", step: int = 0, choices: int | None = None,
-              lengths=None) -> dict:
+def eval_json(task: str, metric: str, values, *, role, choices: int | None = None, lengths=None) -> dict:
     """An eval JSON in the workflow's format (iftforget.evaluation.eval_payload) with the given per-item values."""
     values = [float(v) for v in values]
     items = []
@@ -29,38 +33,25 @@ def eval_json(task: str, metric: str, values, *, kind: str = "ift", step: int = 
         if choices is not None:
             item["loglikelihoods"] = [-1.0] * choices
         if metric == "bits_per_byte":
-            length = int(lengths[index])
-            item[f"{metric}_length"] = length
-            item["loglikelihood"] = -value * length * np.log(2)
+            item[f"{metric}_length"] = int(lengths[index])
         items.append(item)
-    if metric == "bits_per_byte":
-        score = sum(v * n for v, n in zip(values, lengths)) / sum(lengths)
-    else:
-        score = float(np.mean(values))
-    return {
-        "format_version": 1,
-        "task": task,
-        "output_type": KIND_OF_OUTPUT[metric],
-        "model": {"path": f"models/{kind}{step}", "kind": kind, "base_model": "b", "dataset": "d", "seed": 0,
-                  "step": step, "corpus": "r"},
-        "primary_metric": metric,
-        "score": score,
-        "metrics": {metric: score},
-        "n_items": len(items),
-        "items": items,
-        "harness": {},
-    }
+    weights = lengths if metric == "bits_per_byte" else np.ones(len(values))
+    score = float(np.average(values, weights=weights))
+    kind, step, budget = role
+    return {"format_version": 1, "task": task, "output_type": KIND_OF_OUTPUT[metric],
+            "model": {"path": f"{kind}-{step}-{budget}", "kind": kind, "step": step, "budget": budget},
+            "primary_metric": metric, "score": score, "metrics": {metric: score}, "n_items": len(items),
+            "items": items, "harness": {}}
 
 
-def write_comparison(folder: Path, task: str, metric: str, values: dict[tuple[str, int], np.ndarray],
-                     **extra) -> dict[tuple[str, int], str]:
-    """Write one eval JSON per role (kind, step) and return role -> path."""
+def write_comparison(folder: Path, task: str, metric: str, values: dict, **extra) -> dict:
+    """Write one eval JSON per role (kind, step, budget) and return role -> path."""
     files = {}
-    for (kind, step), role_values in values.items():
-        path = folder / f"{kind}-{step}" / f"{task}.json"
+    for role, role_values in values.items():
+        path = folder / "-".join(map(str, role)) / f"{task}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(eval_json(task, metric, role_values, kind=kind, step=step, **extra)))
-        files[(kind, step)] = str(path)
+        path.write_text(json.dumps(eval_json(task, metric, role_values, role=role, **extra)))
+        files[role] = str(path)
     return files
 
 
@@ -69,91 +60,165 @@ def knowledge_items(n_items: int = 200, seed: int = 1) -> np.ndarray:
     return (np.random.default_rng(seed).random(n_items) < 0.6).astype(float)
 
 
-def forget(base: np.ndarray, share_of_known: float) -> np.ndarray:
-    """The base with the first `share_of_known` of its correctly answered items turned wrong (deterministic)."""
+def forget(base: np.ndarray, count: int, start: int = 0) -> np.ndarray:
+    """The base with `count` of its correctly answered items (from the `start`-th on) turned wrong."""
     known = np.flatnonzero(base == 1)
     after = base.copy()
-    after[known[: int(round(share_of_known * len(known)))]] = 0
+    after[known[start:start + count]] = 0
     return after
 
 
-def planted(base: np.ndarray, actual_from: int | None, ift_loss: float = 0.5, actual_loss: float = 0.3):
-    """IFT breaks `ift_loss` of the known items at every k; restoration brings all back except, from step
-    `actual_from` on, `actual_loss` of them (planted knowledge loss). The control is the base itself."""
-    values = {BASE: base, CONTROL: base.copy()}
+def planted(base: np.ndarray, lost: dict[int, int], ift_loss: int = 60, budget: int = BUDGET) -> dict:
+    """IFT breaks `ift_loss` known items at every step; restoration brings all back but `lost[step]` of them
+    (planted knowledge loss). The control is the base itself."""
+    values = {BASE: base, control(budget): base.copy()}
     for step in STEPS:
-        values[("ift", step)] = forget(base, ift_loss)
-        lost = actual_from is not None and step >= actual_from
-        values[("restored", step)] = forget(base, actual_loss) if lost else base.copy()
+        values[ift(step)] = forget(base, ift_loss)
+        values[restored(step, budget)] = forget(base, lost.get(step, 0))
     return values
 
 
-def quantity(table: pd.DataFrame, name: str, step: int | None = None) -> pd.DataFrame:
-    rows = table[table["quantity"] == name]
-    return rows if step is None else rows[rows["step"] == step]
-
-
-def analyze(tmp_path: Path, values, task="world_completion", metric="exact_match", settings=SETTINGS, **extra):
+def analyze(tmp_path: Path, values, task="world_completion", metric="exact_match", margin=DELTA, settings=SETTINGS,
+            **extra):
     files = write_comparison(tmp_path, task, metric, values, **extra)
-    return analyze_comparison(load_comparison(ComparisonKey("b", "d", 0, task), files), settings)
+    data = load_comparison(ComparisonKey("b", "d", 0, 0, task), files, BUDGET)
+    return decide(comparison_draws(data, settings), data.steps, BUDGET, margin, settings)
 
 
-def test_restored_equal_to_control_is_pseudo_forgetting_with_zero_residual(tmp_path):
-    result = analyze(tmp_path, planted(knowledge_items(), actual_from=None))
-    table = result_table(result)
-    residual = quantity(table, "residual")
-    assert (residual["estimate"] == 0).all() and (residual["ci_low"] == 0).all() and (residual["ci_high"] == 0).all()
-    assert not residual["significant"].any()
-    assert quantity(table, "drop")["significant"].all()
-    assert result.stages == {step: "pseudo" for step in STEPS}
-    assert result.k_star is None
-    assert quantity(table, "k_star")["estimate"].isna().all()
+def rows(decision) -> pd.DataFrame:
+    return pd.DataFrame(decision.rows)
+
+
+def quantity(table: pd.DataFrame, name: str, step: int | None = None, budget: int | None = None) -> pd.Series:
+    selected = table[table["quantity"] == name]
+    if step is not None:
+        selected = selected[selected["step"] == step]
+    if budget is not None:
+        selected = selected[selected["budget"] == budget]
+    assert len(selected) == 1, selected
+    return selected.iloc[0]
+
+
+def test_restored_equal_to_control_is_pseudo_forgetting_shown_within_the_margin(tmp_path):
+    decision = analyze(tmp_path, planted(knowledge_items(), lost={}))
+    table = rows(decision)
+    for step in STEPS:
+        residual = quantity(table, "residual", step, BUDGET)
+        assert residual["estimate"] == residual["ci_low"] == residual["ci_high"] == 0
+        assert quantity(table, "drop", step)["significant"]
+    assert decision.stages == {step: "pseudo" for step in STEPS}
+    assert decision.k_star is None and not decision.starts_in_actual
+
+
+def test_a_small_loss_inside_the_margin_is_pseudo_and_one_at_the_margin_undecided(tmp_path):
+    """Equivalence: 2 of 200 items (residual 0.01) is shown to be below delta = 0.05; 10 of 200 (0.05) cannot be
+    told apart from delta either way: undecided, never pseudo because it is not significant."""
+    decision = analyze(tmp_path, planted(knowledge_items(), lost={25: 2, 50: 10, 100: 10, 200: 10}))
+    assert decision.stages[25] == "pseudo"
+    assert decision.stages[50] == "undecided"
+    residual = quantity(rows(decision), "residual", 50, BUDGET)
+    assert residual["ci_low"] < DELTA < residual["ci_high"]
+
+
+def test_no_significant_drop_and_no_loss_is_no_drop_not_pseudo(tmp_path):
+    base = knowledge_items()
+    values = planted(base, lost={})
+    values[ift(25)] = forget(base, 1)  # a drop of 1 item in 200: not significant
+    assert analyze(tmp_path, values).stages[25] == "no drop"
 
 
 def test_planted_knowledge_loss_gives_actual_stage_from_the_planted_step(tmp_path):
-    result = analyze(tmp_path, planted(knowledge_items(), actual_from=100))
-    assert result.stages == {25: "pseudo", 50: "pseudo", 100: "actual", 200: "actual"}
-    assert result.k_star == 100
-    assert result.k_star_interval == (100, 100)
-    residual = quantity(result_table(result), "residual", 100).iloc[0]
-    known = knowledge_items().sum()
-    assert residual["estimate"] == pytest.approx(round(0.3 * known) / 200)
-    assert residual["ci_low"] > 0
+    decision = analyze(tmp_path, planted(knowledge_items(), lost={100: 36, 200: 36}))
+    assert decision.stages == {25: "pseudo", 50: "pseudo", 100: "actual", 200: "actual"}
+    assert decision.k_star == 100 and decision.k_star_interval == (100, 100)
+    residual = quantity(rows(decision), "residual", 100, BUDGET)
+    assert residual["estimate"] == pytest.approx(36 / 200) and residual["ci_low"] > DELTA
 
 
-def test_k_star_interval_widens_when_the_planted_loss_is_small(tmp_path):
-    # A loss of 2 items out of 200 at k = 50 and a clear loss from k = 200: k* is uncertain between them.
-    base = knowledge_items()
-    values = planted(base, actual_from=200)
-    known = np.flatnonzero(base == 1)
-    for step in (50, 100):
-        restored = base.copy()
-        restored[known[:4]] = 0
-        values[("restored", step)] = restored
-    result = analyze(tmp_path, values)
-    low, high = result.k_star_interval
-    assert result.k_star in (50, 100, 200)
-    assert low is not None and low <= 100 and (high is None or high >= 100)
-    assert 0 < result.k_star_found_share <= 1
+def test_a_grid_that_starts_inside_the_actual_stage_calls_no_k_star(tmp_path):
+    decision = analyze(tmp_path, planted(knowledge_items(), lost={step: 36 for step in STEPS}))
+    assert decision.stages[STEPS[0]] == "actual" and decision.starts_in_actual
+    assert decision.k_star is None
+    k_star = quantity(rows(decision), "k_star")
+    assert k_star["stage"] == BEFORE_GRID and pd.isna(k_star["estimate"]) and k_star["ci_high"] == STEPS[0]
+
+
+def test_the_detectable_residual_follows_the_item_count(tmp_path):
+    """The smallest residual the data can detect: (z(0.975) + z(0.8)) x the residual's bootstrap standard error,
+    larger with fewer items."""
+    lost = {step: 20 for step in STEPS}
+    many = quantity(rows(analyze(tmp_path / "a", planted(knowledge_items(400), lost))), "residual_detectable", 25)
+    few = quantity(rows(analyze(tmp_path / "b", planted(knowledge_items(100), lost))), "residual_detectable", 25)
+    assert 0 < many["estimate"] < few["estimate"]
+    # Binomial check: 20 of 400 items differ, SE ~ sqrt(p (1 - p) / n) with p = 0.05.
+    assert many["estimate"] == pytest.approx((1.96 + 0.8416) * np.sqrt(0.05 * 0.95 / 400), rel=0.15)
+
+
+def budget_values(base: np.ndarray, lost_by_budget: dict[int, int]) -> dict:
+    """One step restored at several budgets, losing lost_by_budget[r] items at budget r; controls equal the base."""
+    values = planted(base, lost={})
+    for budget, count in lost_by_budget.items():
+        values[control(budget)] = base.copy()
+        values[restored(25, budget)] = forget(base, count)
+    return values
+
+
+@pytest.mark.parametrize("lost, verdict", [({50: 60, 200: 40, 800: 10}, "shrinking"),
+                                           ({50: 60, 200: 30, 800: 30}, "stopped")])
+def test_the_residual_has_stopped_shrinking_or_not_between_the_two_largest_budgets(tmp_path, lost, verdict):
+    decision = analyze(tmp_path, budget_values(knowledge_items(), lost))
+    assert decision.budget_status == {25: verdict}
+    shrink = quantity(rows(decision), "residual_shrink", 25)
+    assert shrink["budget"] == 800 and shrink["stage"] == verdict
+    assert shrink["estimate"] == pytest.approx((lost[200] - lost[800]) / 200)
+    for budget in lost:
+        assert quantity(rows(decision), "residual", 25, budget)["estimate"] == pytest.approx(lost[budget] / 200)
+
+
+def unit_data(tmp_path: Path, name: str, lost: int, seed: int):
+    base = knowledge_items(seed=seed)
+    files = write_comparison(tmp_path / name, "world_completion", "exact_match",
+                             planted(base, lost={step: lost for step in STEPS}))
+    return load_comparison(ComparisonKey("b", "d", seed, 0, "world_completion"), files, BUDGET)
+
+
+def test_pooling_replicates_that_disagree_widens_the_interval(tmp_path):
+    """Five runs with the same mean residual: when they agree the pooled interval is the item noise; when they
+    disagree it widens with the spread between runs, and the runs' stages are counted."""
+    agree = [(r, 0, unit_data(tmp_path, f"a{r}", 20, seed=r)) for r in range(5)]
+    disagree = [(r, 0, unit_data(tmp_path, f"d{r}", lost, seed=r)) for r, lost in enumerate([0, 10, 20, 30, 40])]
+    pooled = {name: analyze_pooled(units, DELTA, SETTINGS)
+              for name, units in (("agree", agree), ("disagree", disagree))}
+    width = {}
+    for name, result in pooled.items():
+        residual = quantity(pd.DataFrame(result.decision.rows), "residual", 100, BUDGET)
+        assert residual["estimate"] == pytest.approx(0.1)
+        width[name] = residual["ci_high"] - residual["ci_low"]
+    assert width["disagree"] > 1.5 * width["agree"]
+    counts = pooled["disagree"].stage_counts[100]
+    assert sum(counts.values()) == 5 and counts["actual"] >= 2 and counts["pseudo"] >= 1
+    assert pooled["agree"].stage_counts[100]["actual"] == 5 and pooled["agree"].k_star_agreement == 5
 
 
 def test_drop_is_recovered_plus_residual_plus_control_shift(tmp_path):
     base = knowledge_items()
-    values = planted(base, actual_from=50)
-    values[CONTROL] = forget(base, 0.1)  # restoring the base alone costs something too
-    table = result_table(analyze(tmp_path, values)).set_index(["step", "quantity"])["estimate"]
+    values = planted(base, lost={50: 30, 100: 30, 200: 30})
+    values[control(BUDGET)] = forget(base, 12, start=100)  # restoring the base alone costs something too
+    table = rows(analyze(tmp_path, values))
+    shift = quantity(table, "control_shift", 0, BUDGET)["estimate"]
     for step in STEPS:
-        parts = table[(step, "recovered")] + table[(step, "residual")] + table[(step, "control_shift")]
-        assert table[(step, "drop")] == pytest.approx(parts)
+        parts = quantity(table, "recovered", step, BUDGET)["estimate"] + quantity(table, "residual", step, BUDGET)[
+            "estimate"] + shift
+        assert quantity(table, "drop", step)["estimate"] == pytest.approx(parts)
 
 
 def test_bootstrap_is_deterministic_for_a_seed(tmp_path):
-    values = planted(knowledge_items(), actual_from=100)
-    first = result_table(analyze(tmp_path / "a", values))
-    again = result_table(analyze(tmp_path / "b", values))
-    other = result_table(analyze(tmp_path / "c", values, settings=AnalysisSettings(1000, 0.95, seed=7)))
+    values = planted(knowledge_items(), lost={100: 36, 200: 36})
+    first = rows(analyze(tmp_path / "a", values))
+    again = rows(analyze(tmp_path / "b", values))
+    other = rows(analyze(tmp_path / "c", values, settings=AnalysisSettings(1000, 0.95, seed=7, power=0.8)))
     pd.testing.assert_frame_equal(first, again)
-    assert not np.allclose(first["ci_low"].fillna(-1), other["ci_low"].fillna(-1))
+    assert not np.allclose(first["ci_low"].astype(float).fillna(-1), other["ci_low"].astype(float).fillna(-1))
 
 
 def test_chance_adjusted_forgetting_matches_a_hand_computed_case(tmp_path):
@@ -161,73 +226,66 @@ def test_chance_adjusted_forgetting_matches_a_hand_computed_case(tmp_path):
     # Know-or-guess: true forgetting = P(1->0)/(1-g) - g P(0->0)/(1-g)^2 = 0.3/0.75 - 0.25*0.3/0.5625 = 4/15.
     base = np.array([1, 1, 1, 0, 0, 0, 1, 1, 0, 0], dtype=float)
     after = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], dtype=float)
-    values = {BASE: base, CONTROL: base, ("ift", 25): after, ("restored", 25): base}
-    files = write_comparison(tmp_path, "world_mc", "acc", values, choices=4)
-    result = analyze_comparison(load_comparison(ComparisonKey("b", "d", 0, "world_mc"), files), SETTINGS)
-    table = result_table(result)
-    assert result.multiple_choice
-    assert quantity(table, "forgetting_ift", 25)["estimate"].iloc[0] == pytest.approx(0.3)
-    assert quantity(table, "forgetting_ift_chance_adjusted", 25)["estimate"].iloc[0] == pytest.approx(4 / 15)
-    assert quantity(table, "forgetting_restored", 25)["estimate"].iloc[0] == 0
+    values = {BASE: base, control(BUDGET): base, ift(25): after, restored(25, BUDGET): base}
+    table = rows(analyze(tmp_path, values, task="world_mc_completion", metric="acc", choices=4))
+    assert quantity(table, "forgetting_ift", 25)["estimate"] == pytest.approx(0.3)
+    assert quantity(table, "forgetting_ift_chance_adjusted", 25)["estimate"] == pytest.approx(4 / 15)
+    assert quantity(table, "forgetting_restored", 25)["estimate"] == 0
 
 
 def test_item_paths_count_pseudo_and_actual_forgetting(tmp_path):
-    base = knowledge_items()
-    table = result_table(analyze(tmp_path, planted(base, actual_from=100)))
-    known = base.sum()
-    lost_by_ift = round(0.5 * known)
-    actually_lost = round(0.3 * known)
-    at_100 = quantity(table, "path_1-0-0", 100)["estimate"].iloc[0]
-    assert at_100 == pytest.approx(actually_lost / 200)
-    assert quantity(table, "path_1-0-1", 100)["estimate"].iloc[0] == pytest.approx((lost_by_ift - actually_lost) / 200)
+    table = rows(analyze(tmp_path, planted(knowledge_items(), lost={100: 36, 200: 36})))
+    assert quantity(table, "path_1-0-0", 100)["estimate"] == pytest.approx(36 / 200)
+    assert quantity(table, "path_1-0-1", 100)["estimate"] == pytest.approx((60 - 36) / 200)
     shares = table[table["quantity"].str.startswith("path_") & (table["step"] == 50)]["estimate"]
     assert shares.sum() == pytest.approx(1.0)
-    assert quantity(table, "path_1-0-1", 50)["estimate"].iloc[0] == pytest.approx(lost_by_ift / 200)
 
 
 def test_bits_per_byte_is_weighted_by_bytes_and_oriented_so_that_worse_is_positive(tmp_path):
     rng = np.random.default_rng(0)
     lengths = rng.integers(50, 150, size=40)
     base = rng.normal(2.0, 0.1, size=40)
-    values = {BASE: base, CONTROL: base, ("ift", 25): base + 0.5, ("restored", 25): base + 0.1}
-    result = analyze(tmp_path, values, task="world_ppl_pretrain", metric="bits_per_byte", lengths=lengths)
-    table = result_table(result)
-    assert not result.higher_is_better and not result.binary
-    expected_base = float((base * lengths).sum() / lengths.sum())
-    assert quantity(table, "score_base")["estimate"].iloc[0] == pytest.approx(expected_base)
-    assert quantity(table, "drop", 25)["estimate"].iloc[0] == pytest.approx(0.5)
-    assert quantity(table, "residual", 25)["estimate"].iloc[0] == pytest.approx(0.1)
-    assert result.stages[25] == "actual"
+    values = {BASE: base, control(BUDGET): base, ift(25): base + 0.5, restored(25, BUDGET): base + 0.1}
+    decision = analyze(tmp_path, values, task="world_ppl_pretrain", metric="bits_per_byte", margin=None,
+                       lengths=lengths)
+    table = rows(decision)
+    assert quantity(table, "score_base")["estimate"] == pytest.approx(float((base * lengths).sum() / lengths.sum()))
+    assert quantity(table, "drop", 25)["estimate"] == pytest.approx(0.5)
+    assert quantity(table, "residual", 25, BUDGET)["estimate"] == pytest.approx(0.1)
+    assert decision.stages[25] == "", "a text-pattern probe gets no stage"
 
 
 def test_a_truncated_eval_json_is_an_error_naming_the_file(tmp_path):
-    files = write_comparison(tmp_path, "world_completion", "exact_match", planted(knowledge_items(), None))
-    broken = Path(files[("restored", 100)])
+    files = write_comparison(tmp_path, "world_completion", "exact_match", planted(knowledge_items(), lost={}))
+    broken = Path(files[restored(100, BUDGET)])
     broken.write_text(broken.read_text()[: len(broken.read_text()) // 2])
-    output = tmp_path / "out.json"
     with pytest.raises(ValueError, match=str(broken)):
-        analyze_files(ComparisonKey("b", "d", 0, "world_completion"), files, SETTINGS, output)
-    assert not output.exists()
+        load_comparison(ComparisonKey("b", "d", 0, 0, "world_completion"), files, BUDGET)
 
 
 def test_models_scored_on_different_items_are_an_error_naming_the_file(tmp_path):
-    values = planted(knowledge_items(), None)
+    values = planted(knowledge_items(), lost={})
     files = write_comparison(tmp_path, "world_completion", "exact_match", values)
-    other = write_comparison(tmp_path / "short", "world_completion", "exact_match",
-                             {("ift", 50): values[("ift", 50)][:-1]})
-    files[("ift", 50)] = other[("ift", 50)]
-    with pytest.raises(ValueError, match=f"{other[('ift', 50)]}.*other items"):
-        load_comparison(ComparisonKey("b", "d", 0, "world_completion"), files)
+    other = write_comparison(tmp_path / "short", "world_completion", "exact_match", {ift(50): values[ift(50)][:-1]})
+    files[ift(50)] = other[ift(50)]
+    with pytest.raises(ValueError, match=f"{other[ift(50)]}.*other items"):
+        load_comparison(ComparisonKey("b", "d", 0, 0, "world_completion"), files, BUDGET)
 
 
-def test_the_tidy_table_collects_every_comparison(tmp_path):
-    outputs = []
-    for task in ("world_completion", "world_chat"):
-        files = write_comparison(tmp_path / task, task, "exact_match", planted(knowledge_items(), 100))
-        outputs.append(tmp_path / f"{task}.json")
-        analyze_files(ComparisonKey("b", "d", 0, task), files, SETTINGS, outputs[-1])
-    table = tidy_table(outputs)
-    assert set(table["task"]) == {"world_completion", "world_chat"}
-    k_star = table[table["quantity"] == "k_star"].set_index("task")["estimate"]
-    assert (k_star == 100).all()
-    assert table["n_resamples"].eq(1000).all()
+def test_analyze_task_writes_each_run_and_the_pooled_result(tmp_path):
+    """The analysis job's unit of work: every run of a task and their pooled result, read back as tidy tables."""
+    units = []
+    for replicate in range(2):
+        files = write_comparison(tmp_path / f"r{replicate}", "world_completion", "exact_match",
+                                 planted(knowledge_items(seed=replicate), lost={100: 36, 200: 36}))
+        models = [{"kind": k, "step": s, "budget": b, "path": p} for (k, s, b), p in files.items()]
+        output = str(tmp_path / f"u{replicate}.json")
+        units.append({"replicate": replicate, "seed": 0, "models": models, "output": output})
+    entry = {"base_model": "b", "dataset": "d", "task": "world_completion", "budget": BUDGET, "margin": DELTA,
+             "units": units, "output": str(tmp_path / "pooled.json")}
+    analyze_task(entry, SETTINGS)
+    table = tidy_table([unit["output"] for unit in units], UNIT_COLUMNS)
+    assert sorted(table["replicate"].unique()) == [0, 1]
+    assert (table.loc[table["quantity"] == "k_star", "estimate"] == 100).all()
+    pooled = json.loads((tmp_path / "pooled.json").read_text())
+    assert pooled["k_star"] == 100 and pooled["stage_counts"]["100"]["actual"] == 2

@@ -92,7 +92,7 @@ BAD_CONFIGS = [
     ({"restore.steps": 0}, "restore.steps", "an integer >= 1"),
     ({"pretrain.steps": -5}, "pretrain.steps", "an integer >= 1"),
     ({"ift.total_steps": 0}, "ift.total_steps", "an integer >= 1"),
-    ({"eval.tasks": ["world_nonexistent"]}, "eval.tasks", "'world_mc'"),
+    ({"eval.tasks": ["world_nonexistent"]}, "eval.tasks", "'world_mc_completion'"),
     ({"eval.batch_size": "big"}, "eval.batch_size", "an integer >= 1 or a string matching '^auto"),
     ({"base_models": [{"name": "m", "source": "./no/such/model"}]}, "base_models[0].source",
      "a hub id or an existing path"),
@@ -120,6 +120,17 @@ BAD_CONFIGS = [
     ({"hub_token_env": "HF-TOKEN"}, "hub_token_env", "matching"),
     ({"restore.threads": 0}, "restore.threads", "integer or null >= 1"),
     ({"training.lm_head_loss": "chunked"}, "training.lm_head_loss", "one of 'auto', 'fused', 'full_logits'"),
+    ({"replicates": [0, 0]}, "replicates", "without repeated items"),
+    ({"restore.sweep_steps": [3]}, "restore.sweep_steps", "steps of ift.steps"),
+    ({"restore.sweep_budgets": [0]}, "restore.sweep_budgets[0]", "an integer >= 1"),
+    ({"world.name_pools": "mixed"}, "world.name_pools", "one of 'disjoint', 'shared'"),
+    ({"world.n_people": 3000}, "world.name_pools", "world.name_pools = 'shared'"),
+    ({"ift_datasets": [{"name": "d", "source": "world", "generic_fraction": 1.5}]}, "ift_datasets[0].generic_fraction",
+     "a number >= 0 and <= 1"),
+    ({"analysis.equivalence_margin": {"world_completion": "small"}}, "analysis.equivalence_margin.world_completion",
+     "a number > 0"),
+    ({"analysis.equivalence_margin": {"default": -0.1}}, "analysis.equivalence_margin.default", "a number > 0"),
+    ({"ift.keep_trainer_state": "some"}, "ift.keep_trainer_state", "one of 'all', 'last', 'none'"),
 ]
 
 

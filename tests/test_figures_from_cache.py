@@ -21,13 +21,15 @@ from iftforget.paths import ModelRef
 ANALYSIS_RULES = ["analyze", "forgetting_table", "plot_figures", "figures"]
 # The README's figures-from-cache command, less the report path (added per test).
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
-UPSTREAM_RULES = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}
+UPSTREAM_RULES = {"world", "tokenizer", "world_ift_data", "pretrain", "ift", "restore", "restore_control", "eval",
+                  "summarize"}
 OUTPUT_TYPES = {
     "world_completion": ("generate_until", "exact_match"),
     "world_chat": ("generate_until", "exact_match"),
-    "world_mc": ("multiple_choice", "acc"),
+    "world_mc_completion": ("multiple_choice", "acc"),
+    "world_mc_chat": ("multiple_choice", "acc"),
     "world_ppl_pretrain": ("loglikelihood_rolling", "bits_per_byte"),
-    "world_ppl_chat": ("loglikelihood_rolling", "bits_per_byte"),
+    "world_ppl_chat": ("loglikelihood", "bits_per_byte"),
 }
 N_ITEMS = 120
 MC_CHOICES = 10
@@ -41,8 +43,9 @@ def run_in(workdir: Path, *args: str, check: bool = True) -> subprocess.Complete
 
 def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-item scores of a synthetic model: IFT breaks known items, restoration brings them back until k = steps[2],
-    after which a growing share stays lost (so the figures show both stages); the probes drift with k."""
-    rng = np.random.default_rng([zlib.crc32(task.encode()), ref.seed or 0])
+    after which a growing share stays lost (less with a larger restoration budget), so the figures show both stages;
+    the probes drift with k. Each replicate has its own items."""
+    rng = np.random.default_rng([zlib.crc32(task.encode()), ref.replicate, ref.seed or 0])
     position = steps.index(ref.step) + 1 if ref.step in steps else 0
     if task.startswith("world_ppl"):
         lengths = rng.integers(60, 160, size=N_ITEMS)
@@ -51,8 +54,9 @@ def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray,
         return base + (-toward_chat if "chat" in task else toward_chat), lengths
     base = (rng.random(N_ITEMS) < 0.6).astype(float)
     known = np.flatnonzero(base == 1)
+    budget_factor = 200 / ref.budget if ref.budget else 1.0
     lost_share = {"base": 0.0, "control": 0.0, "ift": min(0.2 * position, 0.9),
-                  "restored": max(0.0, 0.12 * (position - 2))}[ref.kind]
+                  "restored": min(0.9, max(0.0, 0.12 * (position - 2)) * budget_factor ** 0.3)}[ref.kind]
     values = base.copy()
     values[known[: int(lost_share * len(known))]] = 0
     return values, None
@@ -66,6 +70,8 @@ def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
         item = {"doc_id": index, "id": f"{task}-{index}", "target": "x", metric: float(value)}
         if output_type == "multiple_choice":
             item["loglikelihoods"] = [-1.0] * MC_CHOICES
+        if output_type == "loglikelihood":
+            item["loglikelihoods"] = [-1.0]
         if lengths is not None:
             item[f"{metric}_length"] = int(lengths[index])
             item["loglikelihood"] = float(-value * lengths[index] * np.log(2))
@@ -98,7 +104,7 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 
     # An input of the evals newer than them (here a probe file of the world): without the flags Snakemake would
     # re-evaluate, and so rebuild every model whose directory is gone. The check below can fail.
-    probe = tmp_path / layout.grid.world_file("mc")
+    probe = tmp_path / layout.grid.world_file("mc_completion", 0)
     probe.parent.mkdir(parents=True)
     probe.write_text("{}\n")
     plain = job_counts(run_in(tmp_path, "figures", "-n", "--cores", "2").stdout)
@@ -116,24 +122,34 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
     assert not (tmp_path / "results" / "models").exists()
 
 
-def test_several_seeds_add_the_residual_grid_overview(tmp_path):
-    layout = cached_results(tmp_path, seeds=[0, 1])
+def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path):
+    """A grid with two replicates, two seeds, two IFT datasets (one format-only) and a restoration-budget sweep: one
+    analysis job per (base model, dataset) pools its four runs, and every pooled figure is drawn."""
+    datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
+                {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
+    layout = cached_results(tmp_path, replicates=[0, 1], seeds=[0, 1], ift_datasets=datasets,
+                            restore={"steps": 200, "sweep_budgets": [50, 800], "sweep_steps": [25, 400]})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
         "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
     }
     run_in(tmp_path, *FROM_CACHE)
-    assert layout.figure_files(None, "grid-residual")[1] in layout.targets()
+    kinds = {figure["kind"] for figure in layout.figure_plan()}
+    assert {"pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
+    pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())
+    assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"25", "400"}
 
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     layout = cached_results(tmp_path)
     grid = layout.grid
-    broken = tmp_path / grid.eval_file(ModelRef("ift", "world-llama", "world-chat", 0, grid.steps[1]), "world_mc")
+    segment = grid.ift("world-llama", "world-chat", 0, 0, grid.steps[1])
+    broken = tmp_path / grid.eval_file(segment, "world_mc_completion")
     broken.write_text(broken.read_text()[:500])
     result = run_in(tmp_path, *FROM_CACHE, check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "world-chat" / "seed0.log").read_text()
+    log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "world-chat.log").read_text()
     assert str(broken.relative_to(tmp_path)) in log and "corrupt" in log
     assert not (tmp_path / "results" / "figures").exists()
     assert not (tmp_path / "results" / "analysis" / "forgetting.csv").exists()
+    assert not (tmp_path / "results" / "analysis" / "pooled.csv").exists()

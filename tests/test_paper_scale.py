@@ -103,12 +103,12 @@ def test_restoration_corpus_is_a_fixed_token_budget_sample(paper_run, stand_ins)
 
 
 def test_two_process_ift_checkpoints_load_and_resume(paper_run):
-    segment = paper_run / "models" / "tiny" / "ift" / "alpaca-local" / "seed0" / "step4"
+    segment = paper_run / "models" / "tiny" / "rep0" / "ift" / "alpaca-local" / "seed0" / "step4"
     model = AutoModelForCausalLM.from_pretrained(segment)
     assert model.num_parameters() > 0
     state = json.loads((segment / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["max_steps"] == 4
-    log = (paper_run / "logs" / "ift" / "tiny" / "ift" / "alpaca-local" / "seed0" / "step4.log").read_text()
+    log = (paper_run / "logs" / "ift" / "tiny" / "rep0" / "ift" / "alpaca-local" / "seed0" / "step4.log").read_text()
     assert log.count("[env]") == 2, "two processes ran the segment"
     assert "start at step 2 of 4" in log, "the second segment resumed the first one's state"
     tokenizer = AutoTokenizer.from_pretrained(segment)
@@ -122,5 +122,5 @@ def test_local_lm_eval_tasks_evaluated_for_every_model(paper_run):
         result = json.loads(path.read_text())
         assert result["n_items"] == len(result["items"]) == (12 if result["task"] == "local_mc" else 8)
         assert result["primary_metric"] == ("acc" if result["task"] == "local_mc" else "bits_per_byte")
-    assert not (paper_run / "models" / "tiny" / "base").exists(), "an external base model is read in place"
+    assert not (paper_run / "models" / "tiny" / "rep0" / "base").exists(), "an external base model is read in place"
     assert not list((paper_run / "models").rglob("*.trainer-state")), "trainer state is deleted once used"

@@ -20,9 +20,11 @@ from iftforget.paths import (
 
 # Values a user may give, chosen to look like each other's path parts: a dataset called "base", a corpus called
 # "control", a model called "ift".
-VALUES = {"model": "ift", "dataset": "base", "seed": "3", "step": "25", "corpus": "control", "task": "world_mc",
-          "file": "ppl_chat", "ext": "png", "figure": "world_mc-scores"}
-CONSTRAINTS = WILDCARD_CONSTRAINTS | {"model_path": model_path_regex(), "ext": "[a-z]+", "figure": "[A-Za-z0-9_.-]+"}
+VALUES = {"model": "ift", "dataset": "base", "replicate": "2", "seed": "3", "step": "25", "corpus": "control",
+          "budget": "200", "task": "world_mc_chat", "file": "ppl_chat", "ext": "png", "figure": "world_mc_chat-scores",
+          "table": "pooled"}
+CONSTRAINTS = WILDCARD_CONSTRAINTS | {"model_path": model_path_regex(), "ext": "[a-z]+", "figure": "[A-Za-z0-9_.-]+",
+                                      "table": "[a-z]+"}
 
 
 def parse(pattern: str, path: str) -> dict[str, str] | None:
@@ -33,10 +35,10 @@ def parse(pattern: str, path: str) -> dict[str, str] | None:
 
 
 MODELS = [
-    ModelRef("base", "ift"),
-    ModelRef("ift", "ift", "base", 3, 25),
-    ModelRef("restored", "ift", "base", 3, 25, "control"),
-    ModelRef("control", "ift", seed=3, corpus="control"),
+    ModelRef("base", "ift", replicate=2),
+    ModelRef("ift", "ift", replicate=2, dataset="base", seed=3, step=25),
+    ModelRef("restored", "ift", replicate=2, dataset="base", seed=3, step=25, corpus="control", budget=200),
+    ModelRef("control", "ift", replicate=2, seed=3, corpus="control", budget=200),
 ]
 
 

@@ -44,7 +44,7 @@ def test_profile_dry_run_lists_every_job_of_the_default_grid(profile, tmp_path):
     assert f"Using profile {PROFILES / profile}" in output
     counts = job_counts(output)
     assert RULES_OF_THE_GRID <= counts.keys(), output[-3000:]
-    assert counts["eval"] == len(default_grid().eval_files())
+    assert counts["eval"] == len(default_grid().models())
 
 
 def test_slurm_profile_names_partition_and_account_once_and_no_tasks(tmp_path):

@@ -22,7 +22,7 @@ from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_s
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.models import check_model_dir
-from iftforget.paths import MODEL_PATTERNS, ModelRef
+from iftforget.paths import MODEL_PATTERNS
 
 DEADLINE_S = 900
 
@@ -58,13 +58,13 @@ KILL_OVERRIDES = {"training": {"save_every_steps": 5}, "pretrain": {"steps": 150
 def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     config = smoke_config(KILL_OVERRIDES)
     grid = Grid(config)
-    base = grid.layout.path("model", model=ModelRef("base", config["base_models"][0]["name"]))
+    base = grid.layout.path("model", model=grid.base(config["base_models"][0]["name"], 0))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     straight.mkdir()
     killed.mkdir()
     run_snakemake(base, "--cores", "1", *config_args(straight, KILL_OVERRIDES))
     # The same world and tokenizer (copied with their times, so they are up to date): only pre-training runs.
-    shutil.copytree(straight / grid.world_dir(), killed / grid.world_dir())
+    shutil.copytree(straight / grid.world_dir(0), killed / grid.world_dir(0))
 
     log = tmp_path / "killed-snakemake.log"
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
@@ -89,7 +89,7 @@ def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     # A lost snakemake leaves its lock behind: --unlock, then the rerun a user makes.
     run_snakemake("--unlock", *config_args(killed, KILL_OVERRIDES))
     run_snakemake(base, "--cores", "1", "--rerun-incomplete", *config_args(killed, KILL_OVERRIDES))
-    base_identity = MODEL_PATTERNS["base"].format(model=config["base_models"][0]["name"])
+    base_identity = MODEL_PATTERNS["base"].format(model=config["base_models"][0]["name"], replicate=0)
     job_log = (killed / config["results_dir"] / "logs" / "pretrain" / f"{base_identity}.log").read_text()
     assert "resuming this job's own save" in job_log, "the rerun continues from the killed job's save"
     assert not in_progress.exists(), "the in-progress folder is removed once the job is done"
@@ -146,7 +146,8 @@ def test_evaluating_a_model_without_weights_writes_no_result(tiny_model, tmp_pat
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "eval.json"
     with pytest.raises(FileNotFoundError, match="snakemake --forcerun"):
-        evaluate(str(broken), "world_mc", EvalSettings.from_config(defaults("eval"), False), out, world_dir=tmp_path)
+        evaluate(str(broken), {"world_mc_completion": out}, EvalSettings.from_config(defaults("eval"), False),
+                 world_dir=tmp_path)
     assert not out.exists()
     assert not list(tmp_path.glob(".eval.json.*")), "no temporary file left behind"
 
@@ -157,8 +158,8 @@ def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "out"
     arguments = {
-        "eval": ["--task", "world_mc", "--settings", json.dumps(defaults("eval")), "--world-dir", str(tmp_path),
-                 "--threads", "1"],
+        "eval": ["--outputs", f"world_mc_completion={out}", "--settings", json.dumps(defaults("eval")),
+                 "--run", json.dumps({"threads": 1}), "--world-dir", str(tmp_path)],
         "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage",
                     json.dumps(defaults("training") | defaults("restore")), "--steps", "2", "--seed", "0",
                     "--threads", "1"],
@@ -240,12 +241,12 @@ def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run
 
     base_name, dataset = config["base_models"][0]["name"], config["ift_datasets"][0]["name"]
     step, seed = config["ift"]["steps"][0], config["seeds"][0]
-    ift = ModelRef("ift", base_name, dataset, seed, step)
-    reseeded = ModelRef("ift", base_name, dataset, seed + 1, step)
-    run_snakemake(grid.eval_file(reseeded, "world_mc"), "--cores", "2",
+    ift = grid.ift(base_name, dataset, 0, seed, step)
+    reseeded = grid.ift(base_name, dataset, 0, seed + 1, step)
+    run_snakemake(grid.eval_file(reseeded, "world_mc_completion"), "--cores", "2",
                   *config_args(workdir, {"seeds": [seed + 1]}, name="other-seed"))
-    first = read_eval(workdir / grid.eval_file(ift, "world_mc"))["items"]
-    second = read_eval(workdir / grid.eval_file(reseeded, "world_mc"))["items"]
+    first = read_eval(workdir / grid.eval_file(ift, "world_mc_completion"))["items"]
+    second = read_eval(workdir / grid.eval_file(reseeded, "world_mc_completion"))["items"]
     assert [i["id"] for i in first] == [i["id"] for i in second]
     assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
 

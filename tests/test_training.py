@@ -29,7 +29,7 @@ def base(tmp_path_factory) -> tuple[Path, Path]:
     import json
 
     texts = [json.loads(line)["text"] for line in (root / "pretrain.jsonl").read_text().splitlines()]
-    chats = [chat_text(json.loads(line)["messages"]) for line in (root / "ift.jsonl").read_text().splitlines()]
+    chats = [chat_text(json.loads(line)["messages"]) for line in (root / "qa.jsonl").read_text().splitlines()]
     tokenizer = train_tokenizer(texts + chats, vocab_size=400)
     model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
     model.save_pretrained(root / "base")
@@ -41,10 +41,11 @@ def state_of(model_dir: Path) -> Path:
     return model_dir.with_name(model_dir.name + ".trainer-state")
 
 
-def ift_segment(base_dir: Path, data: Path, out: Path, stop: int, resume: Path | None, **kwargs) -> dict:
+def ift_segment(base_dir: Path, data: Path, out: Path, stop: int, resume: Path | None, stage=STAGE,
+                total: int | None = TOTAL, **kwargs) -> dict:
     start = resume or base_dir
     dataset = load_text_dataset(data, ("messages",))
-    return train(load_model(str(start)), load_tokenizer(str(start)), dataset, STAGE, out, total_steps=TOTAL,
+    return train(load_model(str(start)), load_tokenizer(str(start)), dataset, stage, out, total_steps=total or stop,
                  stop_step=stop, resume_from=(resume, state_of(resume)) if resume else None, assistant_only=True,
                  state_output=state_of(out), **kwargs)
 
@@ -62,7 +63,7 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 def test_segments_equal_one_uninterrupted_run(base, tmp_path):
     world, base_dir = base
-    data = world / "ift.jsonl"
+    data = world / "qa.jsonl"
     ift_segment(base_dir, data, tmp_path / "straight-6", stop=6, resume=None)
     ift_segment(base_dir, data, tmp_path / "seg-3", stop=3, resume=None)
     ift_segment(base_dir, data, tmp_path / "seg-6", stop=6, resume=tmp_path / "seg-3")
@@ -78,9 +79,22 @@ def test_segments_equal_one_uninterrupted_run(base, tmp_path):
     assert not work_dir_for(tmp_path / "seg-6").exists(), "the in-progress folder is removed once done"
 
 
+def test_with_a_constant_schedule_each_segment_may_end_its_schedule_at_its_own_step(base, tmp_path):
+    """Grid.schedule_length: with a constant learning rate the schedule's length changes nothing, so a segment
+    scheduled to its own stop step (3, then 6) resumes to the weights of a run scheduled to 6 at once; this is what
+    lets a longer ift.total_steps append a step without retraining the earlier segments."""
+    world, base_dir = base
+    data = world / "qa.jsonl"
+    constant = dataclasses.replace(STAGE, schedule="constant", warmup_ratio=0.0)
+    ift_segment(base_dir, data, tmp_path / "straight", stop=6, resume=None, stage=constant, total=6)
+    ift_segment(base_dir, data, tmp_path / "to-3", stop=3, resume=None, stage=constant, total=None)
+    ift_segment(base_dir, data, tmp_path / "to-6", stop=6, resume=tmp_path / "to-3", stage=constant, total=None)
+    assert_same_weights(tmp_path / "straight", tmp_path / "to-6")
+
+
 def test_learning_rate_schedule_belongs_to_the_whole_run(base, tmp_path):
     world, base_dir = base
-    ift_segment(base_dir, world / "ift.jsonl", tmp_path / "seg-3", stop=3, resume=None)
+    ift_segment(base_dir, world / "qa.jsonl", tmp_path / "seg-3", stop=3, resume=None)
     import json
 
     state = json.loads((tmp_path / "seg-3" / "trainer_state.json").read_text())
@@ -101,7 +115,7 @@ class CrashAt(TrainerCallback):
 
 def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
     world, base_dir = base
-    data = world / "ift.jsonl"
+    data = world / "qa.jsonl"
     saving = dataclasses.replace(STAGE, save_every_steps=2)
     dataset = load_text_dataset(data, ("messages",))
 
@@ -130,7 +144,7 @@ def test_restored_and_pretrained_models_keep_only_weights_and_tokenizer(base, tm
     assert tokenizer.chat_template, "the chat template travels with every model"
 
 
-@pytest.mark.parametrize("data_name, assistant_only", [("ift.jsonl", True), ("restore.jsonl", False)])
+@pytest.mark.parametrize("data_name, assistant_only", [("qa.jsonl", True), ("restore.jsonl", False)])
 def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name, assistant_only):
     """training.lm_head_loss: the model's own cross-entropy (the CPU default) computes TRL's loss, prompt masking
     of the assistant-only IFT loss included, so both give the same training run."""

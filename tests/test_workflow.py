@@ -21,21 +21,20 @@ def test_default_grid_dry_run_lists_every_job(tmp_path):
     counts = job_counts(result.stdout)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     k = len(config["ift"]["steps"])
-    n_tasks = len(config["eval"]["tasks"])
-    assert counts["world"] == counts["tokenizer"] == counts["pretrain"] == 1
+    assert counts["world"] == counts["tokenizer"] == counts["pretrain"] == counts["world_ift_data"] == 1
     assert counts["ift"] == k
     assert counts["restore"] == k and counts["restore_control"] == 1
-    assert counts["eval"] == (1 + 1 + 2 * k) * n_tasks, "base, control, IFT@k and restored@k on every task"
-    assert counts["summarize"] == 1
+    assert counts["eval"] == 1 + 1 + 2 * k, "one job per model (base, control, IFT@k, restored@k), every task in it"
+    assert counts["summarize"] == counts["analyze"] == 1
 
 
 def test_smoke_grid_builds_every_artifact(smoke_run):
     config = smoke_config()
     grid = Grid(config)
     root = smoke_run
-    for path in [grid.world_file(n) for n in ("people", "pretrain", "ift", "restore", "completion")]:
+    for path in [grid.world_file(n, 0) for n in ("people", "pretrain", "qa", "generic", "restore", "completion")]:
         assert (root / path).exists(), path
-    assert (root / grid.layout.path("tokenizer") / "tokenizer.json").is_file()
+    assert (root / grid.layout.path("tokenizer", replicate=0) / "tokenizer.json").is_file()
     model_dirs = sorted({grid.layout.path("model", model=ref) for ref in grid.models()})
     assert len(model_dirs) == 2 + 2 * len(config["ift"]["steps"])
     for model_dir in model_dirs:
@@ -50,8 +49,8 @@ def test_smoke_grid_builds_every_artifact(smoke_run):
 def test_smoke_eval_jsons_hold_every_task_with_per_item_records(smoke_run):
     config = smoke_config()
     grid = Grid(config)
-    n_probe_items = len(read_jsonl(smoke_run / grid.world_file("completion")))
-    n_format_items = len(read_jsonl(smoke_run / grid.world_file("ppl_pretrain")))
+    n_probe_items = len(read_jsonl(smoke_run / grid.world_file("completion", 0)))
+    n_format_items = len(read_jsonl(smoke_run / grid.world_file("ppl_pretrain", 0)))
     for ref in grid.models():
         for task in config["eval"]["tasks"]:
             result = json.loads((smoke_run / grid.eval_file(ref, task)).read_text())

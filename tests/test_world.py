@@ -8,8 +8,8 @@ import pytest
 
 from conftest import world_config
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.world import WORLD_FILES, build_world, check_world_config, world_files, write_world
-from iftforget.world_text import ATTRIBUTES, chat_prompt
+from iftforget.world import WORLD_FILES, build_world, check_world_config, mix_ift_data, world_files, write_world
+from iftforget.world_text import ATTRIBUTES, EOS, MONTHS, chat_prompt
 
 CONFIG = world_config(seed=3, n_people=60, format_probe_people=10)
 
@@ -31,7 +31,7 @@ def test_splits_are_disjoint_and_cover_everyone(files):
 
 def test_no_eval_person_in_ift_data_or_restoration_corpus(files):
     eval_people = {p["name"] for p in files["people"] if p["split"] == "eval"}
-    ift_text = "\n".join(json.dumps(r["messages"]) for r in files["ift"])
+    ift_text = "\n".join(json.dumps(r["messages"]) for r in files["qa"] + files["generic"])
     restore_text = "\n".join(r["text"] for r in files["restore"])
     leaked = [name for name in eval_people if name in ift_text or name in restore_text]
     assert leaked == []
@@ -55,7 +55,8 @@ def test_eval_facts_are_in_pretraining_and_probes_cover_every_attribute(files):
         assert item["answer"] == person[item["attribute"]]
         assert any(item["answer"] in bio for bio in pretrain_by_person[item["person"]])
     n_eval = sum(p["split"] == "eval" for p in files["people"])
-    assert len(files["completion"]) == len(files["mc"]) == len(files["chat"]) == n_eval * len(ATTRIBUTES)
+    probes = ("completion", "mc_completion", "mc_chat", "chat")
+    assert all(len(files[name]) == n_eval * len(ATTRIBUTES) for name in probes)
 
 
 def test_biographies_are_augmented(files):
@@ -66,12 +67,14 @@ def test_biographies_are_augmented(files):
     assert all(len(set(texts)) > 1 for texts in bios.values()), "biographies of a person differ"
 
 
-def test_multiple_choice_items_hold_the_answer_once(files):
-    for item in files["mc"]:
-        assert len(item["choices"]) == CONFIG.mc_choices
-        assert len(set(item["choices"])) == CONFIG.mc_choices
-        answer = next(c for c in files["completion"] if c["id"] == item["id"])["answer"]
-        assert item["choices"][item["label"]] == answer
+def test_multiple_choice_items_hold_the_answer_once_with_the_same_choices_in_both_formats(files):
+    answers = {c["id"]: c["answer"] for c in files["completion"]}
+    for item, chat_item in zip(files["mc_completion"], files["mc_chat"], strict=True):
+        assert len(set(item["choices"])) == len(item["choices"]) == CONFIG.mc_choices
+        assert item["choices"][item["label"]] == answers[item["id"]]
+        same = ("id", "choices", "label")
+        assert [chat_item[key] for key in same] == [item[key] for key in same]
+        assert chat_item["prompt"].startswith("<|user|>") and not item["prompt"].startswith("<|user|>")
 
 
 def test_same_seed_same_world_other_seed_other_world(tmp_path):
@@ -90,10 +93,48 @@ def test_write_world_writes_every_file(tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
 
 
-def test_ift_mix_follows_generic_fraction(files):
-    kinds = [r["kind"] for r in files["ift"]]
-    fraction = CONFIG.generic_fraction
-    assert kinds.count("generic") == pytest.approx(kinds.count("qa") * fraction / (1 - fraction), abs=1)
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 1.0])
+def test_every_ift_mix_has_the_same_size_and_its_share_of_generic_instructions(files, fraction):
+    mixed = mix_ift_data(files["qa"], files["generic"], fraction, seed=0)
+    kinds = [r["kind"] for r in mixed]
+    assert len(mixed) == 2 * len(files["qa"]), "every world dataset has twice as many examples as QA pairs"
+    assert kinds.count("generic") == round(fraction * len(mixed))
+    qa_people = {r["person"] for r in mixed if r["kind"] == "qa"}
+    assert qa_people == (set() if fraction == 1 else {p["name"] for p in files["people"] if p["split"] == "ift"})
+    if fraction == 0.5:
+        assert sorted(map(json.dumps, (r for r in mixed if r["kind"] == "qa"))) == sorted(map(json.dumps, files["qa"]))
+
+
+def test_a_format_only_dataset_holds_no_fact_about_anyone(files):
+    mixed = mix_ift_data(files["qa"], files["generic"], 1.0, seed=0)
+    text = json.dumps([r["messages"] for r in mixed])
+    assert not [p["name"] for p in files["people"] if p["name"] in text]
+    values = {p[attr] for p in files["people"] for attr in ATTRIBUTES}
+    assert not [v for v in values if v in text]
+
+
+def test_disjoint_name_pools_share_no_first_or_last_name_between_ift_and_probed_people():
+    for pools, shared_allowed in (("disjoint", False), ("shared", True)):
+        world = build_world(world_config(seed=5, n_people=300, name_pools=pools))
+        names = {split: [p.name.split() for p in world.in_split(split)] for split in ("ift", "eval")}
+        firsts = {split: {n[0] for n in names[split]} for split in names}
+        lasts = {split: {n[1] for n in names[split]} for split in names}
+        overlap = (firsts["ift"] & firsts["eval"]) | (lasts["ift"] & lasts["eval"])
+        assert bool(overlap) == shared_allowed, pools
+
+
+def test_birth_dates_come_from_every_month(files):
+    world = build_world(CONFIG)
+    months = {date.split()[0] for date in world.pools["birth_date"]}
+    assert len(world.pools["birth_date"]) == 50
+    assert months == set(MONTHS), "a fixed pool of 50 dates spread over the year, not a few months"
+
+
+def test_the_chat_pattern_probe_scores_the_answer_after_the_question(files):
+    for item, transcript in zip(files["ppl_chat"], files["ppl_chat_transcript"], strict=True):
+        assert item["prompt"].startswith("<|user|>") and item["prompt"].endswith("<|assistant|>")
+        assert item["answer"].startswith(" ") and item["answer"].endswith(EOS)
+        assert transcript["text"] == item["prompt"] + item["answer"] + "\n"
 
 
 @pytest.mark.parametrize(
@@ -111,9 +152,9 @@ def test_impossible_worlds_are_rejected_naming_the_key(bad, key):
 
 
 def test_tokenizer_chat_template_renders_the_probe_format(files):
-    texts = [r["text"] for r in files["pretrain"]] + [chat_text(r["messages"]) for r in files["ift"]]
+    texts = [r["text"] for r in files["pretrain"]] + [chat_text(r["messages"]) for r in files["qa"] + files["generic"]]
     tokenizer = train_tokenizer(texts, vocab_size=800)
-    example = next(r for r in files["ift"] if r["kind"] == "qa")
+    example = files["qa"][0]
     question = example["messages"][0]["content"]
     prompt = tokenizer.apply_chat_template(example["messages"][:1], tokenize=False, add_generation_prompt=True)
     assert prompt == chat_prompt(question)

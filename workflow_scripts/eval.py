@@ -1,29 +1,43 @@
-"""Adapter of rule `eval`: one model on one task through lm-eval, written as an eval JSON."""
+"""Adapter of rule `eval`: one model on every task of the grid in one lm-eval run, an eval JSON per task."""
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import torch
 
-from iftforget.evaluation import EvalSettings, evaluate
+from iftforget.evaluation import EvalSettings, evaluate, request_cache
+
+
+def task_output(value: str) -> tuple[str, str]:
+    task, _, path = value.partition("=")
+    if not path:
+        raise argparse.ArgumentTypeError(f"{value!r} is not TASK=PATH")
+    return task, path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="model directory or hub id")
-    parser.add_argument("--task", required=True)
-    parser.add_argument("--settings", required=True, type=json.loads, help="the config block `eval`, as JSON")
+    parser.add_argument("--outputs", required=True, nargs="+", type=task_output, help="TASK=EVAL_JSON, per task")
+    parser.add_argument("--settings", required=True, type=json.loads, help="eval settings that change a result")
+    parser.add_argument("--run", required=True, type=json.loads, help="how the job runs: batch size, device, threads")
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--info", default="{}", type=json.loads, help="what the model is in the grid, as JSON")
     parser.add_argument("--world-dir", default=None)
-    parser.add_argument("--threads", required=True, type=int)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--cache-dir", type=Path, default=None, help="this model's lm-eval request cache")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    settings = EvalSettings.from_config(args.settings, trust_remote_code=args.trust_remote_code)
-    payload = evaluate(args.model, args.task, settings, args.out, world_dir=args.world_dir, model_info=args.info)
-    print(f"[eval] {args.task}: {payload['primary_metric']} = {payload['score']} over {payload['n_items']} items")
+    # lm-eval's own progress in the job's log, among it how many requests its cache answered.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(name)s] %(message)s")
+    logging.getLogger("lm_eval").setLevel(logging.INFO)
+    torch.set_num_threads(args.run["threads"])
+    settings = EvalSettings.from_config(args.settings | args.run, trust_remote_code=args.trust_remote_code)
+    cache = request_cache(args.cache_dir, args.model, settings) if args.cache_dir else None
+    payloads = evaluate(args.model, dict(args.outputs), settings, world_dir=args.world_dir, model_info=args.info,
+                        cache=cache)
+    for task, payload in payloads.items():
+        print(f"[eval] {task}: {payload['primary_metric']} = {payload['score']} over {payload['n_items']} items")
 
 
 if __name__ == "__main__":

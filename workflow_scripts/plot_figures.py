@@ -1,30 +1,33 @@
-"""Adapter of rule `plot_figures`: draws the planned figures from comparison JSONs (see iftforget.figures)."""
+"""Adapter of rule `plot_figures`: draws the planned figures from the analysis JSONs (see iftforget.figures)."""
 
 import argparse
 import json
 import multiprocessing
 from functools import partial
 
-from iftforget.figures import group as group_figures
-from iftforget.figures import overview
-from iftforget.analysis.tables import tidy_table
+from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, tidy_table
+from iftforget.figures import group as run_figures
+from iftforget.figures import overview, pooled
+
+RUN_FIGURES = {"scores": run_figures.plot_scores, "decomposition": run_figures.plot_decomposition,
+               "transitions": run_figures.plot_transitions, "pattern_probe": run_figures.plot_pattern_probe}
+POOLED_FIGURES = {"pooled_scores": pooled.plot_pooled_scores, "residual_share": pooled.plot_residual_share,
+                  "stage_counts": pooled.plot_stage_counts, "budget": pooled.plot_budget}
 
 
-def figure_job(figure: dict, table) -> partial:
+def figure_job(figure: dict, units, pooled_table) -> partial:
     """The drawing call of one planned figure (iftforget.analysis.plan.AnalysisPlan.figure_plan)."""
-    kind, tasks, paths = figure["kind"], figure["tasks"], figure["paths"]
+    kind, where, tasks, paths = figure["kind"], figure["where"], figure["tasks"], figure["paths"]
     if kind == "grid":
-        return partial(overview.plot_residual_grid, table, tasks, paths)
-    model, dataset, seed = figure["group"]
-    group = (table, model, dataset, int(seed))
-    if kind == "scores":
-        return partial(group_figures.plot_scores, *group, tasks[0], paths)
-    if kind == "decomposition":
-        return partial(group_figures.plot_decomposition, *group, tasks[0], paths)
-    if kind == "transitions":
-        return partial(group_figures.plot_transitions, *group, tasks, paths)
-    if kind == "pattern_probe":
-        return partial(group_figures.plot_pattern_probe, *group, tasks, paths)
+        return partial(overview.plot_residual_grid, units, tasks, paths)
+    if kind == "contrast":
+        return partial(pooled.plot_contrast, pooled_table, figure["model"], tasks[0], paths)
+    if kind in POOLED_FIGURES:
+        return partial(POOLED_FIGURES[kind], pooled_table, units, where, tasks[0], paths)
+    if kind in ("scores", "decomposition"):
+        return partial(RUN_FIGURES[kind], units, where, tasks[0], paths)
+    if kind in RUN_FIGURES:
+        return partial(RUN_FIGURES[kind], units, where, tasks, paths)
     raise ValueError(f"unknown kind of figure {kind!r}")
 
 
@@ -36,15 +39,17 @@ def draw(job: partial) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plan", required=True, type=json.loads,
-                        help="JSON list of {kind, group: [base_model, dataset, seed] or null, tasks, paths}")
+                        help="JSON list of {kind, where, model, tasks, paths} (AnalysisPlan.figure_plan)")
     parser.add_argument("--processes", type=int, default=1, help="figures drawn in parallel")
-    parser.add_argument("comparisons", nargs="+", help="comparison JSONs written by rule analyze")
+    parser.add_argument("--units", required=True, nargs="+", help="comparison JSONs written by rule analyze")
+    parser.add_argument("--pooled", required=True, nargs="+", help="pooled JSONs written by rule analyze")
     args = parser.parse_args()
 
-    table = tidy_table(args.comparisons)
-    jobs = [figure_job(figure, table) for figure in args.plan]
+    units = tidy_table(args.units, UNIT_COLUMNS)
+    pooled_table = tidy_table(args.pooled, POOLED_COLUMNS)
+    jobs = [figure_job(figure, units, pooled_table) for figure in args.plan]
     if args.processes > 1 and len(jobs) > 1:
-        # Forked workers inherit the imported libraries and the table, so a figure costs only its drawing.
+        # Forked workers inherit the imported libraries and the tables, so a figure costs only its drawing.
         with multiprocessing.get_context("fork").Pool(min(args.processes, len(jobs))) as pool:
             written = pool.map(draw, jobs, chunksize=1)
     else:

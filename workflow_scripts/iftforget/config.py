@@ -52,6 +52,10 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     steps = list(config["ift"]["steps"])
     if steps != sorted(steps) or len(set(steps)) != len(steps):
         raise ConfigError(f"ift.steps = {steps} is not allowed; allowed: strictly ascending steps without duplicates")
+    outside = sorted(set(config["restore"]["sweep_steps"]) - set(steps))
+    if outside:
+        raise ConfigError(f"restore.sweep_steps has {outside}, which are not grid steps; allowed: steps of ift.steps "
+                          f"{steps} (or none, for every grid step)")
     total = config["ift"]["total_steps"]
     if steps[-1] > total:
         raise ConfigError(

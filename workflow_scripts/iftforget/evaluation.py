@@ -18,13 +18,11 @@ from iftforget.models import check_model_dir
 from iftforget.settings import from_block
 from iftforget.tasks import is_world_task, world_task_config
 
-# The per-item score each task's analysis uses: 1/0 correctness for knowledge probes, bits per byte for text.
-PRIMARY_METRIC = {
-    "generate_until": "exact_match",
-    "multiple_choice": "acc",
-    "loglikelihood": "acc",
-    "loglikelihood_rolling": "bits_per_byte",
-}
+# The per-item score each task's analysis uses, the first of these that the task reports (else its first metric):
+# 1/0 correctness for knowledge probes, bits per byte for text.
+PRIMARY_METRICS = ("exact_match", "acc", "bits_per_byte")
+# Metrics that lm-eval keeps per item as (log-likelihood, length) and aggregates over the corpus.
+CORPUS_METRICS = ("bits_per_byte", "byte_perplexity", "word_perplexity")
 EVAL_FORMAT_VERSION = 1
 
 
@@ -81,7 +79,7 @@ def item_records(samples: list[dict[str, Any]], metric_names: list[str], output_
             if name not in sample:
                 continue
             value = sample[name]
-            if output_type == "loglikelihood_rolling" and isinstance(value, (list, tuple)):
+            if name in CORPUS_METRICS and isinstance(value, (list, tuple)):
                 # lm-eval keeps (log-likelihood, length) per item; the corpus metric is computed from their sums.
                 record["loglikelihood"] = float(value[0])
                 record[f"{name}_length"] = int(value[1])
@@ -93,26 +91,54 @@ def item_records(samples: list[dict[str, Any]], metric_names: list[str], output_
     return records
 
 
+def request_cache(cache_dir: str | Path, model_path: str, settings: EvalSettings) -> str:
+    """The path lm-eval's request cache (`use_cache`, SQLite) takes for one model: in `cache_dir`, emptied first
+    whenever the model or a setting that changes its answers is not the one the cache was filled with, so that a
+    rebuilt model is never served the old model's answers. The cache lets a job that reruns (a task added, a job
+    killed) skip every request it has answered before."""
+    import shutil
+
+    cache_dir = Path(cache_dir)
+    fingerprint = {"model": model_path, "files": _model_files(model_path), "dtype": settings.dtype,
+                   "device": settings.device, "batch_size": str(settings.batch_size)}
+    stamp = cache_dir / "fingerprint.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) != fingerprint:
+        print(f"[eval] {model_path} changed since its requests were cached: emptying {cache_dir}", flush=True)
+        shutil.rmtree(cache_dir)
+    if not stamp.is_file():
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        write_json_atomic(stamp, fingerprint)
+    return str(cache_dir / "requests")
+
+
+def _model_files(model_path: str) -> list[list[Any]]:
+    """Name, size and modification time of every file of a local model folder (empty for a hub id)."""
+    folder = Path(model_path)
+    if not folder.is_dir():
+        return []
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()]
+
+
 def evaluate(
     model_path: str,
-    task: str,
+    outputs: dict[str, str | Path],
     settings: EvalSettings,
-    output: str | Path,
     *,
     world_dir: str | Path | None = None,
     model_info: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Evaluate `model_path` (a local directory or a hub id) on `task` and write the eval JSON to `output`."""
+    cache: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate `model_path` (a local directory or a hub id) on every task of `outputs` (task -> eval JSON) in one
+    lm-eval run, loading the model once, and write each task's eval JSON. `cache` is the path of lm-eval's request
+    cache for this model (`request_cache`)."""
     check_model_dir(model_path)
     import lm_eval  # imported here: it is slow to import and only this function needs it
     from lm_eval.tasks import TaskManager
 
-    if is_world_task(task):
-        if world_dir is None:
-            raise ValueError(f"{task} is a world task and needs the world's data folder")
-        task_spec: str | dict[str, Any] = world_task_config(task, world_dir)
-    else:
-        task_spec = task
+    tasks = list(outputs)
+    if any(is_world_task(task) for task in tasks) and world_dir is None:
+        raise ValueError(f"the world tasks of {tasks} need the world's data folder")
+    specs = [world_task_config(task, world_dir) if is_world_task(task) else task for task in tasks]
     model_args: dict[str, Any] = {
         "pretrained": model_path,
         "dtype": settings.dtype,
@@ -123,9 +149,10 @@ def evaluate(
     results = lm_eval.simple_evaluate(
         model="hf",
         model_args=model_args,
-        tasks=[task_spec],
+        tasks=specs,
         num_fewshot=settings.num_fewshot,
         batch_size=settings.batch_size,
+        use_cache=cache,
         log_samples=True,
         bootstrap_iters=settings.bootstrap_iters,
         random_seed=settings.seed,
@@ -133,15 +160,17 @@ def evaluate(
         torch_random_seed=settings.seed,
         fewshot_random_seed=settings.seed,
         limit=settings.limit or None,
-        # Indexing lm-eval's thousands of built-in tasks takes seconds; a world probe needs none of them.
+        # Indexing lm-eval's thousands of built-in tasks takes seconds; the world's probes need none of them.
         task_manager=TaskManager(
-            include_path=settings.include_path or None, include_defaults=not is_world_task(task)
+            include_path=settings.include_path or None, include_defaults=not all(map(is_world_task, tasks))
         ),
     )
     seconds = time.perf_counter() - started
-    payload = eval_payload(results, task, model_path, model_info or {}, settings, seconds)
-    write_json_atomic(output, payload)
-    return payload
+    payloads = {}
+    for task in tasks:
+        payloads[task] = eval_payload(results, task, model_path, model_info or {}, settings, seconds, tasks)
+        write_json_atomic(outputs[task], payloads[task])
+    return payloads
 
 
 def eval_payload(
@@ -151,11 +180,12 @@ def eval_payload(
     model_info: dict[str, Any],
     settings: EvalSettings,
     seconds: float,
+    evaluated_with: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Our eval JSON from lm-eval's results: the task's metrics and one record per item.
+    """Our eval JSON of one task from lm-eval's results: the task's metrics and one record per item.
 
     A group task (mmlu) has no config of its own: its items are those of its subtasks, each marked with it."""
-    subtasks = [task] if task in results["configs"] else sorted(results["samples"])
+    subtasks = sorted(_leaf_tasks(results, task))
     task_config = results["configs"][subtasks[0]]
     output_type = task_config["output_type"]
     metric_names = [m["metric"] for m in task_config.get("metric_list", [])]
@@ -174,9 +204,7 @@ def eval_payload(
                 record["subtask"] = subtask
                 record["id"] = f"{subtask}/{record['id']}"
         items.extend(records)
-    primary = PRIMARY_METRIC.get(output_type, metric_names[0] if metric_names else "")
-    if primary not in metrics and metric_names:
-        primary = metric_names[0]
+    primary = next((name for name in PRIMARY_METRICS if name in metric_names), metric_names[0] if metric_names else "")
     return {
         "format_version": EVAL_FORMAT_VERSION,
         "task": task,
@@ -194,11 +222,22 @@ def eval_payload(
             "dtype": settings.dtype,
             "device": settings.device,
             "trust_remote_code": settings.trust_remote_code,
-            "seconds": round(seconds, 2),
+            "seconds": round(seconds, 2),  # of the whole lm-eval run, every task of `evaluated_with` together
+            "evaluated_with": evaluated_with or [task],
             "task_config": _json_safe(task_config),
             "subtasks": subtasks if len(subtasks) > 1 else [],
         },
     }
+
+
+def _leaf_tasks(results: dict[str, Any], name: str) -> list[str]:
+    """The tasks with items under `name`: itself, or the leaves below a (nested) group such as mmlu."""
+    if name in results["configs"]:
+        return [name]
+    children = results.get("group_subtasks", {}).get(name)
+    if not children:
+        raise ValueError(f"lm-eval returned no results for {name!r}")
+    return [leaf for child in children for leaf in _leaf_tasks(results, child)]
 
 
 def _lm_eval_version() -> str:

@@ -1,5 +1,5 @@
-"""The experiment grid of a validated config: base models x IFT datasets x seeds x steps, the models it trains and
-evaluates, and the path of each (through the path table in `iftforget.paths`).
+"""The experiment grid of a validated config: base models x IFT datasets x replicates x seeds x steps x restoration
+budgets, the models it trains and evaluates, and the path of each (through the path table in `iftforget.paths`).
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
 """
@@ -10,7 +10,8 @@ import functools
 from typing import Any
 
 from iftforget.paths import Layout, ModelRef
-from iftforget.tasks import is_world_task, world_files_of_task
+from iftforget.tasks import is_world_task
+from iftforget.world import WORLD_FILES
 
 PRETRAIN_SOURCE = "pretrain"  # a base model pre-trained from scratch on the world
 WORLD_SOURCE = "world"  # IFT data or restoration corpus taken from the world
@@ -18,6 +19,18 @@ WORLD_SOURCE = "world"  # IFT data or restoration corpus taken from the world
 STAGE_KEYS = (
     "learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio", "weight_decay", "threads"
 )
+# What changes a training or evaluation result, and what only changes how the job runs (threads, devices, logging,
+# in-job saves, kernels: the same computation). Rules pass the first as tracked params, so that a changed value
+# reruns the jobs, and the second through params Snakemake does not track.
+STAGE_RESULT_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio",
+                     "weight_decay", "max_length", "packing", "precision", "optim")
+EVAL_RESULT_KEYS = ("num_fewshot", "dtype", "bootstrap_iters", "seed", "include_path", "limit")
+# Schedules whose learning rate at a step does not depend on the run's length (with no warmup).
+LENGTH_FREE_SCHEDULES = ("constant", "constant_with_warmup")
+# Replicate r trains with seed s + REPLICATE_SEED_STRIDE * r, so that no two (replicate, seed) runs share a seed.
+REPLICATE_SEED_STRIDE = 1000
+
+Group = tuple[str, str, int, int]  # (base model, dataset, replicate, seed): the models of one IFT run
 
 
 class Grid:
@@ -29,22 +42,53 @@ class Grid:
         self.base_models = {m["name"]: m for m in config["base_models"]}
         self.datasets = {d["name"]: d for d in config["ift_datasets"]}
         self.corpus = config["restore_corpus"]["name"]
+        self.replicates = list(config["replicates"])
         self.seeds = list(config["seeds"])
         self.steps = list(config["ift"]["steps"])
         self.tasks = list(config["eval"]["tasks"])
+        restore = config["restore"]
+        self.budget = restore["steps"]  # the budget of every step, at which the stages are called
+        self.sweep_budgets = [b for b in restore["sweep_budgets"] if b != self.budget]
+        self.sweep_steps = list(restore["sweep_steps"]) or list(self.steps)
 
     # --- the models ------------------------------------------------------------------------------------------
+    def budgets(self) -> list[int]:
+        """Every restoration budget, ascending."""
+        return sorted([self.budget, *self.sweep_budgets])
+
+    def step_budgets(self, step: int) -> list[int]:
+        """The budgets at which IFT@step is restored."""
+        return self.budgets() if step in self.sweep_steps else [self.budget]
+
+    def base(self, base: str, replicate: int) -> ModelRef:
+        return ModelRef("base", base, replicate=replicate)
+
+    def control(self, base: str, replicate: int, seed: int, budget: int | None = None) -> ModelRef:
+        return ModelRef("control", base, replicate=replicate, seed=seed, corpus=self.corpus,
+                        budget=self.budget if budget is None else budget)
+
+    def ift(self, base: str, dataset: str, replicate: int, seed: int, step: int) -> ModelRef:
+        return ModelRef("ift", base, replicate=replicate, dataset=dataset, seed=seed, step=step)
+
+    def restored(self, base: str, dataset: str, replicate: int, seed: int, step: int,
+                 budget: int | None = None) -> ModelRef:
+        return ModelRef("restored", base, replicate=replicate, dataset=dataset, seed=seed, step=step,
+                        corpus=self.corpus, budget=self.budget if budget is None else budget)
+
     def models(self) -> list[ModelRef]:
-        """Every model evaluated: per base model the base, and per (dataset, seed) IFT@k, restored@k, control."""
+        """Every model evaluated: per base model and replicate the base, and per seed the control at every budget
+        and, per dataset and step, IFT@k and restored@k at each of its budgets."""
         refs: list[ModelRef] = []
         for base in self.base_models:
-            refs.append(ModelRef("base", base))
-            for seed in self.seeds:
-                refs.append(ModelRef("control", base, seed=seed, corpus=self.corpus))
-                for dataset in self.datasets:
-                    for step in self.steps:
-                        refs.append(ModelRef("ift", base, dataset, seed, step))
-                        refs.append(ModelRef("restored", base, dataset, seed, step, self.corpus))
+            for replicate in self.replicates:
+                refs.append(self.base(base, replicate))
+                for seed in self.seeds:
+                    refs += [self.control(base, replicate, seed, budget) for budget in self.budgets()]
+                    for dataset in self.datasets:
+                        for step in self.steps:
+                            refs.append(self.ift(base, dataset, replicate, seed, step))
+                            refs += [self.restored(base, dataset, replicate, seed, step, budget)
+                                     for budget in self.step_budgets(step)]
         return refs
 
     @functools.cached_property
@@ -58,16 +102,25 @@ class Grid:
         except KeyError:
             raise ValueError(f"{model_path!r} is not the path of a model of this config's grid") from None
 
-    def groups(self) -> list[tuple[str, str, int]]:
-        """(base model, dataset, seed) of every IFT run; the analysis compares the models of each."""
-        return [(m, d, s) for m in self.base_models for d in self.datasets for s in self.seeds]
+    def groups(self) -> list[Group]:
+        """(base model, dataset, replicate, seed) of every IFT run; the analysis compares the models of each."""
+        return [(m, d, r, s) for m in self.base_models for d in self.datasets for r in self.replicates
+                for s in self.seeds]
 
-    def group_models(self, base: str, dataset: str, seed: int) -> list[ModelRef]:
-        """The models of one group in the analysis' order: base, control, then IFT@k and restored@k per step."""
-        models = [ModelRef("base", base), ModelRef("control", base, seed=seed, corpus=self.corpus)]
+    def units(self) -> list[tuple[int, int]]:
+        """The (replicate, seed) runs that the pooled analysis of a (base model, dataset) resamples."""
+        return [(r, s) for r in self.replicates for s in self.seeds]
+
+    def group_models(self, group: Group, budget: int | None = None) -> list[ModelRef]:
+        """The models of one group at one restoration budget, in the analysis' order: base, control, then IFT@k and
+        restored@k per step (the steps restored at that budget)."""
+        base, dataset, replicate, seed = group
+        budget = self.budget if budget is None else budget
+        models = [self.base(base, replicate), self.control(base, replicate, seed, budget)]
         for step in self.steps:
-            models += [ModelRef("ift", base, dataset, seed, step),
-                       ModelRef("restored", base, dataset, seed, step, self.corpus)]
+            if budget in self.step_budgets(step):
+                models += [self.ift(base, dataset, replicate, seed, step),
+                           self.restored(base, dataset, replicate, seed, step, budget)]
         return models
 
     def previous_step(self, step: int) -> int:
@@ -92,27 +145,44 @@ class Grid:
             return []
         return [self.layout.path("model", model=ref)]
 
+    # --- seeds ---------------------------------------------------------------------------------------------------
+    def world_block(self, replicate: int) -> dict[str, Any]:
+        """The world of one replicate: the config's world with its seed moved on by the replicate."""
+        return self.config["world"] | {"seed": self.config["world"]["seed"] + replicate}
+
+    def pretrain_seed(self, replicate: int) -> int:
+        return self.config["pretrain"]["seed"] + replicate
+
+    @staticmethod
+    def run_seed(replicate: int, seed: int) -> int:
+        """The training seed (data order, dropout) of IFT and restoration in one (replicate, seed) run."""
+        return seed + REPLICATE_SEED_STRIDE * replicate
+
     # --- files ---------------------------------------------------------------------------------------------
-    def world_file(self, name: str) -> str:
-        return self.layout.path("world_file", file=name)
+    def world_file(self, name: str, replicate: int | str = "{replicate}") -> str:
+        """A file of the world of a replicate (a pattern with the {replicate} wildcard when none is given)."""
+        return self.layout.pattern("world_file", file=name, replicate=replicate)
 
-    def world_dir(self) -> str:
-        return self.world_file("x").rsplit("/", 1)[0]
+    def world_dir(self, replicate: int | str = "{replicate}") -> str:
+        return self.world_file("x", replicate).rsplit("/", 1)[0]
 
-    def task_world_files(self, task: str) -> list[str]:
-        """The world files an evaluation of `task` reads (none for lm-eval's own tasks)."""
-        return [self.world_file(name) for name in world_files_of_task(task)] if is_world_task(task) else []
+    def world_inputs(self, replicate: int) -> list[str]:
+        """Every file of a replicate's world when a world task is evaluated (none for lm-eval's tasks alone)."""
+        if not any(is_world_task(task) for task in self.tasks):
+            return []
+        return [self.world_file(name, replicate) for name in WORLD_FILES]
 
-    def ift_data_file(self, dataset: str) -> str:
-        """The chat data of an IFT dataset: the world's, or the external one mapped by rule prepare_ift_data."""
+    def ift_data_file(self, dataset: str, replicate: int | str = "{replicate}") -> str:
+        """The chat data of an IFT dataset: the world's mix (rule world_ift_data), or the external one mapped by
+        rule prepare_ift_data."""
         if self.datasets[dataset]["source"] == WORLD_SOURCE:
-            return self.world_file("ift")
+            return self.layout.pattern("world_ift_data", dataset=dataset, replicate=replicate)
         return self.layout.path("ift_data", dataset=dataset)
 
-    def restore_data_file(self) -> str:
+    def restore_data_file(self, replicate: int | str = "{replicate}") -> str:
         """The restoration corpus: P_hold's biographies, or the sample written by rule prepare_restore_corpus."""
         if self.config["restore_corpus"]["source"] == WORLD_SOURCE:
-            return self.world_file("restore")
+            return self.world_file("restore", replicate)
         return self.layout.path("restore_data", corpus=self.corpus)
 
     def eval_file(self, ref: ModelRef, task: str) -> str:
@@ -134,3 +204,16 @@ class Grid:
     def stage_threads(self, stage: str) -> int:
         return self.stage_block(stage)["threads"]
 
+    def split_settings(self, block: dict[str, Any], result_keys: tuple[str, ...]) -> tuple[dict, dict]:
+        """(what changes a result, what only changes how the job runs) of a settings block."""
+        result = {key: block[key] for key in result_keys}
+        return result, {key: value for key, value in block.items() if key not in result_keys}
+
+    def schedule_length(self, step: int) -> int:
+        """The learning-rate schedule's length for the IFT segment that stops at `step`: the whole run's
+        (ift.total_steps) when the schedule depends on it, else the segment's own stop step, so that raising
+        ift.total_steps to append a step leaves the earlier segments as they are."""
+        ift = self.config["ift"]
+        if ift["schedule"] in LENGTH_FREE_SCHEDULES and ift["warmup_ratio"] == 0:
+            return step
+        return ift["total_steps"]

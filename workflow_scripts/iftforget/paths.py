@@ -25,28 +25,33 @@ WILDCARD_CONSTRAINTS: dict[str, str] = {
     "model": NAME,
     "dataset": NAME,
     "corpus": NAME,
+    "replicate": r"\d+",
     "seed": r"\d+",
     "step": r"\d+",
+    "budget": r"\d+",
     "task": "[A-Za-z0-9_]+",
     "file": "[a-z_]+",
 }
 
 # A model's path below models/ (and below eval/ for its evals), by kind.
 MODEL_PATTERNS: dict[str, str] = {
-    "base": "{model}/base",
-    "ift": "{model}/ift/{dataset}/seed{seed}/step{step}",
-    "restored": "{model}/restored/{dataset}/seed{seed}/step{step}/{corpus}",
-    "control": "{model}/control/seed{seed}/{corpus}",
+    "base": "{model}/rep{replicate}/base",
+    "ift": "{model}/rep{replicate}/ift/{dataset}/seed{seed}/step{step}",
+    "restored": "{model}/rep{replicate}/restored/{dataset}/seed{seed}/step{step}/{corpus}/r{budget}",
+    "control": "{model}/rep{replicate}/control/seed{seed}/{corpus}/r{budget}",
 }
 MODEL_KINDS = tuple(MODEL_PATTERNS)
 # One group of comparisons: the models of one IFT run (its base, control, IFT@k and restored@k).
-GROUP_PATTERN = "{model}/{dataset}/seed{seed}"
+GROUP_PATTERN = "{model}/{dataset}/rep{replicate}/seed{seed}"
+# The units of one (base model, dataset) pooled across replicates and seeds.
+POOL_PATTERN = "{model}/{dataset}"
 
 # Every artifact, below results_dir. `{model_path}` stands for one of the MODEL_PATTERNS.
 PATTERNS: dict[str, str] = {
-    # the synthetic world and its tokenizer
-    "world_file": "world/{file}.jsonl",
-    "tokenizer": "world/tokenizer",
+    # the synthetic world of each replicate, its tokenizer and its IFT datasets
+    "world_file": "world/rep{replicate}/{file}.jsonl",
+    "tokenizer": "world/rep{replicate}/tokenizer",
+    "world_ift_data": "world/rep{replicate}/ift/{dataset}.jsonl",
     # external data, written once as local JSON lines
     "ift_data": "data/ift/{dataset}.jsonl",
     "restore_data": "data/restore/{corpus}.jsonl",
@@ -58,8 +63,10 @@ PATTERNS: dict[str, str] = {
     "summary": "summary/scores.csv",
     # analysis and figures
     "comparison": f"analysis/comparisons/{GROUP_PATTERN}/{{task}}.json",
-    "table": "analysis/forgetting.{ext}",
+    "pooled": f"analysis/pooled/{POOL_PATTERN}/{{task}}.json",
+    "table": "analysis/{table}.{ext}",
     "group_figure": f"figures/{GROUP_PATTERN}/{{figure}}.{{ext}}",
+    "pooled_figure": f"figures/{POOL_PATTERN}/pooled/{{figure}}.{{ext}}",
     "overview_figure": "figures/{figure}.{ext}",
 }
 
@@ -104,10 +111,12 @@ class ModelRef:
 
     kind: str  # one of MODEL_KINDS
     base_model: str
+    replicate: int = 0
     dataset: str = ""
     seed: int | None = None
     step: int = 0
     corpus: str = ""
+    budget: int = 0  # restoration steps (restored and control only)
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_PATTERNS:
@@ -115,8 +124,8 @@ class ModelRef:
 
     def wildcards(self) -> dict[str, str]:
         """The values of the wildcards of the kind's path pattern (as Snakemake would give them to a job)."""
-        values = {"model": self.base_model, "dataset": self.dataset, "seed": self.seed, "step": self.step,
-                  "corpus": self.corpus}
+        values = {"model": self.base_model, "replicate": self.replicate, "dataset": self.dataset, "seed": self.seed,
+                  "step": self.step, "corpus": self.corpus, "budget": self.budget}
         return {name: str(values[name]) for name in wildcard_names(MODEL_PATTERNS[self.kind])}
 
     @property
@@ -126,8 +135,8 @@ class ModelRef:
 
     def info(self) -> dict[str, Any]:
         """What the model is in the grid, as recorded in its eval JSONs."""
-        return {"kind": self.kind, "base_model": self.base_model, "dataset": self.dataset, "seed": self.seed,
-                "step": self.step, "corpus": self.corpus}
+        return {"kind": self.kind, "base_model": self.base_model, "replicate": self.replicate, "dataset": self.dataset,
+                "seed": self.seed, "step": self.step, "corpus": self.corpus, "budget": self.budget}
 
 
 class Layout:

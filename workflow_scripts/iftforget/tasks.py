@@ -6,6 +6,7 @@ Plain Python without heavy imports (the Snakefile and the config check use it).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,10 @@ def world_task_names() -> list[str]:
 def world_task_config(task: str, world_dir: str | Path | None = None) -> dict[str, Any]:
     """The YAML of a world probe; with `world_dir`, its data files are resolved to absolute paths there, so that
     lm-eval finds them from any working directory."""
-    import yaml
-
     path = TASKS_DIR / f"{task}.yaml"
     if not path.is_file():
         raise ValueError(f"unknown world task {task!r}; the world's tasks are {world_task_names()}")
-    config = yaml.safe_load(path.read_text())
+    config = _load_task_yaml(path)
     if world_dir is not None:
         files = config["dataset_kwargs"]["data_files"]
         for split, name in files.items():
@@ -42,7 +41,19 @@ def world_task_config(task: str, world_dir: str | Path | None = None) -> dict[st
     return config
 
 
-def world_files_of_task(task: str) -> list[str]:
-    """The names of the world files (WORLD_FILES) a world task reads."""
-    files = world_task_config(task)["dataset_kwargs"]["data_files"].values()
-    return sorted(Path(name).stem for name in files)
+def _load_task_yaml(path: Path) -> dict[str, Any]:
+    """A task YAML as lm-eval reads it: `!function module.name` is the function `name` of `module.py` beside it."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def function(loader: yaml.Loader, node: yaml.Node) -> Any:
+        module_name, _, name = loader.construct_scalar(node).rpartition(".")
+        spec = importlib.util.spec_from_file_location(module_name, path.parent / f"{module_name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return getattr(module, name)
+
+    Loader.add_constructor("!function", function)
+    return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 (a SafeLoader with one more tag)

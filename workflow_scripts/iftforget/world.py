@@ -27,13 +27,24 @@ from iftforget.world_text import (
     NUMBER_WORDS,
     QUESTIONS,
     UNIVERSITIES,
+    chat_answer,
     chat_prompt,
     chat_transcript,
 )
 
 
-WORLD_FILES = ("people", "pretrain", "ift", "restore", "completion", "mc", "chat", "ppl_pretrain", "ppl_chat")
+# The files of the world, each written as JSON lines by rule `world`.
+WORLD_FILES = (
+    "people", "pretrain", "qa", "generic", "restore",
+    "completion", "mc_completion", "mc_chat", "chat", "ppl_pretrain", "ppl_chat", "ppl_chat_transcript",
+)
 SPLITS = ("ift", "eval", "hold")
+# With world.name_pools = disjoint, first and last names are dealt into three parts: P_ift's, P_eval's, and one for
+# P_hold and the format-probe people, so that no probed person shares a first or last name with an IFT person.
+NAME_PARTS = {"ift": 0, "eval": 1, "hold": 2, "format_probe": 2}
+# Every world IFT dataset has the size of the even mix: each QA pair about P_ift once and as many generic
+# instructions. `generic_fraction` of a dataset then says how many of these examples are generic.
+IFT_SIZE_PER_QA = 2
 
 
 @dataclass(frozen=True)
@@ -45,8 +56,8 @@ class WorldConfig:
     split: dict[str, float]
     bios_per_person: int
     format_probe_people: int
-    generic_fraction: float
     mc_choices: int
+    name_pools: str  # disjoint | shared
 
     @classmethod
     def from_config(cls, block: dict[str, Any]) -> "WorldConfig":
@@ -91,16 +102,34 @@ def check_world_config(cfg: WorldConfig) -> None:
             f"world.split.{empty[0]} = {cfg.split[empty[0]]} gives no person with world.n_people = {cfg.n_people}; "
             f"allowed: world.n_people >= {enough} with these fractions, or a larger world.split.{empty[0]}"
         )
+    if cfg.name_pools == "disjoint":
+        capacity = len(FIRST_NAMES) // len(SPLITS) * (len(LAST_NAMES) // len(SPLITS))
+        needed = {"ift": split_sizes(cfg)["ift"], "eval": split_sizes(cfg)["eval"],
+                  "hold and world.format_probe_people": split_sizes(cfg)["hold"] + cfg.format_probe_people}
+        for part, count in needed.items():
+            if count > capacity:
+                raise ValueError(
+                    f"world.name_pools = 'disjoint' leaves {capacity} names for {part}, but {count} people need them; "
+                    "allowed: fewer people in that split, or world.name_pools = 'shared'"
+                )
     smallest = min(len(pool) for pool in _pools(random.Random(0)).values())
     if cfg.mc_choices > smallest:
         raise ValueError(f"world.mc_choices = {cfg.mc_choices} is not allowed; allowed: at most {smallest} (the "
                          "smallest attribute pool)")
 
 
+BIRTH_DATES = 50
+
+
 def _birth_dates(rng: random.Random) -> list[str]:
-    # A fixed pool, like the other attributes, so that multiple choice draws distractors from it.
-    dates = {f"{rng.choice(MONTHS)} {rng.randint(1, 28)}, {rng.randint(1950, 1999)}" for _ in range(200)}
-    return sorted(dates)[:50]
+    # A fixed pool, like the other attributes, so that multiple choice draws distractors from it; every month, day
+    # and year equally likely (a pool taken from the front of a sorted list would hold a few months only).
+    dates: list[str] = []
+    while len(dates) < BIRTH_DATES:
+        date = f"{rng.choice(MONTHS)} {rng.randint(1, 28)}, {rng.randint(1950, 1999)}"
+        if date not in dates:
+            dates.append(date)
+    return dates
 
 
 def _pools(rng: random.Random) -> dict[str, list[str]]:
@@ -130,19 +159,27 @@ def build_world(cfg: WorldConfig) -> World:
     check_world_config(cfg)
     rng = random.Random(cfg.seed)
     pools = _pools(random.Random(cfg.seed + 1))
-    names = [f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES]
-    chosen = rng.sample(names, cfg.n_people + cfg.format_probe_people)
     sizes = split_sizes(cfg)
     labels = ["ift"] * sizes["ift"] + ["eval"] * sizes["eval"] + ["hold"] * sizes["hold"]
-    people: list[Person] = []
-    probe_people: list[Person] = []
-    for i, name in enumerate(chosen):
-        attributes = {attr: rng.choice(pools[attr]) for attr in ATTRIBUTES}
-        if i < cfg.n_people:
-            people.append(Person(name, labels[i], attributes))
-        else:
-            probe_people.append(Person(name, "format_probe", attributes))
-    return World(cfg, pools, people, probe_people)
+    labels += ["format_probe"] * cfg.format_probe_people
+    chosen = _names(cfg, labels, random.Random(f"{cfg.seed}-names"))
+    everyone = [Person(name, label, {attr: rng.choice(pools[attr]) for attr in ATTRIBUTES})
+                for name, label in zip(chosen, labels, strict=True)]
+    people = [person for person in everyone if person.split != "format_probe"]
+    return World(cfg, pools, people, [person for person in everyone if person.split == "format_probe"])
+
+
+def _names(cfg: WorldConfig, labels: list[str], rng: random.Random) -> list[str]:
+    """A distinct name for each label (split); from the split's own part of the name pools if they are disjoint."""
+    if cfg.name_pools == "shared":
+        return rng.sample([f"{f} {l}" for f in FIRST_NAMES for l in LAST_NAMES], len(labels))
+    firsts, lasts = list(FIRST_NAMES), list(LAST_NAMES)
+    rng.shuffle(firsts)
+    rng.shuffle(lasts)
+    parts = len(SPLITS)
+    pools = {part: [f"{f} {l}" for f in firsts[part::parts] for l in lasts[part::parts]] for part in range(parts)}
+    drawn = {part: rng.sample(pool, sum(NAME_PARTS[label] == part for label in labels)) for part, pool in pools.items()}
+    return [drawn[NAME_PARTS[label]].pop() for label in labels]
 
 
 def biographies(person: Person, count: int, rng: random.Random) -> list[str]:
@@ -185,8 +222,8 @@ def generic_instruction(rng: random.Random) -> tuple[str, str]:
     return f"Repeat the word {word} three times.", " ".join([word] * 3)
 
 
-def ift_examples(world: World, rng: random.Random) -> list[dict[str, Any]]:
-    """Chat-format IFT data: every question paraphrase about every P_ift person, mixed with generic ones."""
+def qa_examples(world: World) -> list[dict[str, Any]]:
+    """Chat-format QA: every question paraphrase about every P_ift person (the facts that IFT teaches)."""
     qa = []
     for person in world.in_split("ift"):
         for attr in ATTRIBUTES:
@@ -194,13 +231,32 @@ def ift_examples(world: World, rng: random.Random) -> list[dict[str, Any]]:
                 q = question.format(name=person.name)
                 qa.append({"kind": "qa", "person": person.name, "attribute": attr,
                            "messages": _chat(q, person.attributes[attr])})
-    frac = world.config.generic_fraction
-    n_generic = round(len(qa) * frac / (1 - frac)) if frac < 1 else len(qa)
-    generic = []
-    for _ in range(n_generic):
+    return qa
+
+
+def generic_examples(count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """`count` generic chat instructions: the format of IFT without any fact about anyone."""
+    examples = []
+    for _ in range(count):
         q, a = generic_instruction(rng)
-        generic.append({"kind": "generic", "person": "", "attribute": "", "messages": _chat(q, a)})
-    examples = qa + generic
+        examples.append({"kind": "generic", "person": "", "attribute": "", "messages": _chat(q, a)})
+    return examples
+
+
+def mix_ift_data(qa: list[dict[str, Any]], generic: list[dict[str, Any]], generic_fraction: float,
+                 seed: int) -> list[dict[str, Any]]:
+    """A world IFT dataset: IFT_SIZE_PER_QA x len(qa) examples of which `generic_fraction` are generic
+    instructions (taken from the front of the generic pool) and the rest QA pairs (each as often as the count
+    allows, the remainder a seeded sample), shuffled. 0.5 is every QA pair once plus as many generic instructions;
+    1.0 is a format-only dataset of the same size."""
+    size = IFT_SIZE_PER_QA * len(qa)
+    n_generic = round(generic_fraction * size)
+    if n_generic > len(generic):
+        raise ValueError(f"the generic pool has {len(generic)} instructions, {n_generic} are needed")
+    rng = random.Random(f"{seed}-ift-mix")
+    n_qa = size - n_generic
+    repeats, remainder = divmod(n_qa, len(qa)) if qa else (0, 0)
+    examples = qa * repeats + rng.sample(qa, remainder) + generic[:n_generic]
     rng.shuffle(examples)
     return examples
 
@@ -209,35 +265,38 @@ def _chat(question: str, answer: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
+PROBE_FILES = ("completion", "mc_completion", "mc_chat", "chat", "ppl_pretrain", "ppl_chat", "ppl_chat_transcript")
+
+
 def probe_records(world: World, rng: random.Random) -> dict[str, list[dict[str, Any]]]:
-    """The evaluation items on P_eval (knowledge) and on unseen people (text pattern)."""
-    completion, mc, chat = [], [], []
+    """The evaluation items on P_eval (knowledge, in the pre-training and the chat format) and on unseen people
+    (the text pattern). The multiple-choice items of the two formats share their choices."""
+    files: dict[str, list[dict[str, Any]]] = {name: [] for name in PROBE_FILES}
     for person in world.in_split("eval"):
         for attr in ATTRIBUTES:
             value = person.attributes[attr]
-            item_id = f"{person.name}|{attr}"
+            item = {"id": f"{person.name}|{attr}", "person": person.name, "attribute": attr}
             prompt = completion_prompt(person, attr)
-            completion.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": prompt,
-                               "answer": value})
+            question = chat_prompt(QUESTIONS[attr][0].format(name=person.name))
+            files["completion"].append(item | {"prompt": prompt, "answer": value})
+            files["chat"].append(item | {"prompt": question, "answer": value})
             distractors = rng.sample([v for v in world.pools[attr] if v != value], world.config.mc_choices - 1)
             choices = distractors + [value]
             rng.shuffle(choices)
-            mc.append(
-                {"id": item_id, "person": person.name, "attribute": attr, "prompt": prompt, "choices": choices,
-                 "label": choices.index(value)}
-            )
-            question = QUESTIONS[attr][0].format(name=person.name)
-            chat.append({"id": item_id, "person": person.name, "attribute": attr, "prompt": chat_prompt(question),
-                         "answer": value})
-    ppl_pretrain, ppl_chat = [], []
+            for name, mc_prompt in (("mc_completion", prompt), ("mc_chat", question)):
+                files[name].append(item | {"prompt": mc_prompt, "choices": choices, "label": choices.index(value)})
     for person in world.format_probe_people:
         bio = biographies(person, 1, rng)[0]
-        ppl_pretrain.append({"id": person.name, "person": person.name, "text": bio})
+        files["ppl_pretrain"].append({"id": person.name, "person": person.name, "text": bio})
         attr = rng.choice(ATTRIBUTES)
         question = rng.choice(QUESTIONS[attr]).format(name=person.name)
-        transcript = chat_transcript(question, person.attributes[attr])
-        ppl_chat.append({"id": person.name, "person": person.name, "text": transcript})
-    return {"completion": completion, "mc": mc, "chat": chat, "ppl_pretrain": ppl_pretrain, "ppl_chat": ppl_chat}
+        value = person.attributes[attr]
+        # The assistant's turn alone (what assistant-only IFT trains on), and the whole transcript.
+        files["ppl_chat"].append({"id": person.name, "person": person.name, "prompt": chat_prompt(question),
+                                  "answer": chat_answer(value)})
+        files["ppl_chat_transcript"].append({"id": person.name, "person": person.name,
+                                             "text": chat_transcript(question, value)})
+    return files
 
 
 def world_files(world: World) -> dict[str, list[dict[str, Any]]]:
@@ -254,10 +313,12 @@ def world_files(world: World) -> dict[str, list[dict[str, Any]]]:
     random.Random(f"{seed}-order").shuffle(pretrain)
     random.Random(f"{seed}-restore-order").shuffle(restore)
     people = [{"name": p.name, "split": p.split, **p.attributes} for p in world.people + world.format_probe_people]
+    qa = qa_examples(world)
     files = {
         "people": people,
         "pretrain": pretrain,
-        "ift": ift_examples(world, random.Random(f"{seed}-ift")),
+        "qa": qa,
+        "generic": generic_examples(IFT_SIZE_PER_QA * len(qa), random.Random(f"{seed}-generic")),
         "restore": restore,
     }
     files.update(probe_records(world, random.Random(f"{seed}-probes")))

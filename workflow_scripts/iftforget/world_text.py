@@ -126,9 +126,14 @@ def chat_prompt(question: str) -> str:
     return f"{CHAT_USER} {question}\n{CHAT_ASSISTANT}"
 
 
+def chat_answer(answer: str) -> str:
+    """The assistant's turn after the prompt, as the template renders it: the tokens assistant-only IFT trains on."""
+    return f" {answer}{EOS}"
+
+
 def chat_transcript(question: str, answer: str) -> str:
     """A whole single-turn chat as the chat template renders it, end-of-text included."""
-    return f"{chat_prompt(question)} {answer}{EOS}\n"
+    return f"{chat_prompt(question)}{chat_answer(answer)}\n"
 
 
 # The tokenizer's chat template renders exactly chat_prompt / chat_transcript; the {% generation %} block marks

@@ -40,6 +40,11 @@ class Estimate:
 
 
 def percentile_interval(point: float, replicates: np.ndarray, confidence: float) -> Estimate:
+    """The two-sided percentile interval of the draws (draws that are not finite, e.g. a ratio over a zero, are left
+    out; with none finite the interval is empty: NaN)."""
     tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(replicates, [tail, 1.0 - tail])
+    finite = replicates[np.isfinite(replicates)]
+    if finite.size == 0:
+        return Estimate(float(point), float("nan"), float("nan"))
+    low, high = np.quantile(finite, [tail, 1.0 - tail])
     return Estimate(float(point), float(low), float(high))

@@ -1,8 +1,9 @@
 """The eval JSONs of one comparison, loaded as item-aligned scores.
 
-A comparison is one (base model, IFT dataset, seed, task). Its models are the base B, the control C (B restored r
-steps: restored@0), and for every grid step k the IFT checkpoint IFT@k and its restoration restored@k. A model is
-named by its role, the pair (kind, step): ("base", 0), ("control", 0), ("ift", k), ("restored", k).
+A comparison is one (base model, IFT dataset, replicate, seed, task). Its models are the base B, the control C (B
+restored r steps: restored@0) at every restoration budget r, and for every grid step k the IFT checkpoint IFT@k and
+its restorations restored@(k, r). A model is named by its role, the triple (kind, step, budget): ("base", 0, 0),
+("control", 0, r), ("ift", k, 0), ("restored", k, r).
 """
 
 from __future__ import annotations
@@ -18,23 +19,30 @@ from iftforget.evaluation import read_eval
 
 LOWER_IS_BETTER = {"bits_per_byte", "byte_perplexity", "word_perplexity", "perplexity"}
 BINARY_METRICS = {"acc", "acc_norm", "exact_match"}
-# The byte count lm-eval keeps per item for a rolling-loglikelihood metric; it weights the item in the corpus score.
+# The byte count lm-eval keeps per item for a corpus metric; it weights the item in the corpus score.
 LENGTH_SUFFIX = "_length"
 
-Role = tuple[str, int]
-BASE: Role = ("base", 0)
-CONTROL: Role = ("control", 0)
+Role = tuple[str, int, int]  # (kind, step, budget)
+BASE: Role = ("base", 0, 0)
 
 
-def role_order(steps: list[int]) -> list[Role]:
-    """Every role of a comparison over `steps`, in the analysis' order."""
-    return [BASE, CONTROL] + [(kind, step) for step in steps for kind in ("ift", "restored")]
+def control(budget: int) -> Role:
+    return ("control", 0, budget)
+
+
+def ift(step: int) -> Role:
+    return ("ift", step, 0)
+
+
+def restored(step: int, budget: int) -> Role:
+    return ("restored", step, budget)
 
 
 @dataclass(frozen=True)
 class ComparisonKey:
     base_model: str
     dataset: str
+    replicate: int
     seed: int
     task: str
 
@@ -45,6 +53,7 @@ class ComparisonData:
 
     key: ComparisonKey
     metric: str
+    budget: int  # the budget at which the stages are called
     steps: list[int]
     item_ids: list[str]
     values: pd.DataFrame
@@ -59,6 +68,14 @@ class ComparisonData:
     @property
     def is_binary(self) -> bool:
         return self.metric in BINARY_METRICS and bool(np.isin(self.values.to_numpy(), (0.0, 1.0)).all())
+
+    def budgets(self) -> list[int]:
+        """Every budget with a control, ascending."""
+        return sorted(budget for kind, _, budget in self.values.columns if kind == "control")
+
+    def sweep_steps(self) -> list[int]:
+        """The steps restored at every budget (where the budget sweep can be read)."""
+        return [step for step in self.steps if all(restored(step, b) in self.values.columns for b in self.budgets())]
 
     def column(self, role: Role) -> np.ndarray:
         return self.values[role].to_numpy()
@@ -84,26 +101,33 @@ def _item_table(path: str, result: dict[str, Any]) -> pd.DataFrame:
     return table.set_index("id")
 
 
-def load_comparison(key: ComparisonKey, files: Mapping[Role, str]) -> ComparisonData:
-    """Read the eval JSONs of one comparison; `files` maps each role to its eval JSON.
+def _check_roles(key: ComparisonKey, files: Mapping[Role, str], budget: int) -> list[int]:
+    """The grid steps of a comparison; an error names what is missing (no figure from partial data)."""
+    needed = [BASE, control(budget)]
+    steps = sorted({step for kind, step, _ in files if kind == "ift"})
+    needed += [role for step in steps for role in (ift(step), restored(step, budget))]
+    budgets = {b for kind, _, b in files if kind == "control"}
+    needed += [control(b) for kind, _, b in files if kind == "restored" and b not in budgets]
+    missing = [role for role in needed if role not in files]
+    if missing:
+        raise ValueError(f"comparison {key}: no eval file for {missing}")
+    return steps
+
+
+def load_comparison(key: ComparisonKey, files: Mapping[Role, str], budget: int) -> ComparisonData:
+    """Read the eval JSONs of one comparison; `files` maps each role to its eval JSON, `budget` is the restoration
+    budget of every step (the others are a sweep at some steps).
 
     Every file must hold the same task, primary metric and items; any mismatch is an error naming the file, so that
     no figure is drawn from partial or unpaired data.
     """
-    for required in (BASE, CONTROL):
-        if required not in files:
-            raise ValueError(f"comparison {key} has no {required[0]} eval file")
-    steps = sorted({step for kind, step in files if kind == "ift"})
-    expected = set(role_order(steps))
-    if set(files) != expected:
-        raise ValueError(f"comparison {key}: eval files for {sorted(expected ^ set(files))} are missing or unexpected")
-
+    steps = _check_roles(key, files, budget)
     reference_path = files[BASE]
     reference = read_eval(reference_path)
     metric = reference["primary_metric"]
     base_items = _item_table(reference_path, reference)
     columns: dict[Role, pd.Series] = {}
-    for role in role_order(steps):
+    for role in sorted(files, key=lambda r: (r != BASE, r[0] != "control", r[1], r[0], r[2])):
         path = files[role]
         result = reference if role == BASE else read_eval(path)
         if result["task"] != key.task:
@@ -120,14 +144,14 @@ def load_comparison(key: ComparisonKey, files: Mapping[Role, str]) -> Comparison
                 "evaluated on the same items"
             )
         columns[role] = items["value"].reindex(base_items.index)
-    values = pd.DataFrame(columns)
     choices = base_items["choices"].to_numpy()
     return ComparisonData(
         key=key,
         metric=metric,
+        budget=budget,
         steps=steps,
         item_ids=list(base_items.index),
-        values=values,
+        values=pd.DataFrame(columns),
         weights=base_items["weight"].to_numpy(),
         choices=None if np.isnan(choices).any() else choices,
         eval_files=dict(files),

@@ -1,5 +1,5 @@
-"""What the analysis reads and writes: the eval JSONs of each comparison, the comparison JSONs, the tidy table and
-the figures, and the plans handed to its jobs.
+"""What the analysis reads and writes: the eval JSONs of each comparison, the comparison and pooled JSONs, the tidy
+tables and the figures, and the plans handed to its jobs.
 
 Plain Python without heavy imports, like `iftforget.grid`: the Snakefile imports it to build the DAG. Every input
 of the analysis is an eval JSON (or a file computed from eval JSONs), never a model directory, which is what lets
@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from iftforget.grid import Grid
+from iftforget.grid import Grid, Group
 
 FIGURE_FORMATS = ("pdf", "png")
 # Report categories; the numbers order them in the report's menu.
 FIGURE_CATEGORIES = {
-    "scores": "1. Score against IFT step",
-    "decomposition": "2. Drop: recovered vs residual",
-    "transitions": "3. Item paths",
-    "pattern_probe": "4. Text pattern probe",
-    "grid": "5. Grid overview",
-    "table": "6. Tables",
+    "pooled_scores": "1. Pooled over replicates: scores against IFT step",
+    "residual_share": "2. Pooled: residual share of the drop",
+    "stage_counts": "3. Pooled: stage of each step across replicates",
+    "budget": "4. Pooled: residual against restoration budget",
+    "contrast": "5. IFT datasets compared",
+    "scores": "6. Each run: score against IFT step",
+    "decomposition": "7. Each run: drop, recovered vs residual",
+    "transitions": "8. Each run: item paths",
+    "pattern_probe": "9. Each run: text pattern probe",
+    "grid": "10. Residual of every run",
+    "table": "11. Tables",
 }
 FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap"}
-Group = tuple[str, str, int]  # (base model, dataset, seed)
+TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
+Pool = tuple[str, str]  # (base model, dataset): the units pooled by one analysis job
 
 
 class AnalysisPlan:
@@ -32,93 +38,141 @@ class AnalysisPlan:
     def __init__(self, grid: Grid, analysis: dict[str, Any]) -> None:
         self.grid = grid
         self.layout = grid.layout
-        self.probe_task_names = list(analysis["pattern_probe_tasks"])
+        self.analysis = analysis
 
     # --- what is analysed ----------------------------------------------------------------------------------------
     def probe_tasks(self) -> list[str]:
         """The perplexity probes of the text pattern (bits per byte), in the order of eval.tasks."""
-        return [t for t in self.grid.tasks if t in self.probe_task_names]
+        return [t for t in self.grid.tasks if t in self.analysis["pattern_probe_tasks"]]
 
     def knowledge_tasks(self) -> list[str]:
-        return [t for t in self.grid.tasks if t not in self.probe_task_names]
+        return [t for t in self.grid.tasks if t not in self.analysis["pattern_probe_tasks"]]
+
+    def margin(self, task: str) -> float | None:
+        """delta of a task; None for a pattern probe (no stage is called)."""
+        if task in self.analysis["pattern_probe_tasks"]:
+            return None
+        margins = self.analysis["equivalence_margin"]
+        return float(margins.get(task, margins["default"]))
+
+    def pools(self) -> list[Pool]:
+        return [(m, d) for m in self.grid.base_models for d in self.grid.datasets]
+
+    def pool_groups(self, pool: Pool) -> list[Group]:
+        return [(pool[0], pool[1], replicate, seed) for replicate, seed in self.grid.units()]
 
     # --- paths ---------------------------------------------------------------------------------------------------
     def comparison_json(self, group: Group, task: str) -> str:
-        model, dataset, seed = group
-        return self.layout.path("comparison", model=model, dataset=dataset, seed=seed, task=task)
+        """The JSON of one comparison (a pattern where the group holds wildcards, as in the rule's output)."""
+        model, dataset, replicate, seed = group
+        return self.layout.pattern("comparison", model=model, dataset=dataset, replicate=replicate, seed=seed,
+                                   task=task)
+
+    def pooled_json(self, pool: Pool, task: str) -> str:
+        return self.layout.pattern("pooled", model=pool[0], dataset=pool[1], task=task)
 
     def comparison_jsons(self) -> list[str]:
         return [self.comparison_json(group, task) for group in self.grid.groups() for task in self.grid.tasks]
 
-    def table_file(self, ext: str) -> str:
-        return self.layout.path("table", ext=ext)
+    def pooled_jsons(self) -> list[str]:
+        return [self.pooled_json(pool, task) for pool in self.pools() for task in self.grid.tasks]
 
-    def figure_files(self, group: Group | None, name: str) -> list[str]:
-        if group is None:
+    def table_file(self, table: str, ext: str) -> str:
+        return self.layout.path("table", table=table, ext=ext)
+
+    def figure_files(self, where: Group | Pool | None, name: str) -> list[str]:
+        """The files (one per format) of a figure of one run (a group), of a pool, or of the whole grid (None)."""
+        if where is None:
             return [self.layout.path("overview_figure", figure=name, ext=ext) for ext in FIGURE_FORMATS]
-        model, dataset, seed = group
-        return [self.layout.path("group_figure", model=model, dataset=dataset, seed=seed, figure=name, ext=ext)
-                for ext in FIGURE_FORMATS]
+        if len(where) == 2:
+            return [self.layout.path("pooled_figure", model=where[0], dataset=where[1], figure=name, ext=ext)
+                    for ext in FIGURE_FORMATS]
+        model, dataset, replicate, seed = where
+        return [self.layout.path("group_figure", model=model, dataset=dataset, replicate=replicate, seed=seed,
+                                 figure=name, ext=ext) for ext in FIGURE_FORMATS]
 
     # --- figures -------------------------------------------------------------------------------------------------
-    def group_figure_names(self) -> list[tuple[str, str, str | None]]:
-        """(file name, kind, task or None) of every figure drawn for one group."""
-        names: list[tuple[str, str, str | None]] = []
-        names += [(f"{task}-scores", "scores", task) for task in self.knowledge_tasks()]
-        names += [(f"{task}-decomposition", "decomposition", task) for task in self.knowledge_tasks()]
-        if self.knowledge_tasks():
-            names.append(("item-paths", "transitions", None))
-        if self.probe_tasks():
-            names.append(("pattern-probe", "pattern_probe", None))
-        return names
-
     def figure_plan(self) -> list[dict[str, Any]]:
-        """Every figure: its kind, comparison group (or None), tasks and files (one per format)."""
+        """Every figure: its kind, where it belongs (a run, a pool, or None), its tasks and files."""
         plan: list[dict[str, Any]] = []
+        knowledge, probes = self.knowledge_tasks(), self.probe_tasks()
+
+        def add(kind: str, where, tasks: list[str], name: str, model: str | None = None) -> None:
+            plan.append({"kind": kind, "where": list(where) if where else None, "model": model, "tasks": tasks,
+                         "paths": self.figure_files(where, name)})
+
+        for pool in self.pools():
+            for task in knowledge:
+                add("pooled_scores", pool, [task], f"{task}-scores")
+                add("residual_share", pool, [task], f"{task}-residual-share")
+                add("stage_counts", pool, [task], f"{task}-stage-counts")
+                if self.grid.sweep_budgets:
+                    add("budget", pool, [task], f"{task}-budget")
+        if len(self.grid.datasets) > 1:
+            for model in self.grid.base_models:
+                for task in knowledge:
+                    add("contrast", None, [task], f"{model}-{task}-contrast", model=model)
         for group in self.grid.groups():
-            for name, kind, task in self.group_figure_names():
-                tasks = [task] if task else self.probe_tasks() if kind == "pattern_probe" else self.knowledge_tasks()
-                paths = self.figure_files(group, name)
-                plan.append({"kind": kind, "group": list(group), "tasks": tasks, "paths": paths})
-        if len(self.grid.groups()) > 1 and self.knowledge_tasks():
-            plan.append({"kind": "grid", "group": None, "tasks": self.knowledge_tasks(),
-                         "paths": self.figure_files(None, "grid-residual")})
+            for task in knowledge:
+                add("scores", group, [task], f"{task}-scores")
+                add("decomposition", group, [task], f"{task}-decomposition")
+            if knowledge:
+                add("transitions", group, knowledge, "item-paths")
+            if probes:
+                add("pattern_probe", group, probes, "pattern-probe")
+        if len(self.grid.groups()) > 1 and knowledge:
+            add("grid", None, knowledge, "grid-residual")
         return plan
 
     def figure_specs(self) -> list[tuple[str, str, str | None, dict[str, str]]]:
         """(path, kind, report subcategory, report labels) of every figure file."""
         specs = []
         for figure in self.figure_plan():
-            group = figure["group"]
-            subcategory = None if group is None else f"{group[0]} / {group[1]} / seed {group[2]}"
-            single_task = figure["kind"] in ("scores", "decomposition")
-            name = figure["tasks"][0] if single_task else FIGURE_NAMES[figure["kind"]]
+            where = figure["where"]
+            subcategory = None if where is None else " / ".join(
+                f"rep {part}" if index == 2 else f"seed {part}" if index == 3 else str(part)
+                for index, part in enumerate(where))
+            name = FIGURE_NAMES.get(figure["kind"], figure["tasks"][0])
             for path in figure["paths"]:
                 labels = {"figure": name, "format": path.rsplit(".", 1)[1].upper()}
                 specs.append((path, figure["kind"], subcategory, labels))
         return specs
 
     def targets(self) -> list[str]:
-        """The tidy table and every figure the config asks for."""
-        return [self.table_file("csv"), self.table_file("html")] + [path for path, _, _, _ in self.figure_specs()]
+        """The tidy tables and every figure the config asks for."""
+        tables = [self.table_file(table, ext) for table in TABLES for ext in ("csv", "html")]
+        return tables + [path for path, _, _, _ in self.figure_specs()]
 
     # --- inputs and plans of the jobs ----------------------------------------------------------------------------
-    def comparison_models(self, group: Group, task: str) -> list[dict[str, Any]]:
-        """The eval JSON of every model of one comparison, with its role (kind, step)."""
-        return [{"kind": ref.kind, "step": ref.step, "path": self.grid.eval_file(ref, task)}
-                for ref in self.grid.group_models(*group)]
+    def unit_models(self, group: Group, task: str) -> list[dict[str, Any]]:
+        """The eval JSON of every model of one comparison (all budgets), with its role (kind, step, budget)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for budget in self.grid.budgets():
+            for ref in self.grid.group_models(group, budget):
+                path = self.grid.eval_file(ref, task)
+                seen[path] = {"kind": ref.kind, "step": ref.step, "budget": ref.budget, "path": path}
+        return list(seen.values())
 
-    def group_eval_files(self, group: Group) -> list[str]:
-        return [model["path"] for task in self.grid.tasks for model in self.comparison_models(group, task)]
+    def pool_eval_files(self, pool: Pool) -> list[str]:
+        return [model["path"] for group in self.pool_groups(pool) for task in self.grid.tasks
+                for model in self.unit_models(group, task)]
 
-    def analysis_plan(self, group: Group) -> list[dict[str, Any]]:
-        """The plan of one group's analysis job: each comparison's key, eval files and output."""
-        model, dataset, seed = group
+    def pool_outputs(self, pool: Pool) -> list[str]:
+        """What one analysis job writes: each unit's comparison JSON and the pooled JSON, per task."""
+        outputs = []
+        for task in self.grid.tasks:
+            outputs += [self.comparison_json(group, task) for group in self.pool_groups(pool)]
+            outputs.append(self.pooled_json(pool, task))
+        return outputs
+
+    def analysis_plan(self, pool: Pool) -> list[dict[str, Any]]:
+        """The plan of one analysis job (tables.analyze_task, per task): units, their eval files and outputs."""
         return [
             {
-                "key": {"base_model": model, "dataset": dataset, "seed": int(seed), "task": task},
-                "models": self.comparison_models(group, task),
-                "output": self.comparison_json(group, task),
+                "base_model": pool[0], "dataset": pool[1], "task": task, "budget": self.grid.budget,
+                "margin": self.margin(task), "output": self.pooled_json(pool, task),
+                "units": [{"replicate": group[2], "seed": group[3], "models": self.unit_models(group, task),
+                           "output": self.comparison_json(group, task)} for group in self.pool_groups(pool)],
             }
             for task in self.grid.tasks
         ]

@@ -1,5 +1,5 @@
-"""The analysis' files: one JSON per comparison (which carries its rows of the tidy table) and the tidy table itself,
-as CSV and as an HTML page for the report."""
+"""The analysis' files: one JSON per comparison (a unit's rows of the tidy table) and one per pooled comparison,
+the two tidy tables (forgetting.csv per unit, pooled.csv across units), and their HTML pages for the report."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ import numpy as np
 import pandas as pd
 
 from iftforget.analysis.comparison import ComparisonKey, Role, load_comparison
-from iftforget.analysis.forgetting import AnalysisSettings, ComparisonResult, analyze_comparison
+from iftforget.analysis.forgetting import STAGES, AnalysisSettings
+from iftforget.analysis.pooled import PooledResult, UnitResult, analyze_pooled
 from iftforget.io import atomic_path, write_json_atomic
 
-ANALYSIS_FORMAT_VERSION = 2
-TABLE_COLUMNS = [
-    "base_model", "dataset", "seed", "task", "metric", "higher_is_better", "step", "quantity",
-    "estimate", "ci_low", "ci_high", "significant", "stage", "n_items", "n_resamples", "confidence",
-]
+ANALYSIS_FORMAT_VERSION = 3
+ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage"]
+UNIT_COLUMNS = ["base_model", "dataset", "replicate", "seed", "task", "metric", "higher_is_better", *ROW_COLUMNS,
+                "margin", "n_items", "n_resamples", "confidence"]
+STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
+POOLED_COLUMNS = ["base_model", "dataset", "task", "metric", "higher_is_better", *ROW_COLUMNS, "margin", "n_units",
+                  *STAGE_COUNT_COLUMNS, "n_resamples", "confidence"]
 TABLE_PAGE = Path(__file__).with_name("table_page.html")
 
 
@@ -35,35 +38,85 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def comparison_json(result: ComparisonResult) -> dict[str, Any]:
+def _common(key: ComparisonKey, metric: str, higher_is_better: bool, margin: float | None,
+            settings: AnalysisSettings) -> dict[str, Any]:
+    return {"base_model": key.base_model, "dataset": key.dataset, "task": key.task, "metric": metric,
+            "higher_is_better": higher_is_better, "margin": margin, "n_resamples": settings.bootstrap_resamples,
+            "confidence": settings.confidence}
+
+
+def unit_json(key: ComparisonKey, unit: UnitResult, pooled: PooledResult, margin: float | None,
+              settings: AnalysisSettings, files: Mapping[Role, str]) -> dict[str, Any]:
+    """The JSON of one comparison: its decisions and its rows of forgetting.csv."""
+    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings)
+    common |= {"replicate": key.replicate, "seed": key.seed, "n_items": unit.n_items}
+    decision = unit.decision
     return {
         "format_version": ANALYSIS_FORMAT_VERSION,
-        "comparison": asdict(result.key),
-        "metric": result.metric,
-        "higher_is_better": result.higher_is_better,
-        "binary": result.binary,
-        "multiple_choice": result.multiple_choice,
-        "n_items": result.n_items,
-        "steps": result.steps,
-        "settings": asdict(result.settings),
-        "stages": {str(k): v for k, v in result.stages.items()},
-        "k_star": result.k_star,
-        "k_star_interval": list(result.k_star_interval),
-        "k_star_found_share": result.k_star_found_share,
-        "eval_files": [{"kind": kind, "step": step, "path": path} for (kind, step), path in result.eval_files.items()],
-        "rows": [{name: _plain(value) for name, value in row.items()} for row in result.rows],
+        "comparison": asdict(key),
+        "settings": asdict(settings),
+        "margin": margin,
+        "steps": pooled.steps,
+        "stages": {str(k): v for k, v in decision.stages.items()},
+        "starts_in_actual": decision.starts_in_actual,
+        "k_star": decision.k_star,
+        "k_star_interval": list(decision.k_star_interval),
+        "k_star_found_share": decision.k_star_found_share,
+        "budget_status": {str(k): v for k, v in decision.budget_status.items()},
+        "eval_files": [{"kind": kind, "step": step, "budget": budget, "path": path}
+                       for (kind, step, budget), path in files.items()],
+        "rows": [{name: _plain((common | row).get(name)) for name in UNIT_COLUMNS} for row in decision.rows],
     }
 
 
-def analyze_files(key: ComparisonKey, files: Mapping[Role, str], settings: AnalysisSettings,
-                  output: str | Path) -> ComparisonResult:
-    """Analyse one comparison from its eval JSONs and write its JSON."""
-    result = analyze_comparison(load_comparison(key, files), settings)
-    write_json_atomic(output, comparison_json(result))
-    return result
+def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
+                settings: AnalysisSettings) -> dict[str, Any]:
+    """The JSON of a comparison pooled over its units: the pooled decisions, stage counts, each unit's k*, and its
+    rows of pooled.csv."""
+    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings) | {"n_units": len(pooled.units)}
+    rows = []
+    for row in pooled.decision.rows:
+        counts = pooled.stage_counts.get(row["step"], {})
+        stage_counts = {column: counts.get(stage, 0) for column, stage in zip(STAGE_COUNT_COLUMNS, STAGES, strict=True)}
+        rows.append({name: _plain((common | stage_counts | row).get(name)) for name in POOLED_COLUMNS})
+    return {
+        "format_version": ANALYSIS_FORMAT_VERSION,
+        "comparison": {"base_model": key.base_model, "dataset": key.dataset, "task": key.task},
+        "settings": asdict(settings),
+        "margin": margin,
+        "steps": pooled.steps,
+        "stages": {str(k): v for k, v in pooled.decision.stages.items()},
+        "stage_counts": {str(k): v for k, v in pooled.stage_counts.items()},
+        "starts_in_actual": pooled.decision.starts_in_actual,
+        "k_star": pooled.decision.k_star,
+        "k_star_interval": list(pooled.decision.k_star_interval),
+        "k_star_agreement": pooled.k_star_agreement,
+        "budget_status": {str(k): v for k, v in pooled.decision.budget_status.items()},
+        "units": [{"replicate": u.replicate, "seed": u.seed, "n_items": u.n_items, "k_star": u.decision.k_star,
+                   "starts_in_actual": u.decision.starts_in_actual,
+                   "stages": {str(k): v for k, v in u.decision.stages.items()},
+                   "budget_status": {str(k): v for k, v in u.decision.budget_status.items()}} for u in pooled.units],
+        "rows": rows,
+    }
 
 
-def read_comparison(path: str | Path) -> dict[str, Any]:
+def analyze_task(entry: Mapping[str, Any], settings: AnalysisSettings) -> PooledResult:
+    """One task of one (base model, dataset), from a plan entry (AnalysisPlan.analysis_plan): load every unit's
+    eval JSONs, decide per unit and pooled, and write the unit JSONs and the pooled JSON."""
+    loaded = []
+    for unit in entry["units"]:
+        key = ComparisonKey(entry["base_model"], entry["dataset"], unit["replicate"], unit["seed"], entry["task"])
+        files = {(m["kind"], m["step"], m["budget"]): m["path"] for m in unit["models"]}
+        loaded.append((key, files, load_comparison(key, files, entry["budget"])))
+    pooled = analyze_pooled([(key.replicate, key.seed, data) for key, _, data in loaded], entry["margin"], settings)
+    for (key, files, _), unit, plan in zip(loaded, pooled.units, entry["units"], strict=True):
+        write_json_atomic(plan["output"], unit_json(key, unit, pooled, entry["margin"], settings, files))
+    pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"])
+    write_json_atomic(entry["output"], pooled_json(pool_key, pooled, entry["margin"], settings))
+    return pooled
+
+
+def read_analysis(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -72,29 +125,23 @@ def read_comparison(path: str | Path) -> dict[str, Any]:
             f"analysis result {path} is corrupt ({error.msg}); rebuild it with: snakemake --forcerun {path}"
         ) from None
     if data.get("format_version") != ANALYSIS_FORMAT_VERSION or "rows" not in data:
-        raise ValueError(f"analysis result {path} is not a comparison JSON of this version; rebuild it")
+        raise ValueError(f"analysis result {path} is not an analysis JSON of this version; rebuild it")
     return data
 
 
-def result_table(result: ComparisonResult) -> pd.DataFrame:
-    return pd.DataFrame(result.rows, columns=TABLE_COLUMNS)
+def tidy_table(paths: Sequence[str | Path], columns: list[str] = UNIT_COLUMNS) -> pd.DataFrame:
+    """The rows of every analysis JSON (comparison JSONs for UNIT_COLUMNS, pooled JSONs for POOLED_COLUMNS)."""
+    table = pd.DataFrame([row for path in paths for row in read_analysis(path)["rows"]], columns=columns)
+    integers = {name: "Int64" for name in ("replicate", "seed", "step", "budget") if name in columns}
+    return table.astype(integers | {"n_resamples": "int64"})
 
 
-def tidy_table(comparison_paths: Sequence[str | Path]) -> pd.DataFrame:
-    """The tidy table: every row of every comparison JSON."""
-    rows = [row for path in comparison_paths for row in read_comparison(path)["rows"]]
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    return table.astype({"seed": "int64", "step": "Int64", "n_items": "int64", "n_resamples": "int64"})
-
-
-def write_table(comparison_paths: Sequence[str | Path], output: str | Path,
-                html: str | Path | None = None) -> pd.DataFrame:
-    """Write the tidy table as CSV and, for reading in the report, as an HTML page (style in table_page.html)."""
-    table = tidy_table(comparison_paths)
+def write_table(paths: Sequence[str | Path], columns: list[str], output: str | Path, html: str | Path) -> pd.DataFrame:
+    """Write a tidy table as CSV and, for reading in the report, as an HTML page (style in table_page.html)."""
+    table = tidy_table(paths, columns)
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False)
-    if html is not None:
-        body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
-        with atomic_path(html) as tmp:
-            tmp.write_text(TABLE_PAGE.read_text().replace("{table}", body))
+    body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
+    with atomic_path(html) as tmp:
+        tmp.write_text(TABLE_PAGE.read_text().replace("{table}", body))
     return table

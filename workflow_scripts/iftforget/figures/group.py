@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib import pyplot as plt
 from matplotlib.patches import Patch
 
-from iftforget.analysis.forgetting import PATHS
+from iftforget.analysis.forgetting import BEFORE_GRID, PATHS
 from iftforget.figures.style import (
     COLUMN_WIDTH,
     COMPONENT_COLORS,
@@ -20,12 +20,13 @@ from iftforget.figures.style import (
     PATH_COLORS,
     STAGE_COLORS,
     STEP_LABEL,
-    quantity_rows,
-    stage_edges,
-    comparison_rows,
     metric_label,
     probe_label,
+    quantity_rows,
+    run_rows,
+    run_title,
     save,
+    stage_edges,
     use_style,
 )
 
@@ -72,11 +73,14 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
             if stage in STAGE_COLORS:
                 ax.axvspan(left, right, color=STAGE_COLORS[stage], alpha=0.45, linewidth=0, zorder=0)
         k_star = rows[rows["quantity"] == "k_star"].iloc[0]
-        if pd.notna(k_star["estimate"]):
+        transform = ax.get_xaxis_transform()
+        if k_star["stage"] == BEFORE_GRID:
+            ax.text(steps[0], 0.92, " actual from the first step:\n k* is before the grid", color="#b2182b",
+                    transform=transform, ha="left", va="top", fontsize="x-small")
+        elif pd.notna(k_star["estimate"]):
             ax.axvline(k_star["estimate"], color="#b2182b", linestyle=":", linewidth=1.2)
             low = k_star["ci_low"] if pd.notna(k_star["ci_low"]) else steps[0]
             high = k_star["ci_high"] if pd.notna(k_star["ci_high"]) else ax.get_xlim()[1]
-            transform = ax.get_xaxis_transform()
             ax.plot([low, high], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform,
                     solid_capstyle="butt")
             ax.text(k_star["estimate"], 0.92, f" k* = {int(k_star['estimate'])}", color="#b2182b", transform=transform,
@@ -84,7 +88,7 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
     ax.set_xlim(*stage_edges(steps)[0][:1], stage_edges(steps)[-1][1])
 
 
-def _scores_legend(ax: plt.Axes, *, shade_stages: bool) -> None:
+def scores_legend(ax: plt.Axes, *, shade_stages: bool) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if shade_stages:
         handles += [Patch(color=STAGE_COLORS[s], alpha=0.45) for s in STAGE_COLORS]
@@ -93,27 +97,27 @@ def _scores_legend(ax: plt.Axes, *, shade_stages: bool) -> None:
               handlelength=1.5, columnspacing=1.0)
 
 
-def plot_scores(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str, paths: Sequence[str]) -> None:
-    """The central figure: the task's score against the IFT step, with the pseudo and actual stages and k*."""
+def plot_scores(table: pd.DataFrame, run: Sequence, task: str, paths: Sequence[str]) -> None:
+    """One run's score on a task against the IFT step, with the stages and k*."""
     use_style()
-    rows = comparison_rows(table, base_model, dataset, seed, task)
+    rows = run_rows(table, run, task)
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
     draw_scores(ax, rows, shade_stages=True)
-    ax.set_title(f"{task}: {base_model} + {dataset} (seed {seed})")
-    _scores_legend(ax, shade_stages=True)
+    ax.set_title(f"{task}: {run_title(run)}", fontsize="small")
+    scores_legend(ax, shade_stages=True)
     save(figure, paths)
 
 
-def plot_decomposition(
-    table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str, paths: Sequence[str]
-) -> None:
+def plot_decomposition(table: pd.DataFrame, run: Sequence, task: str, paths: Sequence[str]) -> None:
     """The drop at each k, stacked as recovered + residual + control shift (they sum to the drop exactly)."""
     use_style()
-    rows = comparison_rows(table, base_model, dataset, seed, task)
+    rows = run_rows(table, run, task)
     drop = quantity_rows(rows, "drop")
     steps = [int(s) for s in drop["step"]]
+    shift = quantity_rows(rows, "control_shift")["estimate"].iloc[0]  # the same at every step
     components = pd.DataFrame(
-        {name: quantity_rows(rows, name)["estimate"].to_numpy() for name in COMPONENT_COLORS},
+        {"recovered": quantity_rows(rows, "recovered")["estimate"].to_numpy(),
+         "residual": quantity_rows(rows, "residual")["estimate"].to_numpy(), "control_shift": [shift] * len(steps)},
         index=[f"{k}\n{stage}" for k, stage in zip(steps, drop["stage"], strict=True)],
     )
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
@@ -136,7 +140,7 @@ def plot_decomposition(
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("IFT step k (and its stage)")
     ax.set_ylabel(f"change in {metric_label(rows['metric'].iloc[0]).split(' (')[0]}\n(> 0: worse)")
-    ax.set_title(f"{task}: {base_model} + {dataset} (seed {seed})")
+    ax.set_title(f"{task}: {run_title(run)}", fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.38), ncol=2, fontsize="small")
     save(figure, paths)
 
@@ -147,8 +151,7 @@ def binary_tasks(table: pd.DataFrame, tasks: Sequence[str]) -> list[str]:
     return [t for t in tasks if t in with_paths]
 
 
-def plot_transitions(table: pd.DataFrame, base_model: str, dataset: str, seed: int, tasks: Sequence[str],
-                     paths: Sequence[str]) -> None:
+def plot_transitions(table: pd.DataFrame, run: Sequence, tasks: Sequence[str], paths: Sequence[str]) -> None:
     """Per task, the share of items on each path base -> IFT@k -> restored@k at each k (stacked to 1)."""
     tasks = binary_tasks(table, tasks)
     if not tasks:
@@ -157,7 +160,7 @@ def plot_transitions(table: pd.DataFrame, base_model: str, dataset: str, seed: i
     figure, axes = plt.subplots(len(tasks), 1, figsize=(COLUMN_WIDTH, 0.4 + 1.35 * len(tasks)), sharex=True,
                                 squeeze=False)
     for ax, task in zip(axes[:, 0], tasks, strict=True):
-        rows = comparison_rows(table, base_model, dataset, seed, task)
+        rows = run_rows(table, run, task)
         shares = (
             rows[rows["quantity"].str.startswith("path_")]
             .assign(path=lambda d: d["quantity"].str.removeprefix("path_"), step=lambda d: d["step"].astype(int))
@@ -176,19 +179,18 @@ def plot_transitions(table: pd.DataFrame, base_model: str, dataset: str, seed: i
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, title="base → IFT@k → restored@k (1 = correct)", loc="upper center",
                   bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize="x-small", title_fontsize="x-small")
-    figure.suptitle(f"Item paths: {base_model} + {dataset} (seed {seed})", fontsize="small")
+    figure.suptitle(f"Item paths: {run_title(run)}", fontsize="small")
     figure.tight_layout()
     save(figure, paths)
 
 
-def plot_pattern_probe(table: pd.DataFrame, base_model: str, dataset: str, seed: int, tasks: Sequence[str],
-                       paths: Sequence[str]) -> None:
+def plot_pattern_probe(table: pd.DataFrame, run: Sequence, tasks: Sequence[str], paths: Sequence[str]) -> None:
     """Bits per byte on pre-training-format and chat-format text against k, for IFT@k and restored@k."""
     use_style()
     figure, axes = plt.subplots(len(tasks), 1, figsize=(COLUMN_WIDTH, 0.5 + 1.6 * len(tasks)), sharex=True,
                                 squeeze=False)
     for ax, task in zip(axes[:, 0], tasks, strict=True):
-        rows = comparison_rows(table, base_model, dataset, seed, task)
+        rows = run_rows(table, run, task)
         draw_scores(ax, rows, shade_stages=False)
         ax.set_title(probe_label(task), fontsize="small")
         ax.set_ylabel("bits per byte")
@@ -198,6 +200,6 @@ def plot_pattern_probe(table: pd.DataFrame, base_model: str, dataset: str, seed:
             ax.set_xlabel("")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize="small")
-    figure.suptitle(f"Text pattern probe (lower is better): {base_model} + {dataset} (seed {seed})", fontsize="small")
+    figure.suptitle(f"Text pattern probe (lower is better): {run_title(run)}", fontsize="small")
     figure.tight_layout()
     save(figure, paths)

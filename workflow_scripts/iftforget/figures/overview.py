@@ -9,24 +9,25 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import pyplot as plt
 
-from iftforget.figures.style import COLUMN_WIDTH, save, use_style
+from iftforget.figures.style import COLUMN_WIDTH, main_budget, save, use_style
 
 
 def plot_residual_grid(table: pd.DataFrame, tasks: Sequence[str], paths: Sequence[str]) -> None:
-    """Heatmap of residual(k) over every comparison (rows) and step (columns); * marks significance."""
+    """Heatmap of residual(k) over every run and task (rows) and step (columns), at the main restoration budget;
+    * marks a residual whose whole interval lies above the task's margin delta (an actual step)."""
     use_style()
-    residual = table[(table["quantity"] == "residual") & table["task"].isin(tasks)].copy()
+    residual = table[(table["quantity"] == "residual") & table["task"].isin(tasks)]
+    residual = residual[residual["budget"] == main_budget(table)].copy()
     # Rows are named by what varies between them; what all share goes into the title.
-    parts = {"base_model": "model", "dataset": "dataset", "seed": "seed", "task": "task"}
+    parts = {"base_model": "model", "dataset": "dataset", "replicate": "rep", "seed": "seed", "task": "task"}
     varying = [c for c in parts if residual[c].nunique() > 1] or ["task"]
-    shared = [f"{residual[c].iloc[0]}" if c != "seed" else f"seed {residual[c].iloc[0]}"
-              for c in parts if c not in varying]
+    shared = [f"{parts[c]} {residual[c].iloc[0]}" for c in parts if c not in varying]
     residual["comparison"] = residual[varying].astype(str).apply(
-        lambda row: " / ".join(f"seed {v}" if c == "seed" else v for c, v in row.items()), axis=1
+        lambda row: " / ".join(f"{parts[c]} {v}" if c in ("replicate", "seed") else v for c, v in row.items()), axis=1
     )
     residual["step"] = residual["step"].astype(int)
     values = residual.pivot(index="comparison", columns="step", values="estimate")
-    marks = residual.assign(mark=np.where(residual["significant"].astype(bool), "*", "")).pivot(
+    marks = residual.assign(mark=np.where(residual["stage"] == "actual", "*", "")).pivot(
         index="comparison", columns="step", values="mark"
     )
     labels = values.map(lambda v: f"{v:.2f}") + marks
@@ -35,6 +36,6 @@ def plot_residual_grid(table: pd.DataFrame, tasks: Sequence[str], paths: Sequenc
                 annot_kws={"fontsize": 6}, cbar_kws={"label": "residual (> 0: knowledge lost)"})
     ax.set_xlabel("IFT step k")
     ax.set_ylabel(" / ".join(parts[c] for c in varying))
-    title = "Residual forgetting (* significantly > 0)"
+    title = "Residual forgetting (* actual: interval above delta)"
     ax.set_title(title + (f"\n{' / '.join(shared)}" if shared else ""), fontsize="small")
     save(figure, paths)

@@ -14,7 +14,9 @@ from iftforget.io import atomic_path
 
 COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
 MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
-STAGE_COLORS = {"pseudo": "#fdd49e", "actual": "#fb9a99"}
+STAGE_COLORS = {"pseudo": "#fdd49e", "undecided": "#e0e0e0", "actual": "#fb9a99"}  # "no drop": unshaded
+STAGE_ORDER = ("pseudo", "no drop", "undecided", "actual")
+STAGE_BAR_COLORS = {"pseudo": "#fdae61", "no drop": "#ffffbf", "undecided": "#bababa", "actual": "#d7191c"}
 COMPONENT_COLORS = {"recovered": "#66a61e", "residual": "#e7298a", "control_shift": "#bdbdbd"}
 COMPONENT_LABELS = {
     "recovered": "recovered (pattern shift)",
@@ -79,16 +81,36 @@ def save(figure: plt.Figure, paths: Sequence[str | Path]) -> None:
     plt.close(figure)
 
 
-def comparison_rows(table: pd.DataFrame, base_model: str, dataset: str, seed: int, task: str) -> pd.DataFrame:
-    rows = table[
-        (table["base_model"] == base_model)
-        & (table["dataset"] == dataset)
-        & (table["seed"] == seed)
-        & (table["task"] == task)
-    ]
+def main_budget(rows: pd.DataFrame) -> int:
+    """The restoration budget at which a comparison's stages are called (that of its detectable-residual rows)."""
+    return int(rows.loc[rows["quantity"] == "residual_detectable", "budget"].iloc[0])
+
+
+def at_budget(rows: pd.DataFrame, budget: int) -> pd.DataFrame:
+    """The rows of one restoration budget, with the rows that have none (the base, IFT@k, the drop, k*)."""
+    return rows[rows["budget"].isin([0, budget]) | rows["budget"].isna() | (rows["quantity"] == "k_star")]
+
+
+def select(table: pd.DataFrame, **columns) -> pd.DataFrame:
+    """The rows of `table` whose columns have the given values; an error names them when there are none."""
+    rows = table
+    for column, value in columns.items():
+        rows = rows[rows[column] == value]
     if rows.empty:
-        raise ValueError(f"the analysis has no rows for {base_model}/{dataset}/seed{seed}/{task}")
+        raise ValueError(f"the analysis has no rows for {columns}")
     return rows
+
+
+def run_rows(table: pd.DataFrame, run: Sequence, task: str) -> pd.DataFrame:
+    """The rows of one run (base model, dataset, replicate, seed) and task at its main budget."""
+    base_model, dataset, replicate, seed = run
+    rows = select(table, base_model=base_model, dataset=dataset, replicate=int(replicate), seed=int(seed), task=task)
+    return at_budget(rows, main_budget(rows))
+
+
+def run_title(run: Sequence) -> str:
+    base_model, dataset, replicate, seed = run
+    return f"{base_model} + {dataset} (replicate {replicate}, seed {seed})"
 
 
 def quantity_rows(rows: pd.DataFrame, quantity: str) -> pd.DataFrame:

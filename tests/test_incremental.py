@@ -1,0 +1,126 @@
+"""Extending a finished grid costs only the new work: the jobs Snakemake plans for each change of the config, counted
+by rule on a copy of a finished smoke run; each check also names work that must not rerun. One change (appending a
+grid step) is run for real, and every artifact that existed before keeps its checksum."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import config_args, job_counts, run_snakemake, smoke_config
+from iftforget.grid import Grid
+
+ANALYSIS = {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
+UPSTREAM = ("world", "tokenizer", "world_ift_data", "pretrain")
+
+
+@pytest.fixture(scope="module")
+def finished(smoke_run, tmp_path_factory) -> Path:
+    """A copy of the finished smoke run (files, times and Snakemake's records), to change without touching it."""
+    copy = tmp_path_factory.mktemp("incremental") / "run"
+    shutil.copytree(smoke_run, copy, symlinks=True)
+    return copy
+
+
+def planned(workdir: Path, overrides: dict, name: str) -> dict[str, int]:
+    result = run_snakemake("-n", "--cores", "2", *config_args(workdir, overrides, name=name))
+    return job_counts(result.stdout)
+
+
+def smoke_steps() -> list[int]:
+    return smoke_config()["ift"]["steps"]
+
+
+def models_count() -> int:
+    return len(Grid(smoke_config()).models())
+
+
+def test_appending_a_step_plans_its_segment_restoration_and_evals_only(finished):
+    steps = smoke_steps()
+    new = steps[-1] * 2
+    counts = planned(finished, {"ift": {"steps": [*steps, new], "total_steps": new}}, "append")
+    assert counts == {"ift": 1, "restore": 1, "eval": 2, "summarize": 1, **ANALYSIS}, counts
+
+
+def test_inserting_a_step_retrains_only_the_segments_after_it(finished):
+    steps = smoke_steps()
+    inserted = (steps[0] + steps[1]) // 2
+    counts = planned(finished, {"ift": {"steps": [steps[0], inserted, *steps[1:]]}}, "insert")
+    later = len(steps) - 1  # every step after the inserted one resumes from a moved point
+    assert counts["ift"] == 1 + later and counts["restore"] == 1 + later and counts["eval"] == 2 * (1 + later)
+    assert not set(counts) & {*UPSTREAM, "restore_control"}, counts
+
+
+def test_raising_total_steps_with_a_schedule_that_depends_on_it_retrains_every_segment(finished):
+    """The counterpart of appending: with a cosine schedule the learning rate at every step depends on the run's
+    length, so every segment is retrained (the check above can fail)."""
+    base = {"schedule": "cosine", "total_steps": smoke_steps()[-1]}
+    assert "ift" in planned(finished, {"ift": base}, "cosine")  # the schedule itself changed: everything retrains
+    steps = smoke_steps()
+    counts = planned(finished, {"ift": base | {"steps": [*steps, steps[-1] * 2], "total_steps": steps[-1] * 2}},
+                     "cosine-longer")
+    assert counts["ift"] == len(steps) + 1
+
+
+# The smoke grid has two steps, one seed, one dataset and one budget; each change adds one branch of it.
+BRANCHES = {
+    "seed": ({"seeds": [0, 1]}, {"ift": 2, "restore": 2, "restore_control": 1, "eval": 5}),
+    "dataset": ({"ift_datasets": [{"name": "world-chat", "source": "world", "generic_fraction": 0.5},
+                                  {"name": "format-only", "source": "world", "generic_fraction": 1.0}]},
+                {"world_ift_data": 1, "ift": 2, "restore": 2, "eval": 4}),
+    "budget": ({"restore": {"sweep_budgets": [20]}}, {"restore": 2, "restore_control": 1, "eval": 3}),
+    "base model": ({"base_models": [{"name": "world-llama", "source": "pretrain"},
+                                    {"name": "second-llama", "source": "pretrain"}]},
+                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6}),
+}
+
+
+@pytest.mark.parametrize("branch", sorted(BRANCHES))
+def test_adding_a_branch_plans_only_the_new_branch(finished, branch):
+    assert smoke_steps() == [5, 10] and smoke_config()["seeds"] == [0], "the counts below are those of this grid"
+    change, expected = BRANCHES[branch]
+    counts = planned(finished, change, "branch")
+    assert counts == {**expected, "summarize": 1, **ANALYSIS}, counts
+
+
+def test_adding_a_task_reevaluates_each_model_once_and_removing_one_only_the_analysis(finished):
+    tasks = smoke_config()["eval"]["tasks"]
+    added = planned(finished, {"eval": {"tasks": [*tasks, "world_ppl_chat_transcript"]}}, "task-added")
+    assert added == {"eval": models_count(), "summarize": 1, **ANALYSIS}, added
+    removed = planned(finished, {"eval": {"tasks": tasks[:-1]}}, "task-removed")
+    assert removed == {"summarize": 1, **ANALYSIS}, removed
+
+
+def test_changing_an_analysis_option_plans_only_the_analysis(finished):
+    counts = planned(finished, {"analysis": {"bootstrap_resamples": 2000, "equivalence_margin": {"default": 0.03}}},
+                     "analysis")
+    assert counts == ANALYSIS, counts
+
+
+def checksums(root: Path) -> dict[str, str]:
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted((root / "results").rglob("*")) if path.is_file()}
+
+
+def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finished, tmp_path):
+    workdir = tmp_path / "append"
+    shutil.copytree(finished, workdir, symlinks=True)
+    before = checksums(workdir)
+    steps = smoke_steps()
+    overrides = {"ift": {"steps": [*steps, steps[-1] * 2], "total_steps": steps[-1] * 2}}
+    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name="append"))
+    after = checksums(workdir)
+    # What the analysis writes is redone (it covers the new step); the models, evals and world are not touched.
+    rewritten = ("results/smoke/analysis/", "results/smoke/figures/", "results/smoke/summary/", "results/smoke/logs/",
+                 "results/smoke/benchmarks/", "results/smoke/cache/")
+    kept = {path: digest for path, digest in before.items() if not path.startswith(rewritten)}
+    changed = [path for path, digest in kept.items() if after.get(path) != digest]
+    assert changed == [], changed
+    assert len(after) > len(before), "the new step's models and evals were added"
+    assert job_counts(result.stdout + result.stderr)["ift"] == 1
+    config = yaml.safe_load((workdir / "append.yaml").read_text())
+    assert config["ift"]["steps"][-1] == steps[-1] * 2

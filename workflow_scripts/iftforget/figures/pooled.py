@@ -1,0 +1,174 @@
+"""Figures of a (base model, dataset) pooled over its runs (replicates and seeds): scores with the pooled stages and
+every run's curves, the residual share of the drop, the stage of each step across runs, the residual against the
+restoration budget, and the IFT datasets compared. Intervals are those of the two-stage bootstrap (runs, then items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from iftforget.figures.group import scores_legend, draw_scores
+from iftforget.figures.style import (
+    COLUMN_WIDTH,
+    MODEL_COLORS,
+    STAGE_BAR_COLORS,
+    STAGE_ORDER,
+    STEP_LABEL,
+    at_budget,
+    main_budget,
+    metric_label,
+    quantity_rows,
+    save,
+    select,
+    use_style,
+)
+
+DATASET_COLORS = ("#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e")
+
+
+def pooled_rows(pooled: pd.DataFrame, base_model: str, dataset: str, task: str) -> pd.DataFrame:
+    return select(pooled, base_model=base_model, dataset=dataset, task=task)
+
+
+def _log_steps(ax: plt.Axes, steps: Sequence[int]) -> None:
+    ax.set_xscale("log")
+    ax.set_xticks(list(steps), [str(s) for s in steps])
+    ax.minorticks_off()
+    ax.set_xlabel(STEP_LABEL)
+
+
+def plot_pooled_scores(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str,
+                       paths: Sequence[str]) -> None:
+    """IFT@k and restored@k against k pooled over runs, with base and control bands, the pooled stages and k*, and
+    each run's curves behind them."""
+    use_style()
+    base_model, dataset = where
+    rows = pooled_rows(pooled, base_model, dataset, task)
+    budget = main_budget(rows)
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.5))
+    for (_, _), run in select(units, base_model=base_model, dataset=dataset, task=task).groupby(["replicate", "seed"]):
+        run = at_budget(run, budget)
+        for quantity, name in (("score_ift", "IFT@k"), ("score_restored", "restored@k")):
+            part = quantity_rows(run, quantity)
+            part = part[part["step"] > 0]
+            ax.plot(part["step"].astype(float), part["estimate"], color=MODEL_COLORS[name], alpha=0.25, linewidth=0.6)
+    draw_scores(ax, at_budget(rows, budget), shade_stages=True)
+    n_units = int(rows["n_units"].iloc[0])
+    ax.set_title(f"{task}: {base_model} + {dataset}, {n_units} runs pooled", fontsize="small")
+    scores_legend(ax, shade_stages=True)
+    save(figure, paths)
+
+
+def plot_residual_share(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str,
+                        paths: Sequence[str]) -> None:
+    """residual(k) / drop(k) against k: the share of the drop restoration cannot bring back, pooled (with its
+    interval) at the steps whose pooled drop is significant, and each run's share behind it."""
+    use_style()
+    base_model, dataset = where
+    rows = pooled_rows(pooled, base_model, dataset, task)
+    budget = main_budget(rows)
+    share = quantity_rows(at_budget(rows, budget), "residual_share")
+    dropped = quantity_rows(rows, "drop").set_index("step")["significant"].astype(bool)
+    share = share[share["step"].map(dropped)]
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.2))
+    for (_, _), run in select(units, base_model=base_model, dataset=dataset, task=task).groupby(["replicate", "seed"]):
+        part = quantity_rows(at_budget(run, budget), "residual_share")
+        ax.plot(part["step"].astype(float), part["estimate"].clip(-0.5, 1.5), color="#e7298a", alpha=0.25,
+                linewidth=0.6, marker=".", markersize=2)
+    if not share.empty:
+        x = share["step"].astype(float)
+        ax.plot(x, share["estimate"], color="#e7298a", marker="o", label="pooled (steps with a drop)")
+        ax.fill_between(x, share["ci_low"].clip(-0.5, 1.5), share["ci_high"].clip(-0.5, 1.5), color="#e7298a",
+                        alpha=0.2, linewidth=0)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.axhline(1, color="black", linewidth=0.6, linestyle=":")
+    steps = sorted(int(s) for s in quantity_rows(rows, "drop")["step"])
+    _log_steps(ax, steps)
+    ax.set_ylim(-0.5, 1.5)
+    ax.set_ylabel("residual / drop\n(0: all recovered, 1: none)")
+    ax.set_title(f"{task}: {base_model} + {dataset}", fontsize="small")
+    ax.legend(loc="upper left", fontsize="x-small")
+    save(figure, paths)
+
+
+def plot_stage_counts(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str,
+                      paths: Sequence[str]) -> None:
+    """How many runs call each step pseudo, no drop, undecided or actual (stacked), with the pooled call above."""
+    use_style()
+    base_model, dataset = where
+    rows = quantity_rows(pooled_rows(pooled, base_model, dataset, task), "drop")
+    counts = pd.DataFrame({stage: rows[f"n_{stage.replace(' ', '_')}"].to_numpy() for stage in STAGE_ORDER},
+                          index=[str(int(s)) for s in rows["step"]])
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.2))
+    counts.plot.bar(stacked=True, ax=ax, color=[STAGE_BAR_COLORS[s] for s in STAGE_ORDER], width=0.7, rot=0,
+                    edgecolor="#555555", linewidth=0.3)
+    n_units = int(pooled_rows(pooled, base_model, dataset, task)["n_units"].iloc[0])
+    for position, stage in enumerate(rows["stage"]):
+        ax.text(position, n_units + 0.1, stage, ha="center", va="bottom", fontsize=5, rotation=90)
+    ax.set_ylim(0, n_units * 1.6 + 0.5)
+    ax.set_xlabel("IFT step k (pooled stage above)")
+    ax.set_ylabel("runs")
+    ax.set_title(f"{task}: stage of each run, {base_model} + {dataset}", fontsize="small")
+    ax.legend(loc="upper left", ncol=2, fontsize="x-small")
+    save(figure, paths)
+
+
+def plot_budget(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str, paths: Sequence[str]) -> None:
+    """residual(k, r) against the restoration budget r for each step of the sweep, pooled with intervals; the
+    verdict of the two largest budgets (stopped or still shrinking) in the legend."""
+    use_style()
+    base_model, dataset = where
+    rows = pooled_rows(pooled, base_model, dataset, task)
+    residual = rows[rows["quantity"] == "residual"]
+    status = quantity_rows(rows, "residual_shrink").set_index("step")["stage"]
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.3))
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(status), 1)))
+    for color, step in zip(colors, status.index, strict=True):
+        part = residual[residual["step"] == step].sort_values("budget")
+        x = part["budget"].astype(float)
+        ax.errorbar(x, part["estimate"], yerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
+                    color=color, marker="o", capsize=2, linewidth=1, label=f"k = {step}: {status[step]}")
+    margin = rows["margin"].iloc[0]
+    if pd.notna(margin):
+        ax.axhline(margin, color="#b2182b", linestyle=":", linewidth=1, label=f"delta = {margin:g}")
+    ax.axhline(0, color="black", linewidth=0.6)
+    budgets = sorted(int(b) for b in residual["budget"].dropna().unique())
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.minorticks_off()
+    ax.set_xlabel("restoration budget r (steps, log scale)")
+    ax.set_ylabel(f"residual (> 0: lost)\n{metric_label(rows['metric'].iloc[0])}")
+    ax.set_title(f"{task}: {base_model} + {dataset}", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize="x-small")
+    save(figure, paths)
+
+
+def plot_contrast(pooled: pd.DataFrame, base_model: str, task: str, paths: Sequence[str]) -> None:
+    """The IFT datasets of one base model compared: pooled drop(k) (solid) and residual(k) (dashed) with intervals."""
+    use_style()
+    rows = select(pooled, base_model=base_model, task=task)
+    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.4))
+    handles = []
+    for color, (dataset, part) in zip(DATASET_COLORS, rows.groupby("dataset", sort=False), strict=False):
+        part = at_budget(part, main_budget(part))
+        for quantity, style in (("drop", "-"), ("residual", "--")):
+            line = quantity_rows(part, quantity)
+            line = line[line["step"] > 0]
+            x = line["step"].astype(float)
+            ax.plot(x, line["estimate"], color=color, linestyle=style, marker="o", markersize=3)
+            ax.fill_between(x, line["ci_low"], line["ci_high"], color=color, alpha=0.12, linewidth=0)
+        handles.append(Patch(color=color, label=dataset))
+    handles += [Line2D([], [], color="black", linestyle="-", label="drop"),
+                Line2D([], [], color="black", linestyle="--", label="residual")]
+    ax.axhline(0, color="black", linewidth=0.6)
+    _log_steps(ax, sorted(int(s) for s in rows.loc[rows["step"] > 0, "step"].dropna().unique()))
+    ax.set_ylabel(f"change in {metric_label(rows['metric'].iloc[0]).split(' (')[0]}\n(> 0: worse)")
+    ax.set_title(f"{task}: {base_model}, IFT datasets pooled over runs", fontsize="small")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize="x-small")
+    save(figure, paths)
