@@ -143,12 +143,12 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     layout = cached_results(tmp_path)
     grid = layout.grid
-    segment = grid.ift("world-llama", "world-chat", 0, 0, grid.steps[1])
+    segment = grid.ift("world-llama", "qa-mix", 0, 0, grid.steps[1])
     broken = tmp_path / grid.eval_file(segment, "world_mc_completion")
     broken.write_text(broken.read_text()[:500])
     result = run_in(tmp_path, *FROM_CACHE, check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "world-chat.log").read_text()
+    log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "qa-mix.log").read_text()
     assert str(broken.relative_to(tmp_path)) in log and "corrupt" in log
     assert not (tmp_path / "results" / "figures").exists()
     assert not (tmp_path / "results" / "analysis" / "forgetting.csv").exists()

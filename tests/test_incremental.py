@@ -69,7 +69,7 @@ def test_raising_total_steps_with_a_schedule_that_depends_on_it_retrains_every_s
 # The smoke grid has two steps, one seed, one dataset and one budget; each change adds one branch of it.
 BRANCHES = {
     "seed": ({"seeds": [0, 1]}, {"ift": 2, "restore": 2, "restore_control": 1, "eval": 5}),
-    "dataset": ({"ift_datasets": [{"name": "world-chat", "source": "world", "generic_fraction": 0.5},
+    "dataset": ({"ift_datasets": [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
                                   {"name": "format-only", "source": "world", "generic_fraction": 1.0}]},
                 {"world_ift_data": 1, "ift": 2, "restore": 2, "eval": 4}),
     "budget": ({"restore": {"sweep_budgets": [20]}}, {"restore": 2, "restore_control": 1, "eval": 3}),
