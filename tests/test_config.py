@@ -51,7 +51,7 @@ def test_every_key_has_a_description_and_a_default():
 def test_defaults_fill_an_empty_config():
     config: dict = {}
     check_config(config)
-    assert config["ift"]["steps"] == [25, 50, 100, 200, 400]
+    assert config["ift"]["steps"] == [8, 16, 32, 64, 128, 256]
     assert config["trust_remote_code"] is False
 
 
@@ -85,7 +85,7 @@ PROBED_CORPUS = "<a local corpus mentioning a probed person>"
 BAD_CONFIGS = [
     ({"ift.steps": [50, 25, 100]}, "ift.steps", "strictly ascending"),
     ({"ift.steps": [25, 25, 100]}, "ift.steps", "without duplicates"),
-    ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..400"),
+    ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..256"),
     ({"ift.steps": []}, "ift.steps", "at least 1 item"),
     ({"ift.learning_rate": 0}, "ift.learning_rate", "a number > 0"),
     ({"restore.learning_rate": -1e-4}, "restore.learning_rate", "a number > 0"),

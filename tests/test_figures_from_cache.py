@@ -128,7 +128,7 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
                 {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
     layout = cached_results(tmp_path, replicates=[0, 1], seeds=[0, 1], ift_datasets=datasets,
-                            restore={"steps": 200, "sweep_budgets": [50, 800], "sweep_steps": [25, 400]})
+                            restore={"steps": 50, "sweep_budgets": [12, 200], "sweep_steps": [8, 256]})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
         "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
     }
@@ -137,7 +137,7 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     assert {"pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
     pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())
-    assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"25", "400"}
+    assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"8", "256"}
 
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
