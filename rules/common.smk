@@ -16,7 +16,8 @@ from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, 
 from iftforget.world import WORLD_FILES
 
 try:
-    check_config(config)
+    for note in check_config(config):
+        print(f"[config] {note}", file=sys.stderr)
     check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
@@ -103,6 +104,8 @@ def stage_run(stage):
 
 
 EVAL_RESULT, EVAL_RUN = GRID.split_settings(config["eval"], EVAL_RESULT_KEYS)
+# How every model is loaded, in training and in evaluation alike.
+MODEL_LOADING = {"attn_implementation": config["training"]["attn_implementation"]}
 
 
 def restoration_start(wildcards):

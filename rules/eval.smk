@@ -11,6 +11,7 @@ rule eval:
         # The whole world of the model's replicate (not the files of the tasks alone), so that removing a task from
         # eval.tasks changes no job's inputs.
         world=lambda wildcards: GRID.world_inputs(GRID.model_at(wildcards.model_path).replicate),
+        chat_template=chat_template_file(),
     output:
         [LAYOUT.pattern("eval", task=task) for task in GRID.tasks],
     log:
@@ -32,13 +33,16 @@ rule eval:
         outputs=lambda wildcards, output: " ".join(
             shlex.quote(f"{task}={path}") for task, path in zip(GRID.tasks, output)
         ),
-        run=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads}),
+        run=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads} | MODEL_LOADING),
+        task_names=lambda wildcards, output: ", ".join(Path(path).stem for path in output),
+        chat_template_source=config["ift"]["chat_template_source"],
         trust_remote_code=TRUST_REMOTE_CODE,
         world_dir=lambda wildcards: GRID.world_dir(GRID.model_at(wildcards.model_path).replicate),
         cache_dir=lambda wildcards: f"{RESULTS}/cache/lm_eval/{wildcards.model_path}",
     message:
-        "Evaluating {wildcards.model_path} on {params.outputs}"
+        "Evaluating {wildcards.model_path} on {params.task_names}"
     shell:
         "{params.launch} eval --model {params.model:q} --outputs {params.outputs} --settings {params.settings:q}"
         " --run {params.run:q} {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q}"
-        " --cache-dir {params.cache_dir:q} > {log:q} 2>&1"
+        " --cache-dir {params.cache_dir:q} --chat-template {input.chat_template:q}"
+        " --chat-template-source {params.chat_template_source} > {log:q} 2>&1"

@@ -35,6 +35,7 @@ rule ift:
         resume=ift_resume_option,
         schedule_length=lambda wildcards: GRID.schedule_length(int(wildcards.step)),
         trust_remote_code=TRUST_REMOTE_CODE,
+        chat_template_source=config["ift"]["chat_template_source"],
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (replicate {wildcards.replicate}, seed {wildcards.seed}) "
         "up to step {wildcards.step}"
@@ -42,7 +43,7 @@ rule ift:
         "{params.launch} ift --model {params.start_model:q} {params.resume} --data {input.data:q}"
         " --stage {params.stage:q} --run {params.run:q} --seed {params.seed} --total-steps {params.schedule_length}"
         " --stop-step {wildcards.step} {params.trust_remote_code}"
-        " --chat-template {input.chat_template:q} --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
+        " --chat-template {input.chat_template:q} --chat-template-source {params.chat_template_source} --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
 
 
 # With ift.keep_trainer_state = last, the last grid step's segment keeps its state (rule ift then builds the others).

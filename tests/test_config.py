@@ -87,6 +87,7 @@ BAD_CONFIGS = [
     ({"ift.steps": [25, 25, 100]}, "ift.steps", "without duplicates"),
     ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..256"),
     ({"ift.steps": []}, "ift.steps", "at least 1 item"),
+    ({"ift.steps": [4, 8.0, 16]}, "ift.steps[1] = 8.0", "an integer >= 1"),
     ({"ift.learning_rate": 0}, "ift.learning_rate", "a number > 0"),
     ({"restore.learning_rate": -1e-4}, "restore.learning_rate", "a number > 0"),
     ({"restore.steps": 0}, "restore.steps", "an integer >= 1"),
@@ -186,7 +187,7 @@ def nested(changes: dict) -> dict:
 END_TO_END = [case for case in BAD_CONFIGS if list(case[0])[-1] in (
     "ift.steps", "world.n_people", "training.processes", "training.gradient_checkpointing", "ift.learning_rate_typo")
     and case[1] in ("ift.total_steps", "world.split.eval", "training.processes", "training.gradient_checkpointing",
-                    "ift.learning_rate_typo")]
+                    "ift.learning_rate_typo", "ift.steps[1] = 8.0")]
 
 
 @pytest.mark.parametrize("changes, key, allowed", END_TO_END, ids=[catalogue_id(c) for c, _, _ in END_TO_END])
@@ -227,7 +228,7 @@ def test_settings_classes_take_every_field_from_the_schema_and_declare_no_defaul
         WorldConfig: schema_keys("world"),
         ModelShape: schema_keys("pretrain", "model"),
         StageArgs: schema_keys("training") | set(STAGE_KEYS) | {"seed"},
-        EvalSettings: schema_keys("eval") | {"trust_remote_code"},
+        EvalSettings: schema_keys("eval") | {"trust_remote_code", "attn_implementation"},
         AnalysisSettings: schema_keys("analysis"),
         IFTMapping: schema_keys("ift_datasets", "items"),
     }

@@ -37,6 +37,10 @@ def base(tmp_path_factory) -> tuple[Path, Path]:
     return root, root / "base"
 
 
+def load(model_dir: Path):
+    return load_model(str(model_dir), False, "sdpa")
+
+
 def state_of(model_dir: Path) -> Path:
     return model_dir.with_name(model_dir.name + ".trainer-state")
 
@@ -45,7 +49,7 @@ def ift_segment(base_dir: Path, data: Path, out: Path, stop: int, resume: Path |
                 total: int | None = TOTAL, **kwargs) -> dict:
     start = resume or base_dir
     dataset = load_text_dataset(data, ("messages",))
-    return train(load_model(str(start)), load_tokenizer(str(start)), dataset, stage, out, total_steps=total or stop,
+    return train(load(start), load_tokenizer(str(start)), dataset, stage, out, total_steps=total or stop,
                  stop_step=stop, resume_from=(resume, state_of(resume)) if resume else None, assistant_only=True,
                  state_output=state_of(out), **kwargs)
 
@@ -120,7 +124,7 @@ def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
     dataset = load_text_dataset(data, ("messages",))
 
     def run(out: Path, **kwargs) -> None:
-        train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, saving, out, total_steps=TOTAL,
+        train(load(base_dir), load_tokenizer(str(base_dir)), dataset, saving, out, total_steps=TOTAL,
               stop_step=6, assistant_only=True, state_output=state_of(out), **kwargs)
 
     run(tmp_path / "straight")
@@ -135,7 +139,7 @@ def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
 def test_restored_and_pretrained_models_keep_only_weights_and_tokenizer(base, tmp_path):
     world, base_dir = base
     dataset = load_text_dataset(world / "restore.jsonl", ("text",))
-    train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, STAGE, tmp_path / "restored",
+    train(load(base_dir), load_tokenizer(str(base_dir)), dataset, STAGE, tmp_path / "restored",
           total_steps=2, stop_step=2)
     files = {p.name for p in (tmp_path / "restored").iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= files
@@ -154,7 +158,7 @@ def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name,
     runs = {}
     for loss in ("fused", "full_logits"):
         stage = dataclasses.replace(STAGE, lm_head_loss=loss, logging_steps=1)
-        train(load_model(str(base_dir)), load_tokenizer(str(base_dir)), dataset, stage, tmp_path / loss,
+        train(load(base_dir), load_tokenizer(str(base_dir)), dataset, stage, tmp_path / loss,
               total_steps=4, stop_step=4, assistant_only=assistant_only)
         import json
 

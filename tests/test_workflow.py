@@ -87,3 +87,11 @@ def test_training_logs_show_progress(smoke_run):
     assert logs
     text = logs[0].read_text()
     assert re.search(r"\[train\] step \d+/\d+ loss [\d.]+ lr \S+ [\d.]+ steps/s \d+ tokens/s", text), text[-2000:]
+
+
+def test_results_are_readable_by_the_group_under_umask_022(smoke_run):
+    """On a shared file system collaborators read the results: every file the run wrote (eval JSONs, tables,
+    figures, world files, models) has the permissions of a file the user creates, none private to its owner."""
+    files = [path for path in (smoke_run / "results").rglob("*") if path.is_file()]
+    private = [str(path) for path in files if path.stat().st_mode & 0o044 != 0o044]
+    assert files and private == [], private[:10]

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--info", default="{}", type=json.loads, help="what the model is in the grid, as JSON")
     parser.add_argument("--world-dir", default=None)
     parser.add_argument("--cache-dir", type=Path, default=None, help="this model's lm-eval request cache")
+    parser.add_argument("--chat-template", required=True, help="ift.chat_template (for a model without one)")
+    parser.add_argument("--chat-template-source", required=True, choices=["model", "config"])
     args = parser.parse_args()
     # lm-eval's own progress in the job's log, among it how many requests its cache answered.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(name)s] %(message)s")
@@ -34,8 +36,10 @@ def main() -> None:
     torch.set_num_threads(args.run["threads"])
     settings = EvalSettings.from_config(args.settings | args.run, trust_remote_code=args.trust_remote_code)
     cache = request_cache(args.cache_dir, args.model, settings) if args.cache_dir else None
+    rendered = args.cache_dir / "chat-probes" if args.cache_dir else Path(args.world_dir or ".") / ".chat-probes"
     payloads = evaluate(args.model, dict(args.outputs), settings, world_dir=args.world_dir, model_info=args.info,
-                        cache=cache)
+                        cache=cache, chat_format=(args.chat_template, args.chat_template_source),
+                        rendered_dir=rendered)
     for task, payload in payloads.items():
         print(f"[eval] {task}: {payload['primary_metric']} = {payload['score']} over {payload['n_items']} items")
 

@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from iftforget.chat import comparison_template
 from iftforget.models import load_model, load_tokenizer
 from iftforget.training import StageArgs, load_text_dataset, log_environment, train
 
@@ -19,7 +20,8 @@ def main() -> None:
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--total-steps", type=int, required=True)
     parser.add_argument("--stop-step", type=int, required=True)
-    parser.add_argument("--chat-template", required=True, help="Jinja template for a tokenizer that has none")
+    parser.add_argument("--chat-template", required=True, help="ift.chat_template (for a tokenizer that has none)")
+    parser.add_argument("--chat-template-source", required=True, choices=["model", "config"])
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
@@ -29,12 +31,15 @@ def main() -> None:
     start = args.resume or args.model
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
           flush=True)
-    model = load_model(start, args.trust_remote_code)  # checks the folder first: a broken one is named, not loaded
+    # The folder is checked first: a broken one is named with how to rebuild it, never half loaded.
+    model = load_model(start, args.trust_remote_code, stage.attn_implementation)
     tokenizer = load_tokenizer(start, args.trust_remote_code)
-    if not tokenizer.chat_template:
-        # A base model without a chat format (Llama-2 base): IFT teaches it the configured one.
-        tokenizer.chat_template = Path(args.chat_template).read_text()
-        print(f"[ift] the tokenizer has no chat template; using {args.chat_template}", flush=True)
+    template = comparison_template(tokenizer, args.chat_template, args.chat_template_source)
+    if template != tokenizer.chat_template:
+        # A base model without a chat format (Llama-2 base), or one whose format is replaced: IFT teaches it this one.
+        print(f"[ift] tuning in the chat template of {args.chat_template} (the tokenizer's own: "
+              f"{'none' if not tokenizer.chat_template else args.chat_template_source + ' replaces it'})", flush=True)
+        tokenizer.chat_template = template
     dataset = load_text_dataset(args.data, ("messages",))
     train(
         model,

@@ -22,7 +22,8 @@ def main() -> None:
     stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
     log_environment()
     tokenizer = load_tokenizer(args.tokenizer)
-    model = build_base_model(ModelShape.from_config(args.shape), tokenizer, seed=stage.seed)
+    model = build_base_model(ModelShape.from_config(args.shape), tokenizer, seed=stage.seed,
+                             attn_implementation=stage.attn_implementation)
     print(f"[pretrain] {count_parameters(model):,} parameters, {args.steps} steps; "
           f"settings {json.dumps(stage.__dict__)}", flush=True)
     dataset = load_text_dataset(args.corpus, ("text",))

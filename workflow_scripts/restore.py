@@ -22,7 +22,8 @@ def main() -> None:
     stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
     log_environment()
     print(f"[restore] {args.steps} steps from {args.model}; settings {json.dumps(stage.__dict__)}", flush=True)
-    model = load_model(args.model, args.trust_remote_code)  # checks the folder first: a broken one is named, not loaded
+    # The folder is checked first: a broken one is named with how to rebuild it, never half loaded.
+    model = load_model(args.model, args.trust_remote_code, stage.attn_implementation)
     tokenizer = load_tokenizer(args.model, args.trust_remote_code)
     dataset = load_text_dataset(args.corpus, ("text",))
     train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from iftforget.models import is_hub_id, looks_like_local_path
+from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names
 from iftforget.world import WorldConfig, build_world, check_world_config
@@ -37,10 +38,11 @@ def _unique(key: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE) -> None:
+def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE) -> list[str]:
     """The one check of a config before any job: the JSON schema (types, ranges, allowed values, unknown keys;
-    fills in the defaults), then what the schema cannot express. Raises ConfigError naming the key and what is
-    allowed. `schema=None` skips the schema (for a config validated already)."""
+    fills in the defaults), then what the schema cannot express, and the base models themselves (preflight).
+    Raises ConfigError naming the key and what is allowed; returns notes for the user. `schema=None` skips the
+    schema (for a config validated already)."""
     if schema is not None:
         validate_schema(config, schema)
     results = Path(config["results_dir"])
@@ -94,9 +96,12 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
             )
 
     template = Path(config["ift"]["chat_template"])
-    if not template.exists() and not (WORKFLOW_DIR / template).exists():
+    if not template.exists():
+        template = WORKFLOW_DIR / template
+    if not template.exists():
         raise ConfigError(
-            f"ift.chat_template = {str(template)!r}: no such file (relative to the working directory or the workflow)"
+            f"ift.chat_template = {config['ift']['chat_template']!r}: no such file (relative to the working directory "
+            "or the workflow)"
         )
 
     world_tasks = world_task_names()
@@ -107,6 +112,10 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         raise ConfigError("training.precision = 'fp16' needs training.device = 'cuda'; use fp32 or bf16 on cpu")
     _check_processes_fit_gpus(config)
     _check_restore_corpus_is_not_probed(config)
+    try:
+        return check_models(config, template)
+    except PreflightError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _check_processes_fit_gpus(config: dict[str, Any]) -> None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iftforget.chat import comparison_template, render_probe_file
 from iftforget.io import write_json_atomic
-from iftforget.models import check_model_dir
+from iftforget.models import check_model_dir, load_tokenizer
 from iftforget.settings import from_block
-from iftforget.tasks import is_world_task, world_task_config
+from iftforget.tasks import is_chat_probe, is_world_task, world_task_config
 
 # The per-item score each task's analysis uses, the first of these that the task reports (else its first metric):
 # 1/0 correctness for knowledge probes, bits per byte for text.
@@ -39,6 +40,7 @@ class EvalSettings:
     trust_remote_code: bool
     include_path: str
     limit: int
+    attn_implementation: str  # training.attn_implementation: every model is loaded with the same kernel
 
     @classmethod
     def from_config(cls, block: dict[str, Any], trust_remote_code: bool) -> "EvalSettings":
@@ -127,10 +129,14 @@ def evaluate(
     world_dir: str | Path | None = None,
     model_info: dict[str, Any] | None = None,
     cache: str | None = None,
+    chat_format: tuple[str | Path, str] | None = None,
+    rendered_dir: str | Path | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate `model_path` (a local directory or a hub id) on every task of `outputs` (task -> eval JSON) in one
     lm-eval run, loading the model once, and write each task's eval JSON. `cache` is the path of lm-eval's request
-    cache for this model (`request_cache`)."""
+    cache for this model (`request_cache`). The world's chat probes are asked in the comparison's chat format,
+    `chat_format` = (ift.chat_template, ift.chat_template_source) (see iftforget.chat), their rendered data written
+    to `rendered_dir`."""
     check_model_dir(model_path)
     import lm_eval  # imported here: it is slow to import and only this function needs it
     from lm_eval.tasks import TaskManager
@@ -139,11 +145,17 @@ def evaluate(
     if any(is_world_task(task) for task in tasks) and world_dir is None:
         raise ValueError(f"the world tasks of {tasks} need the world's data folder")
     specs = [world_task_config(task, world_dir) if is_world_task(task) else task for task in tasks]
+    chat_probes = [spec for spec in specs if isinstance(spec, dict) and is_chat_probe(spec)]
+    if chat_probes:
+        if chat_format is None or rendered_dir is None:
+            raise ValueError(f"the chat probes of {tasks} need the chat format and a folder for their prompts")
+        _render_chat_probes(chat_probes, model_path, chat_format, Path(rendered_dir), settings.trust_remote_code)
     model_args: dict[str, Any] = {
         "pretrained": model_path,
         "dtype": settings.dtype,
         "device": settings.device,
         "trust_remote_code": settings.trust_remote_code,
+        "attn_implementation": settings.attn_implementation,
     }
     started = time.perf_counter()
     results = lm_eval.simple_evaluate(
@@ -171,6 +183,18 @@ def evaluate(
         payloads[task] = eval_payload(results, task, model_path, model_info or {}, settings, seconds, tasks)
         write_json_atomic(outputs[task], payloads[task])
     return payloads
+
+
+def _render_chat_probes(specs: list[dict[str, Any]], model_path: str, chat_format: tuple[str | Path, str],
+                        folder: Path, trust_remote_code: bool) -> None:
+    """Point each chat probe's data at a copy whose prompts are rendered in the comparison's chat format."""
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
+    template = comparison_template(tokenizer, *chat_format)
+    for spec in specs:
+        files = spec["dataset_kwargs"]["data_files"]
+        for split, source in files.items():
+            rendered = render_probe_file(source, folder / f"{spec['task']}-{split}.jsonl", tokenizer, template)
+            files[split] = str(rendered.resolve())
 
 
 def eval_payload(

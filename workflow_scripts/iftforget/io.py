@@ -1,6 +1,8 @@
 """Writing artifacts so that an interrupted job never leaves one that looks complete.
 
-Every file is written to a temporary sibling and renamed into place; rename is atomic on one file system.
+Every file is written to a temporary sibling and renamed into place; rename is atomic on one file system. The
+temporary file is created private (mkstemp's 0600) and given the permissions of a file the user creates (0666 less
+the umask) before it is renamed, so that results on a shared file system are as readable as any other file.
 """
 
 from __future__ import annotations
@@ -25,10 +27,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

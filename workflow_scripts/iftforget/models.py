@@ -83,14 +83,14 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> Any:
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
 
 
-def load_model(path: str | Path, trust_remote_code: bool = False, dtype: str = "float32") -> Any:
-    """A causal LM from a checked folder or a hub id."""
+def load_model(path: str | Path, trust_remote_code: bool, attn_implementation: str, dtype: str = "float32") -> Any:
+    """A causal LM from a checked folder or a hub id, with the configured attention kernel."""
     import torch
     from transformers import AutoModelForCausalLM
 
     check_model_dir(path)
     return AutoModelForCausalLM.from_pretrained(str(path), trust_remote_code=trust_remote_code,
-                                                dtype=getattr(torch, dtype))
+                                                dtype=getattr(torch, dtype), attn_implementation=attn_implementation)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class ModelShape:
         return from_block(cls, block)
 
 
-def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
+def build_base_model(shape: ModelShape, tokenizer: Any, seed: int, attn_implementation: str = "sdpa") -> Any:
     """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -128,6 +128,7 @@ def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        attn_implementation=attn_implementation,
     )
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -109,14 +109,25 @@ def fill_defaults(instance: Any, schema: dict[str, Any], root: dict[str, Any] | 
 def validate_schema(config: dict[str, Any], schema: str | Path = SCHEMA_FILE) -> None:
     """Check `config` against the JSON schema and fill in the defaults; a ConfigError lists every violation by
     its dotted key, its value and the allowed values."""
-    from jsonschema import Draft202012Validator
-
     loaded = _load_schema(str(schema))
     fill_defaults(config, loaded)
-    errors = sorted(Draft202012Validator(loaded).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(_validator()(loaded).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         lines = [_schema_message(e) for e in errors]
         raise ConfigError(lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines))
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> type:
+    """Draft 2020-12 with one change: an integer must be written as one. JSON Schema counts 50.0 as an integer, but a
+    step, a seed or a count written 50.0 would name files step50.0 and reach code that expects an int."""
+    from jsonschema import Draft202012Validator, validators
+
+    def is_integer(checker, instance) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", is_integer)
+    return validators.extend(Draft202012Validator, type_checker=checker)
 
 
 def default_config() -> dict[str, Any]:

@@ -41,6 +41,11 @@ def world_task_config(task: str, world_dir: str | Path | None = None) -> dict[st
     return config
 
 
+def is_chat_probe(config: dict[str, Any]) -> bool:
+    """A world probe asked in the chat format, whose prompts are rendered with the model's chat template."""
+    return bool(config.get("metadata", {}).get("chat_probe"))
+
+
 def _load_task_yaml(path: Path) -> dict[str, Any]:
     """A task YAML as lm-eval reads it: `!function module.name` is the function `name` of `module.py` beside it."""
     import yaml

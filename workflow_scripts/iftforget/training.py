@@ -65,6 +65,7 @@ class StageArgs:
     device: str
     threads: int
     lm_head_loss: str
+    pad_token: str  # empty: the tokenizer's pad token, else its end-of-sequence token (TRL's choice)
 
     @classmethod
     def from_config(cls, block: dict[str, Any], **overrides: Any) -> "StageArgs":
@@ -189,6 +190,7 @@ def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_o
         report_to="none",
         disable_tqdm=True,
         include_num_input_tokens_seen="all",
+        pad_token=stage.pad_token or None,
         model_init_kwargs=None,
     )
 

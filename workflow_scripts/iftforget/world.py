@@ -277,14 +277,18 @@ def probe_records(world: World, rng: random.Random) -> dict[str, list[dict[str, 
             value = person.attributes[attr]
             item = {"id": f"{person.name}|{attr}", "person": person.name, "attribute": attr}
             prompt = completion_prompt(person, attr)
-            question = chat_prompt(QUESTIONS[attr][0].format(name=person.name))
+            # The chat probes keep the question itself: an evaluation renders it with the chat template of the
+            # model under test (iftforget.evaluation); the prompt stored here is the world's own chat format.
+            question = QUESTIONS[attr][0].format(name=person.name)
+            chat = {"question": question, "prompt": chat_prompt(question)}
             files["completion"].append(item | {"prompt": prompt, "answer": value})
-            files["chat"].append(item | {"prompt": question, "answer": value})
+            files["chat"].append(item | chat | {"answer": value})
             distractors = rng.sample([v for v in world.pools[attr] if v != value], world.config.mc_choices - 1)
             choices = distractors + [value]
             rng.shuffle(choices)
-            for name, mc_prompt in (("mc_completion", prompt), ("mc_chat", question)):
-                files[name].append(item | {"prompt": mc_prompt, "choices": choices, "label": choices.index(value)})
+            mc = {"choices": choices, "label": choices.index(value)}
+            files["mc_completion"].append(item | {"prompt": prompt} | mc)
+            files["mc_chat"].append(item | chat | mc)
     for person in world.format_probe_people:
         bio = biographies(person, 1, rng)[0]
         files["ppl_pretrain"].append({"id": person.name, "person": person.name, "text": bio})
@@ -292,7 +296,8 @@ def probe_records(world: World, rng: random.Random) -> dict[str, list[dict[str, 
         question = rng.choice(QUESTIONS[attr]).format(name=person.name)
         value = person.attributes[attr]
         # The assistant's turn alone (what assistant-only IFT trains on), and the whole transcript.
-        files["ppl_chat"].append({"id": person.name, "person": person.name, "prompt": chat_prompt(question),
+        files["ppl_chat"].append({"id": person.name, "person": person.name, "question": question,
+                                  "answer_text": value, "prompt": chat_prompt(question),
                                   "answer": chat_answer(value)})
         files["ppl_chat_transcript"].append({"id": person.name, "person": person.name,
                                              "text": chat_transcript(question, value)})
