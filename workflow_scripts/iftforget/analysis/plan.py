@@ -112,7 +112,7 @@ class AnalysisPlan:
             for model in self.grid.base_models:
                 for task in knowledge:
                     add("contrast", None, [task], f"{model}-{task}-contrast", model=model)
-        for group in self.grid.groups():
+        for group in self.grid.groups() if self.analysis["run_figures"] else []:
             for task in knowledge:
                 add("scores", group, [task], f"{task}-scores")
                 add("decomposition", group, [task], f"{task}-decomposition")
