@@ -5,6 +5,7 @@ grid step) is run for real, and every artifact that existed before keeps its che
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -124,3 +125,36 @@ def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finis
     assert job_counts(result.stdout + result.stderr)["ift"] == 1
     config = yaml.safe_load((workdir / "append.yaml").read_text())
     assert config["ift"]["steps"][-1] == steps[-1] * 2
+
+
+def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, tmp_path):
+    """Rerunning a model's eval job (here: one of its eval JSONs deleted) asks the model nothing it has answered
+    before: lm-eval's request cache of that model answers every request."""
+    workdir = tmp_path / "rerun"
+    shutil.copytree(finished, workdir, symlinks=True)
+    grid = Grid(smoke_config())
+    model = grid.models()[-1]
+    (workdir / grid.eval_file(model, grid.tasks[0])).unlink()
+    result = run_snakemake("--cores", "1", *config_args(workdir))
+    assert job_counts(result.stdout + result.stderr).get("eval") == 1
+    log = (workdir / grid.layout.log("eval", model.path)).read_text()
+    remaining = re.findall(r"Cached requests: (\d+), Requests remaining: (\d+)", log)
+    assert remaining and all(int(cached) > 0 and int(left) == 0 for cached, left in remaining), log[-3000:]
+
+
+def test_the_request_cache_is_emptied_when_the_model_is_rebuilt(tmp_path):
+    from iftforget.evaluation import EvalSettings, request_cache
+    from conftest import defaults
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    settings = EvalSettings.from_config(defaults("eval") | {"attn_implementation": "sdpa"}, False)
+    cache = tmp_path / "cache"
+    request_cache(cache, str(model), settings)
+    (cache / "requests_rank0.db").write_bytes(b"answers")
+    request_cache(cache, str(model), settings)
+    assert (cache / "requests_rank0.db").exists(), "the same model keeps its answers"
+    (model / "model.safetensors").write_bytes(b"other weights")  # rebuilt
+    request_cache(cache, str(model), settings)
+    assert not (cache / "requests_rank0.db").exists(), "a rebuilt model is never served the old model's answers"

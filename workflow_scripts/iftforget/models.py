@@ -7,6 +7,7 @@ never half loaded. transformers is imported inside the loaders only: the Snakefi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import struct
@@ -118,13 +119,7 @@ def build_base_model(shape: ModelShape, tokenizer: Any, seed: int, attn_implemen
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=shape.hidden_size,
-        intermediate_size=shape.intermediate_size,
-        num_hidden_layers=shape.num_hidden_layers,
-        num_attention_heads=shape.num_attention_heads,
-        num_key_value_heads=shape.num_key_value_heads,
-        max_position_embeddings=shape.max_position_embeddings,
-        tie_word_embeddings=shape.tie_word_embeddings,
+        **dataclasses.asdict(shape),  # the fields are LlamaConfig's own names
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
