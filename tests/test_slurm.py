@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ CLUSTER_SCRIPTS = REPO / "tests" / "slurm"
 CANNOT_RUN = 3  # start_cluster.sh's exit status when the cluster cannot run here (not root, packages missing)
 # start_cluster.sh's own folder (its default): state, spool, logs, pid files, munge key and socket.
 CLUSTER_DIR = Path(os.environ.get("CLUSTER_DIR", "/var/tmp/iftforget-test-cluster"))
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
 SLURM_PACKAGES = ["slurm-wlm", "munge"]
 SLURM_BINARIES = ["slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "srun", "munged", "munge"]
 DAEMONS = {"slurmctld", "slurmd", "slurmstepd", "munged"}
@@ -104,6 +106,13 @@ def noop_dry_run_seconds(workdir: Path) -> float:
     return min(timings)
 
 
+def left_behind_config() -> bool:
+    """/etc/slurm/slurm.conf is one that start_cluster.sh wrote."""
+    with contextlib.suppress(OSError):
+        return "ClusterName=iftforget-test" in SLURM_CONF.read_text().splitlines()
+    return False
+
+
 @dataclass
 class MachineBefore:
     footprint: dict[str, str]
@@ -117,6 +126,11 @@ def machine_before(pytestconfig, tmp_path_factory) -> MachineBefore:
     """The machine before any test cluster starts, with SLURM and munge installed (the installed packages stay)."""
     if missing_binaries():
         install_system_packages(pytestconfig, SLURM_PACKAGES, "single-node SLURM cluster for tests/test_slurm.py")
+    if os.geteuid() == 0 and (CLUSTER_DIR.exists() or left_behind_config()):
+        # Left by a killed run, or by an earlier version of these scripts (which kept /etc/slurm/slurm.conf): it
+        # would slow down the "before" measurement and then disappear with the cluster below.
+        warnings.warn("stopping a SLURM test cluster left behind by an earlier run (tests/slurm/stop_cluster.sh)")
+        subprocess.run(["bash", str(CLUSTER_SCRIPTS / "stop_cluster.sh")], check=True, timeout=300)
     return MachineBefore(footprint(), daemon_pids(), noop_dry_run_seconds(tmp_path_factory.mktemp("noop")))
 
 
