@@ -1,13 +1,16 @@
 """Shared test setup: no hub access, the smoke configuration, Snakemake runs and their job counts, settings objects
-built from the schema's defaults, and a smoke run of the whole workflow shared by the tests that need one."""
+built from the schema's defaults, a smoke run of the whole workflow shared by the tests that need one, and the one
+way tests install system packages (announced before, listed after the run)."""
 
 from __future__ import annotations
 
 import copy
 import os
 import re
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +123,42 @@ def model_shape(**overrides: Any):
 
 TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
               "num_key_value_heads": 2}
+
+
+# --- system packages -----------------------------------------------------------------------------------------------
+
+# What the tests installed with apt-get in this session (package names, why), for the terminal summary.
+INSTALLED_SYSTEM_PACKAGES: list[tuple[str, str]] = []
+
+
+def install_system_packages(config: pytest.Config, packages: list[str], why: str, recommends: bool = False) -> None:
+    """Install Debian packages with apt-get, announcing it on the terminal first (also under -q) and as a warning;
+    docs/testing.md lists every package a test may install. Skips the calling test where that is impossible (not
+    root, no apt-get, apt-get failed)."""
+    apt = shutil.which("apt-get")
+    if os.geteuid() != 0 or apt is None:
+        pytest.skip(f"{' '.join(packages)} not installed, and installing needs root and apt-get ({why})")
+    announcement = f"installing Debian packages {' '.join(packages)} with apt-get ({why}; see docs/testing.md)"
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            reporter.write_line(f"tests: {announcement}", yellow=True, bold=True)
+    warnings.warn(announcement, stacklevel=2)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [apt, "install", "-y", *([] if recommends else ["--no-install-recommends"]), *packages]
+    done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:  # missing or stale package lists (a fresh container): refresh them once and retry
+        subprocess.run([apt, "update"], capture_output=True, env=env, timeout=600)
+        done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        pytest.skip(f"could not install {' '.join(packages)} with apt-get: {(done.stdout + done.stderr)[-1500:]}")
+    INSTALLED_SYSTEM_PACKAGES.append((" ".join(packages), why))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if INSTALLED_SYSTEM_PACKAGES:
+        terminalreporter.section("system packages the tests installed (they stay installed; docs/testing.md)")
+        for packages, why in INSTALLED_SYSTEM_PACKAGES:
+            terminalreporter.write_line(f"{packages}: {why}")

@@ -1,4 +1,6 @@
-"""The execution profiles (profiles/local-gpu, profiles/slurm) build the grid's DAG, and GPU slots are exclusive.
+"""The profiles: the cluster/machine profiles (profiles/slurm, profiles/local-gpu) are found by name once installed
+the documented way, the workflow profile (profiles/default) is loaded by itself on every run, and the two layers
+keep to their own settings; the grid's DAG builds under each. GPU slots are exclusive.
 
 The profiles are dry-run on the default config (no cluster and no GPU needed); the real SLURM run is in
 tests/test_slurm.py. workflow_scripts/gpu_slots.py is run as the rules run it, as `python -m gpu_slots`.
@@ -14,18 +16,61 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, job_counts, run_snakemake
+from conftest import REPO, SNAKEMAKE, job_counts, run_snakemake
 from iftforget.config import check_config
 from iftforget.grid import Grid
 
 PROFILES = REPO / "profiles"
+WORKFLOW_PROFILE = PROFILES / "default" / "config.yaml"
 RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}
+# Rules whose jobs take gpu, runtime and mem_mb from the config (resources.train / resources.eval), and rules that
+# run no job of their own (targets). Every other rule is a light CPU job sized in the workflow profile.
+CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control", "eval"}
+TARGET_RULES = {"all", "figures"}
+# Settings of the workflow, which apply under any executor: only in profiles/default.
+WORKFLOW_KEYS = {"retries", "rerun-incomplete", "keep-going", "latency-wait", "printshellcmds", "set-resources",
+                 "set-threads"}
+# Facts about a cluster or a machine: only in the profiles installed by name. A workflow profile's
+# default-resources would replace a site profile's (partition, account) as a whole.
+MACHINE_KEYS = {"executor", "jobs", "cores", "resources", "default-resources"}
+
+# How docs/clusters.md installs a profile by name: into the user's Snakemake config folder, where Snakemake looks a
+# profile name up (next to the working directory and the site's folder, /etc/xdg/snakemake).
+INSTALL_PROFILE = (
+    'mkdir -p "${{XDG_CONFIG_HOME:-$HOME/.config}}/snakemake" '
+    '&& cp -rn profiles/{name} "${{XDG_CONFIG_HOME:-$HOME/.config}}/snakemake/"'
+)
+
+
+def install_profile(name: str, config_home: Path) -> None:
+    """Install profiles/<name> by name with the documented command, into `config_home` as XDG_CONFIG_HOME."""
+    subprocess.run(["bash", "-c", INSTALL_PROFILE.format(name=name)], cwd=REPO, check=True, timeout=60,
+                   env={**os.environ, "XDG_CONFIG_HOME": str(config_home)})
+
+
+def isolated_config_folders(config_home: Path) -> dict[str, str]:
+    """The environment of a Snakemake run whose user and site config folders are `config_home` and an empty one."""
+    site = config_home.parent / f"{config_home.name}-site"
+    site.mkdir(exist_ok=True)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "XDG_CONFIG_HOME": str(config_home), "XDG_CONFIG_DIRS": str(site), "PATH": path}
+
+
+def snakemake_in_repo(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    """`snakemake ARGS` typed in the repository root, as a user does (no --snakefile)."""
+    result = subprocess.run([SNAKEMAKE, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result
 
 
 def dry_run(profile: str, workdir: Path, *configfiles: Path) -> str:
-    result = run_snakemake(
-        "-n", "--profile", str(PROFILES / profile), "--configfile", str(REPO / "config.yaml"), *map(str, configfiles),
-        "--directory", str(workdir), cwd=workdir, timeout=300,
+    """`snakemake -n --profile <name>` in the repository root, the profile installed by name beforehand."""
+    config_home = workdir / "config-home"
+    install_profile(profile, config_home)
+    result = snakemake_in_repo(
+        "-n", "--profile", profile, "--configfile", str(REPO / "config.yaml"), *map(str, configfiles),
+        "--directory", str(workdir / "run"), env=isolated_config_folders(config_home),
     )
     return result.stdout + result.stderr
 
@@ -37,44 +82,88 @@ def default_grid() -> Grid:
     return Grid(config)
 
 
+def load_profile(path: Path) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
 @pytest.mark.parametrize("profile", ["slurm", "local-gpu"])
-def test_profile_dry_run_lists_every_job_of_the_default_grid(profile, tmp_path):
+def test_profile_installed_by_name_runs_the_default_grid_with_the_workflow_profile(profile, tmp_path):
     output = dry_run(profile, tmp_path)
 
-    assert f"Using profile {PROFILES / profile}" in output
+    assert f"Using profiles {profile} and workflow specific profile profiles/default " in output, output[:2000]
     counts = job_counts(output)
     assert RULES_OF_THE_GRID <= counts.keys(), output[-3000:]
     assert counts["eval"] == len(default_grid().models())
 
 
-def test_slurm_profile_names_partition_and_account_once_and_no_tasks(tmp_path):
-    with open(PROFILES / "slurm" / "config.yaml") as handle:
-        profile = yaml.safe_load(handle)
+def test_a_profile_name_is_not_found_before_it_is_installed(tmp_path):
+    """The check above can fail: the workflow's profiles/ folder is not where Snakemake looks a profile name up."""
+    config_home = tmp_path / "config-home"
+    result = snakemake_in_repo("-n", "--profile", "slurm", "--directory", str(tmp_path / "run"), check=False,
+                               env=isolated_config_folders(config_home))
+    assert result.returncode != 0
+    assert "profile directory given (slurm), but no profile.yaml (or config.yaml) found" in result.stderr
+
+
+def test_docs_show_the_install_command_the_tests_use():
+    clusters = (REPO / "docs" / "clusters.md").read_text()
+    for name in ("slurm", "local-gpu"):
+        assert INSTALL_PROFILE.format(name=name) in clusters, name
+
+
+def test_a_plain_run_from_anywhere_loads_the_workflow_profile(tmp_path):
+    """`snakemake --cores all` gets the workflow's settings without naming a profile, from any working directory."""
+    result = run_snakemake("-n", "--cores", "1", "--configfile", str(REPO / "config.yaml"),
+                           str(REPO / "presets" / "smoke.yaml"), "--directory", str(tmp_path), cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert f"Using workflow specific profile {PROFILES / 'default'} " in output, output[:2000]
+    assert "Job stats:" in output
+
+
+def test_each_profile_keeps_to_its_layer():
+    workflow = load_profile(WORKFLOW_PROFILE)
+    assert workflow.keys() <= WORKFLOW_KEYS, "the workflow profile names no cluster, executor or machine size"
+    assert {"retries", "rerun-incomplete", "keep-going"} <= workflow.keys()
+    for name in ("slurm", "local-gpu"):
+        installed = load_profile(PROFILES / name / "config.yaml")
+        assert installed.keys() <= MACHINE_KEYS, f"profiles/{name} holds settings of the workflow"
+
+
+def test_workflow_profile_sizes_exactly_the_light_rules(tmp_path):
+    """Snakemake ignores set-resources of a rule that does not exist: a misspelt name would size nothing."""
+    listed = run_snakemake("--list-rules", "--configfile", str(REPO / "config.yaml"), "--directory", str(tmp_path),
+                           cwd=tmp_path).stdout
+    rules = {line.strip() for line in listed.splitlines() if line.strip() and not line.startswith(" ")}
+    assert CONFIG_SIZED_RULES - {"ift_last"} <= rules and TARGET_RULES <= rules, listed
+    sized = load_profile(WORKFLOW_PROFILE)["set-resources"]
+    assert sized.keys() == rules - CONFIG_SIZED_RULES - TARGET_RULES
+    assert all({"runtime", "mem_mb"} <= resources.keys() for resources in sized.values())
+
+
+def test_slurm_profile_names_partition_and_account_once_and_no_tasks():
+    profile = load_profile(PROFILES / "slurm" / "config.yaml")
 
     assert profile["executor"] == "slurm"
     defaults = dict(entry.split("=", 1) for entry in profile["default-resources"])
-    # Partition and account in default-resources (one place, every rule); `tasks` would run a GPU script once
-    # per GPU; GPUs never in slurm_extra, which the plugin rejects.
-    assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= defaults.keys()
-    assert "tasks" not in defaults and "slurm_extra" not in defaults
-    assert "set-resources" not in profile or all(
-        "slurm_partition" not in resources and "slurm_account" not in resources
-        for resources in profile["set-resources"].values()
-    )
+    # Partition and account in default-resources (one place, every rule), and nothing of the workflow's: its
+    # jobs' sizes come from the config and profiles/default. `tasks` would run a GPU script once per GPU; GPUs
+    # never in slurm_extra, which the plugin rejects.
+    assert defaults.keys() == {"slurm_partition", "slurm_account"}
 
 
 def test_local_gpu_profile_caps_the_gpus_and_gpu_jobs_claim_a_slot(tmp_path):
     """With a GPU config every training/eval job asks for one GPU and runs through gpu_slots."""
     gpu_config = tmp_path / "gpus.yaml"
     gpu_config.write_text(yaml.safe_dump({"resources": {"train": {"gpus": 1}, "eval": {"gpus": 1}}}))
-    with open(PROFILES / "local-gpu" / "config.yaml") as handle:
-        profile = yaml.safe_load(handle)
+    profile = load_profile(PROFILES / "local-gpu" / "config.yaml")
     assert profile["resources"]["gpu"] >= 1
 
     output = dry_run("local-gpu", tmp_path, gpu_config)
 
     counts = job_counts(output)
     gpu_jobs = sum(counts[rule] for rule in ("pretrain", "ift", "restore", "restore_control", "eval"))
+    # printshellcmds comes from the workflow profile.
     assert output.count("python -m gpu_slots --gpus 1 -- ") == gpu_jobs
     assert "--gpus 0" not in output
 

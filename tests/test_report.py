@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import install_system_packages
 from test_figures_from_cache import FROM_CACHE, cached_results, run_in
 
 CHROMIUM_FLAGS = [
@@ -21,23 +22,19 @@ CHROMIUM_FLAGS = [
 READER = (Path(__file__).parent / "report_reader.js").read_text()
 
 
-def chromium() -> str:
+def chromium(config: pytest.Config) -> str:
     """The Chromium binary; installed from Debian's archive when missing (skipped only if that is impossible)."""
     for name in ("chromium", "chromium-browser"):
         if found := shutil.which(name):
             return found
-    apt = shutil.which("apt-get")
-    if apt:
-        subprocess.run([apt, "update"], capture_output=True, timeout=600)
-        subprocess.run([apt, "install", "-y", "chromium"], capture_output=True, timeout=1200,
-                       env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    install_system_packages(config, ["chromium"], "headless browser for tests/test_report.py", recommends=True)
     found = shutil.which("chromium")
     if not found:
-        pytest.skip("Chromium is not installed and could not be installed with apt-get (apt-get install chromium)")
+        pytest.skip("apt-get installed chromium, but there is no `chromium` on PATH")
     return found
 
 
-def read_report(report: Path, workdir: Path) -> dict:
+def read_report(report: Path, workdir: Path, browser: str) -> dict:
     """Open the report in headless Chromium, let the reader script click through it, and return what it saw."""
     page = report.read_text()
     end = page.rfind("</body>")
@@ -45,7 +42,7 @@ def read_report(report: Path, workdir: Path) -> dict:
     reading.write_text(page[:end] + f"<script>{READER}</script>" + page[end:])
     profile = workdir / "chromium-profile"
     result = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=300000", "--dump-dom",
+        [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=300000", "--dump-dom",
          reading.as_uri()],
         capture_output=True, text=True, timeout=300,
     )
@@ -56,11 +53,11 @@ def read_report(report: Path, workdir: Path) -> dict:
     return json.loads(html.unescape(log[: log.index("</pre>")]))
 
 
-def test_report_shows_every_figure_and_the_tidy_table(tmp_path):
+def test_report_shows_every_figure_and_the_tidy_table(tmp_path, pytestconfig):
     layout = cached_results(tmp_path, seeds=[0, 1])
     report = tmp_path / "report.html"
     run_in(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
-    seen = read_report(report, tmp_path)
+    seen = read_report(report, tmp_path, chromium(pytestconfig))
     assert seen["error"] is None, seen["error"]
 
     assert seen["categories"] == ["1. Score against IFT step", "2. Drop: recovered vs residual", "3. Item paths",

@@ -1,102 +1,125 @@
 #!/usr/bin/env bash
-# Start a single-node SLURM cluster on this machine (munged, slurmctld, slurmd; no accounting database), for
-# tests/test_slurm.py and for trying profiles/slurm by hand. Idempotent: run it again and it only does what is
-# missing (installs the packages, writes /etc/slurm/slurm.conf, starts the daemons that are not running).
+# Start a single-node SLURM cluster on this machine (its own munged, slurmctld, slurmd; no accounting database), for
+# tests/test_slurm.py and for trying the slurm profile by hand. tests/slurm/stop_cluster.sh stops it and leaves the
+# machine as it was before: run it when you are done, also after a failed start.
 #
-#   sudo tests/slurm/start_cluster.sh            # then e.g. `sinfo`, `snakemake --profile profiles/slurm ...`
-#   sudo tests/slurm/stop_cluster.sh             # stops the daemons again
+#   sudo tests/slurm/start_cluster.sh            # then e.g. `sinfo`, `snakemake --profile slurm ...`
+#   sudo tests/slurm/stop_cluster.sh             # stops the daemons, removes what this script added
 #
-# Exit status: 0 the cluster is up; 3 SLURM/munge are missing and cannot be installed here (not root, no apt-get,
-# or apt-get failed); anything else: the cluster did not come up (the daemon logs are printed).
-# The config goes to /etc/slurm/slurm.conf, not a SLURM_CONF file of our own: the jobstep executor inside each job
-# drops SLURM_* variables before calling srun, so only the default location is seen everywhere.
-set -euo pipefail
+# Needs Debian's slurm-wlm and munge installed (`apt-get install --no-install-recommends slurm-wlm munge`; the test
+# installs them, see docs/testing.md). What it adds to the machine, all undone by stop_cluster.sh:
+# - $CLUSTER_DIR (default /var/tmp/iftforget-test-cluster): the cluster's munge key, socket and log, SLURM state,
+#   spool, logs and pid files, and the undo list of this script;
+# - /etc/slurm/slurm.conf (and /etc/slurm if missing). The config must be at that default location: the jobstep
+#   executor inside each job drops SLURM_* variables (SLURM_CONF too) before calling srun. A slurm.conf that was
+#   there before is moved aside to /etc/slurm/slurm.conf.before-iftforget-test and moved back, unchanged, by
+#   stop_cluster.sh;
+# - the daemons munged, slurmctld, slurmd (pid files in $CLUSTER_DIR).
+# Run again while the cluster is up, it only waits for the node. A cluster left behind by a killed run (daemons
+# gone, config still there) is cleaned up first.
+#
+# Exit status: 0 the cluster is up; 3 it cannot run here (not root, or SLURM/munge not installed); anything else:
+# the cluster did not come up (the daemon logs are printed and everything is undone).
+set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLUSTER_DIR="${CLUSTER_DIR:-/var/tmp/iftforget-test-cluster}"
 CONF=/etc/slurm/slurm.conf
+BACKUP=/etc/slurm/slurm.conf.before-iftforget-test
+UNDO="$CLUSTER_DIR/undo"
 NODE_READY_TIMEOUT_S="${NODE_READY_TIMEOUT_S:-60}"
+export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { echo "[start_cluster] $*" >&2; }
 
-cannot_install() {
-    log "cannot install SLURM here: $*"
+cannot_run() {
+    log "cannot run the test cluster here: $*"
     exit 3
 }
 
-install_packages() {
+check_packages() {
     local missing=()
-    for binary in slurmctld slurmd sbatch squeue munged; do
-        command -v "$binary" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin" command -v "$binary" >/dev/null 2>&1 \
-            || missing+=("$binary")
+    for binary in slurmctld slurmd sbatch squeue scontrol srun munged munge; do
+        command -v "$binary" >/dev/null 2>&1 || missing+=("$binary")
     done
-    [[ ${#missing[@]} -eq 0 ]] && return 0
-    log "missing ${missing[*]}: installing slurm-wlm and munge with apt-get"
-    [[ $(id -u) -eq 0 ]] || cannot_install "not root"
-    command -v apt-get >/dev/null 2>&1 || cannot_install "no apt-get (not Debian/Ubuntu)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends slurm-wlm munge >/tmp/start_cluster-apt.log 2>&1; then
-        # The package lists may be missing or stale (fresh container): refresh them once and retry.
-        apt-get update >>/tmp/start_cluster-apt.log 2>&1 \
-            && apt-get install -y --no-install-recommends slurm-wlm munge >>/tmp/start_cluster-apt.log 2>&1 \
-            || cannot_install "apt-get failed (see /tmp/start_cluster-apt.log): $(tail -n 3 /tmp/start_cluster-apt.log)"
-    fi
+    [[ ${#missing[@]} -eq 0 ]] || cannot_run "missing ${missing[*]} (apt-get install slurm-wlm munge)"
+}
+
+running() {  # running PID: the process runs (a zombie does not: the container's init may reap it late)
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    [[ "${stat##*) }" != Z* ]]
 }
 
 pid_alive() {  # pid_alive PIDFILE: the daemon that wrote PIDFILE is still running
-    [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
+    [[ -s "$1" ]] && running "$(cat "$1")"
+}
+
+ours() {  # ours FILE: FILE is a config this script wrote
+    [[ -f "$1" ]] && grep -qx "ClusterName=iftforget-test" "$1"
+}
+
+render_config() {
+    local host node
+    host="$(hostname -s)"
+    # `slurmd -C` reports this machine's real CPU layout and memory in slurm.conf syntax.
+    node="$(slurmd -C | head -n 1)"
+    [[ "$node" == NodeName=* ]] || { log "unexpected 'slurmd -C' output: $node"; exit 1; }
+    sed -e "s|@HOST@|$host|" -e "s|@NODE@|$node|" -e "s|@DIR@|$CLUSTER_DIR|g" "$HERE/slurm.conf.in"
+}
+
+already_up() {  # the cluster of this script runs with the config it would write now
+    pid_alive "$CLUSTER_DIR/slurmctld.pid" && pid_alive "$CLUSTER_DIR/slurmd.pid" \
+        && pid_alive "$CLUSTER_DIR/munge/munged.pid" && ours "$CONF" && [[ "$(cat "$CONF")" == "$(render_config)" ]]
+}
+
+undo() {  # undo LINE: record how to take back the change about to be made (stop_cluster.sh replays it backwards)
+    printf '%s\n' "$*" >>"$UNDO"
+}
+
+make_cluster_dir() {
+    [[ ! -e "$CLUSTER_DIR" ]] || { log "$CLUSTER_DIR is in the way (not a cluster of this script)"; exit 1; }
+    install -d -m 0755 "$CLUSTER_DIR"
+    install -d -m 0755 "$CLUSTER_DIR/slurmctld" "$CLUSTER_DIR/slurmd" "$CLUSTER_DIR/log"
+    # munged insists on a socket folder that only its user can write and everyone can enter (the key is 0400).
+    install -d -o munge -g munge -m 0755 "$CLUSTER_DIR/munge"
 }
 
 start_munge() {
-    if munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
-        return 0
-    fi
-    if [[ ! -s /etc/munge/munge.key ]]; then
-        log "creating /etc/munge/munge.key"
-        install -d -o munge -g munge -m 0700 /etc/munge
-        dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
-        chown munge:munge /etc/munge/munge.key
-        chmod 0400 /etc/munge/munge.key
-    fi
-    install -d -o munge -g munge -m 0755 /run/munge
-    install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge
+    local dir="$CLUSTER_DIR/munge"
+    dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none
+    chown munge:munge "$dir/munge.key"
+    chmod 0400 "$dir/munge.key"
     log "starting munged"
-    runuser -u munge -- /usr/sbin/munged
+    runuser -u munge -- munged --socket="$dir/munge.socket" --key-file="$dir/munge.key" \
+        --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munged.seed"
+    munge --socket="$dir/munge.socket" -n </dev/null | unmunge --socket="$dir/munge.socket" >/dev/null
 }
 
-write_config() {  # writes $CONF for this host; sets CONFIG_CHANGED=1 when its content changed
-    local host node rendered
-    host="$(hostname -s)"
-    # `slurmd -C` reports this machine's real CPU layout and memory in slurm.conf syntax.
-    node="$(/usr/sbin/slurmd -C | head -n 1)"
-    [[ "$node" == NodeName=* ]] || { log "unexpected 'slurmd -C' output: $node"; exit 1; }
-    rendered="$(sed -e "s|@HOST@|$host|" -e "s|@NODE@|$node|" "$HERE/slurm.conf.in")"
-    install -d -m 0755 /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-    if [[ -f "$CONF" ]] && [[ "$(cat "$CONF")" == "$rendered" ]]; then
-        return 0
+write_config() {
+    local rendered
+    rendered="$(render_config)"
+    if [[ ! -d /etc/slurm ]]; then
+        undo "rmdir /etc/slurm"
+        install -d -m 0755 /etc/slurm
     fi
-    log "writing $CONF ($node)"
+    if [[ -e "$CONF" ]]; then
+        [[ ! -e "$BACKUP" ]] || { log "$BACKUP exists: restore it first (tests/slurm/stop_cluster.sh)"; exit 1; }
+        log "moving the existing $CONF aside to $BACKUP"
+        undo "restore $BACKUP $CONF"
+        mv "$CONF" "$BACKUP"
+    fi
+    log "writing $CONF"
+    undo "remove $CONF"
     printf '%s\n' "$rendered" >"$CONF"
-    CONFIG_CHANGED=1
-}
-
-stop_daemon() {  # stop_daemon PIDFILE: stop the daemon and wait (bounded) until it is gone
-    pid_alive "$1" || return 0
-    local pid deadline
-    pid="$(cat "$1")"
-    kill "$pid"
-    deadline=$((SECONDS + 20))
-    while kill -0 "$pid" 2>/dev/null; do
-        ((SECONDS < deadline)) || { log "daemon $pid did not stop"; exit 1; }
-        sleep 0.2
-    done
 }
 
 show_logs() {
     log "the cluster did not come up; daemon logs follow"
-    tail -n 30 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2 2>/dev/null || true
+    tail -n 30 "$CLUSTER_DIR"/log/*.log "$CLUSTER_DIR/munge/munged.log" >&2 2>/dev/null || true
 }
 
-wait_for_node() {  # poll until the node accepts jobs; resume it once if it is DOWN/DRAINED from an earlier run
+wait_for_node() {  # poll until the node accepts jobs; resume it once if it is DOWN/DRAINED
     local deadline state resumed=0
     deadline=$((SECONDS + NODE_READY_TIMEOUT_S))
     while ((SECONDS < deadline)); do
@@ -112,33 +135,39 @@ wait_for_node() {  # poll until the node accepts jobs; resume it once if it is D
         esac
         sleep 0.5
     done
-    show_logs
     log "node not ready after ${NODE_READY_TIMEOUT_S}s (state: ${state:-no answer from slurmctld})"
+    return 1
+}
+
+failed() {
+    show_logs
+    bash "$HERE/stop_cluster.sh" || true
     exit 1
 }
 
 main() {
-    [[ $(id -u) -eq 0 ]] || cannot_install "not root (slurmd must run as root)"
-    export PATH="$PATH:/usr/sbin:/sbin"
-    install_packages
+    [[ $(id -u) -eq 0 ]] || cannot_run "not root (slurmd must run as root)"
+    check_packages
+    if already_up; then
+        wait_for_node || failed
+        log "already up: $(sinfo -h -o '%P %D nodes %c CPUs %m MB %T')"
+        return 0
+    fi
+    if [[ -e "$CLUSTER_DIR" ]] || ours "$CONF" || [[ -e "$BACKUP" ]]; then
+        log "cleaning up a test cluster left behind by an earlier run"
+        bash "$HERE/stop_cluster.sh"
+    fi
+    make_cluster_dir
+    trap failed ERR
     start_munge
-    CONFIG_CHANGED=0
     write_config
-    if ((CONFIG_CHANGED)); then
-        # A running cluster keeps its old node/partition definition until restarted.
-        stop_daemon /run/slurmd.pid
-        stop_daemon /run/slurmctld.pid
-    fi
-    if ! pid_alive /run/slurmctld.pid; then
-        log "starting slurmctld"
-        # -i: ignore state saved by an earlier cluster with another config (jobs of a previous test run).
-        slurmctld -i || { show_logs; exit 1; }
-    fi
-    if ! pid_alive /run/slurmd.pid; then
-        log "starting slurmd"
-        slurmd || { show_logs; exit 1; }
-    fi
+    log "starting slurmctld"
+    # -i: ignore any saved state (the state folder is new anyway).
+    slurmctld -i
+    log "starting slurmd"
+    slurmd
     wait_for_node
+    trap - ERR
     log "up: $(sinfo -h -o '%P %D nodes %c CPUs %m MB %T')"
 }
 
