@@ -145,9 +145,9 @@ def test_broken_model_folder_is_named_with_how_to_rebuild_it(tiny_model, tmp_pat
 def test_evaluating_a_model_without_weights_writes_no_result(tiny_model, tmp_path):
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "eval.json"
+    settings = EvalSettings.from_config(defaults("eval") | {"attn_implementation": "sdpa"}, False)
     with pytest.raises(FileNotFoundError, match="snakemake --forcerun"):
-        evaluate(str(broken), {"world_mc_completion": out}, EvalSettings.from_config(defaults("eval"), False),
-                 world_dir=tmp_path)
+        evaluate(str(broken), {"world_mc_completion": out}, settings, world_dir=tmp_path)
     assert not out.exists()
     assert not list(tmp_path.glob(".eval.json.*")), "no temporary file left behind"
 
@@ -159,13 +159,14 @@ def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_
     out = tmp_path / "out"
     arguments = {
         "eval": ["--outputs", f"world_mc_completion={out}", "--settings", json.dumps(defaults("eval")),
-                 "--run", json.dumps({"threads": 1}), "--world-dir", str(tmp_path)],
-        "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage",
-                    json.dumps(defaults("training") | defaults("restore")), "--steps", "2", "--seed", "0",
-                    "--threads", "1"],
+                 "--run", json.dumps({"threads": 1, "attn_implementation": "sdpa"}), "--world-dir", str(tmp_path),
+                 "--chat-template", str(REPO / "templates" / "tulu.jinja"), "--chat-template-source", "model"],
+        "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage", json.dumps(defaults("restore")),
+                    "--run", json.dumps(defaults("training") | {"threads": 1}), "--steps", "2", "--seed", "0",
+                    "--out", str(out)],
     }[adapter]
     result = subprocess.run(
-        [sys.executable, "-m", adapter, "--model", str(broken), *arguments, "--out", str(out)],
+        [sys.executable, "-m", adapter, "--model", str(broken), *arguments],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO / "workflow_scripts")}, capture_output=True, text=True,
         timeout=600,
     )
