@@ -13,11 +13,16 @@ from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, STAGE_RESULT_KEYS, Grid
 from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
+from iftforget.tracking import NO_TRACKING, check_tracker_installed
 from iftforget.world import WORLD_FILES
+from snakemake.settings.types import DeploymentMethod
 
 try:
     check_config(config)
     check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
+    # With --sdm conda the jobs get their tracker from envs/train.yaml, not from this Python.
+    if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+        check_tracker_installed(config["training"]["report_to"])
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 
@@ -92,14 +97,28 @@ def as_json(value):
 
 def stage_result(stage):
     """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs)."""
-    return as_json(GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[0])
+    return as_json(GRID.stage_settings(stage)[0])
 
 
 def stage_run(stage):
-    """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels).
-    Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
-    run = GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[1]
+    """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels,
+    tracking). Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
+    run = GRID.stage_settings(stage)[1]
     return lambda wildcards, threads: as_json(run | {"threads": threads})
+
+
+def tracking_options(stage):
+    """With training.report_to: the tracked run's name (<stage>/<model path>) and its log folder below
+    <results_dir>/tracking/; nothing without it. A param Snakemake does not track (it takes the job's output), so
+    that turning tracking on or off reruns nothing."""
+
+    def options(wildcards, output):
+        if config["training"]["report_to"] == NO_TRACKING:
+            return ""
+        name, folder = GRID.tracking(stage, dict(wildcards.items()))
+        return f"--run-name {shlex.quote(name)} --tracking-dir {shlex.quote(folder)}"
+
+    return options
 
 
 EVAL_RESULT, EVAL_RUN = GRID.split_settings(config["eval"], EVAL_RESULT_KEYS)

@@ -35,13 +35,14 @@ rule ift:
         resume=ift_resume_option,
         schedule_length=lambda wildcards: GRID.schedule_length(int(wildcards.step)),
         trust_remote_code=TRUST_REMOTE_CODE,
+        tracking=tracking_options("ift"),
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (replicate {wildcards.replicate}, seed {wildcards.seed}) "
         "up to step {wildcards.step}"
     shell:
         "{params.launch} ift --model {params.start_model:q} {params.resume} --data {input.data:q}"
         " --stage {params.stage:q} --run {params.run:q} --seed {params.seed} --total-steps {params.schedule_length}"
-        " --stop-step {wildcards.step} {params.trust_remote_code}"
+        " --stop-step {wildcards.step} {params.trust_remote_code} {params.tracking}"
         " --chat-template {input.chat_template:q} --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
 
 

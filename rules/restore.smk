@@ -25,12 +25,13 @@ rule restore:
         source=lambda wildcards: GRID.model_location(restoration_start(wildcards)),
         seed=run_seed,
         trust_remote_code=TRUST_REMOTE_CODE,
+        tracking=tracking_options("restore"),
     message:
         "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/seed{wildcards.seed}/"
         "step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"
     shell:
         "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q} --run {params.run:q}"
-        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code}"
+        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code} {params.tracking}"
         " --out {output:q} > {log:q} 2>&1"
 
 

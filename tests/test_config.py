@@ -131,6 +131,8 @@ BAD_CONFIGS = [
      "a number > 0"),
     ({"analysis.equivalence_margin": {"default": -0.1}}, "analysis.equivalence_margin.default", "a number > 0"),
     ({"ift.keep_trainer_state": "some"}, "ift.keep_trainer_state", "one of 'all', 'last', 'none'"),
+    ({"training.save_dtype": "int8"}, "training.save_dtype", "one of 'float32', 'bfloat16', 'float16', 'auto'"),
+    ({"training.report_to": "wandb"}, "training.report_to", "one of 'none', 'tensorboard'"),
 ]
 
 

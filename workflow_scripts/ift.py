@@ -4,8 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.models import load_model, load_tokenizer
-from iftforget.training import StageArgs, load_text_dataset, log_environment, train
+from iftforget.models import load_model, load_tokenizer, saved_dtype
+from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 
 def main() -> None:
@@ -23,8 +23,12 @@ def main() -> None:
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
+    add_tracking_arguments(parser)
     args = parser.parse_args()
-    stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
+    settings = args.stage | args.run
+    # auto saves in the base model's own dtype (the segments before this one were saved so too).
+    dtype = saved_dtype(settings["save_dtype"], args.model, args.trust_remote_code)
+    stage = StageArgs.from_config(settings, seed=args.seed, save_dtype=dtype)
     log_environment()
     start = args.resume or args.model
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
@@ -47,6 +51,9 @@ def main() -> None:
         resume_from=(Path(args.resume), Path(args.resume_state)) if args.resume else None,
         assistant_only=True,
         state_output=args.state_out,
+        run_name=args.run_name,
+        tracking_dir=args.tracking_dir,
+        trust_remote_code=args.trust_remote_code,
     )
 
 

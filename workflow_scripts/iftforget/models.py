@@ -93,6 +93,38 @@ def load_model(path: str | Path, trust_remote_code: bool = False, dtype: str = "
                                                 dtype=getattr(torch, dtype))
 
 
+# The dtypes a model folder may be saved in (config key training.save_dtype, besides auto).
+SAVE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def saved_dtype(setting: str, start: str | Path | None, trust_remote_code: bool = False) -> str:
+    """training.save_dtype resolved for one job: auto is the dtype in the config.json of the model the job starts
+    from (a hub base model's own; float32 for a model built here, `start` None, or a config that names none)."""
+    if setting != "auto":
+        return setting
+    if start is None:
+        return "float32"
+    from transformers import AutoConfig
+
+    dtype = AutoConfig.from_pretrained(str(start), trust_remote_code=trust_remote_code).dtype
+    name = "float32" if dtype is None else str(dtype).removeprefix("torch.")
+    if name not in SAVE_DTYPES:
+        raise ValueError(f"training.save_dtype = 'auto': {start} is stored as {name}; allowed: {SAVE_DTYPES}, so set "
+                         "training.save_dtype to one of them")
+    return name
+
+
+def save_cast(checkpoint: str | Path, out: str | Path, dtype: str, trust_remote_code: bool = False) -> None:
+    """The model of a (float32) Trainer checkpoint saved to `out` by save_pretrained with its weights cast to
+    `dtype` (config and generation config included; the tokenizer is not copied)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=getattr(torch, dtype),
+                                                 trust_remote_code=trust_remote_code)
+    model.save_pretrained(str(out))
+
+
 @dataclass(frozen=True)
 class ModelShape:
     """The Llama-style architecture of a base model pre-trained from scratch (config block `pretrain.model`)."""
