@@ -143,6 +143,13 @@ def trainer_state(keep):
     return state if keep else temp(state)
 
 
+def model_output(kind, keep):
+    """A model folder: kept, or temp() (deleted by Snakemake once every job that reads it has run; its eval JSONs
+    are the cache, and a later job that needs it again rebuilds it)."""
+    model = directory(LAYOUT.pattern("model", kind=kind))
+    return model if keep else temp(model)
+
+
 def chat_template_file():
     """ift.chat_template: a path in the working directory, or else one shipped with the workflow (templates/)."""
     path = Path(config["ift"]["chat_template"])

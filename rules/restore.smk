@@ -1,5 +1,6 @@
 # Restoration: each IFT checkpoint, and the base model as the control (k = 0), trained r steps on text
-# distributed like the pre-training corpus.
+# distributed like the pre-training corpus. Restored models are read by their eval only: restore.keep_models = none
+# makes them temp(), deleted once evaluated.
 
 
 rule restore:
@@ -7,7 +8,7 @@ rule restore:
         model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
         corpus=GRID.restore_data_file(),
     output:
-        directory(LAYOUT.pattern("model", kind="restored")),
+        model_output("restored", GRID.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["restored"]),
     benchmark:
@@ -39,7 +40,7 @@ rule restore:
 # recovery. Only its path differs (restoration_start gives the base for it).
 use rule restore as restore_control with:
     output:
-        directory(LAYOUT.pattern("model", kind="control")),
+        model_output("control", GRID.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["control"]),
     benchmark:

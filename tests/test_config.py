@@ -133,6 +133,11 @@ BAD_CONFIGS = [
     ({"ift.keep_trainer_state": "some"}, "ift.keep_trainer_state", "one of 'all', 'last', 'none'"),
     ({"training.save_dtype": "int8"}, "training.save_dtype", "one of 'float32', 'bfloat16', 'float16', 'auto'"),
     ({"training.report_to": "wandb"}, "training.report_to", "one of 'none', 'tensorboard'"),
+    ({"ift.keep_models": "first"}, "ift.keep_models", "one of 'all', 'last', 'none'"),
+    ({"restore.keep_models": "last"}, "restore.keep_models", "one of 'all', 'none'"),
+    # A trainer state is only used with its model: it may not be kept longer (the default keeps every state).
+    ({"ift.keep_models": "none"}, "ift.keep_trainer_state", "keep_trainer_state 'none'"),
+    ({"ift.keep_models": "last"}, "ift.keep_trainer_state", "keep_trainer_state 'none' or 'last'"),
 ]
 
 

@@ -62,6 +62,8 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
             f"ift.steps has step {steps[-1]} beyond ift.total_steps = {total}; allowed steps are 1..{total}"
         )
 
+    _check_trainer_state_has_its_model(config["ift"])
+
     try:
         check_world_config(WorldConfig.from_config(config["world"]))
     except ValueError as error:
@@ -107,6 +109,23 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         raise ConfigError("training.precision = 'fp16' needs training.device = 'cuda'; use fp32 or bf16 on cpu")
     _check_processes_fit_gpus(config)
     _check_restore_corpus_is_not_probed(config)
+
+
+# How many IFT segments each retention value keeps: every one, the last grid step's, none.
+_RETENTION_ORDER = {"none": 0, "last": 1, "all": 2}
+
+
+def _check_trainer_state_has_its_model(ift: dict[str, Any]) -> None:
+    """A segment resumes from its model and its trainer state together (both are the next segment's inputs), so a
+    state kept without its model is never used: Snakemake retrains the segment when a later one needs it."""
+    state, models = ift["keep_trainer_state"], ift["keep_models"]
+    if _RETENTION_ORDER[state] > _RETENTION_ORDER[models]:
+        allowed = [value for value, rank in _RETENTION_ORDER.items() if rank <= _RETENTION_ORDER[models]]
+        raise ConfigError(
+            f"ift.keep_trainer_state = {state!r} keeps trainer states whose models ift.keep_models = {models!r} "
+            f"deletes, and a state is only used with its model; allowed with keep_models {models!r}: "
+            f"keep_trainer_state {' or '.join(repr(value) for value in allowed)} (or keep more models)"
+        )
 
 
 def _check_processes_fit_gpus(config: dict[str, Any]) -> None:

@@ -238,6 +238,22 @@ class Grid:
         path = self.built_model_path(stage, wildcards)
         return f"{stage}/{path}", self.layout.tracking(stage, path)
 
+    # --- retention -------------------------------------------------------------------------------------------
+    def keeps_ift(self, artifact: str, last: bool) -> bool:
+        """Whether an IFT segment's `model` or `trainer_state` is kept (ift.keep_models, ift.keep_trainer_state)
+        rather than temp(), for the segment of the last grid step (`last`) or another one."""
+        key = {"model": "keep_models", "trainer_state": "keep_trainer_state"}[artifact]
+        setting = self.config["ift"][key]
+        return setting == "all" or (setting == "last" and last)
+
+    def separate_last_segment(self) -> bool:
+        """Whether the last grid step's segment keeps what the other segments do not (rule ift_last builds it)."""
+        return any(self.keeps_ift(artifact, True) != self.keeps_ift(artifact, False)
+                   for artifact in ("model", "trainer_state"))
+
+    def keeps_restored(self) -> bool:
+        """Whether restored models and controls are kept once evaluated (restore.keep_models), rather than temp()."""
+        return self.config["restore"]["keep_models"] == "all"
 
     def schedule_length(self, step: int) -> int:
         """The learning-rate schedule's length for the IFT segment that stops at `step`: the whole run's
