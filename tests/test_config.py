@@ -138,6 +138,11 @@ BAD_CONFIGS = [
     # A trainer state is only used with its model: it may not be kept longer (the default keeps every state).
     ({"ift.keep_models": "none"}, "ift.keep_trainer_state", "keep_trainer_state 'none'"),
     ({"ift.keep_models": "last"}, "ift.keep_trainer_state", "keep_trainer_state 'none' or 'last'"),
+    ({"base_models": [{"name": "m", "source": "pretrain", "parameters": -1}]}, "base_models[0].parameters",
+     "a number >= 0"),
+    ({"costs": {"train_mfu": 1.5}}, "costs.train_mfu", "a number > 0 and <= 1"),
+    ({"costs": {"gpu_peak_tflops": 0}}, "costs.gpu_peak_tflops", "a number > 0"),
+    ({"costs": {"eval_tokens": {"mmlu": 0}}}, "costs.eval_tokens.mmlu", "an integer >= 1"),
 ]
 
 

@@ -12,7 +12,26 @@ from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names
 from iftforget.world import WorldConfig, build_world, check_world_config
 
-__all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config"]
+__all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config", "load_config_files"]
+
+
+def _layer(config: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """`layer` over `config` as Snakemake layers config files: mappings merged key by key, other values replaced."""
+    merged = dict(config)
+    for key, value in layer.items():
+        merged[key] = _layer(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """Config files layered in order, as `snakemake --configfile A B` reads them (not validated yet)."""
+    import yaml
+
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = _layer(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
 
 
 def check_source(key: str, source: str, keyword: str) -> None:

@@ -142,14 +142,13 @@ class ModelShape:
         return from_block(cls, block)
 
 
-def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
-    """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def base_model_config(shape: ModelShape, vocab_size: int, eos_token_id: int | None = None,
+                      pad_token_id: int | None = None) -> Any:
+    """The transformers config of a Llama-style base model pre-trained from scratch."""
+    from transformers import LlamaConfig
 
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    return LlamaConfig(
+        vocab_size=vocab_size,
         hidden_size=shape.hidden_size,
         intermediate_size=shape.intermediate_size,
         num_hidden_layers=shape.num_hidden_layers,
@@ -158,9 +157,29 @@ def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
         max_position_embeddings=shape.max_position_embeddings,
         tie_word_embeddings=shape.tie_word_embeddings,
         bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id,
     )
+
+
+def parameters_of(model_config: Any, trust_remote_code: bool = False) -> int:
+    """The parameter count of the causal LM a transformers config describes, built on the meta device (no memory,
+    no weights; tied embeddings counted once)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=trust_remote_code)
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def build_base_model(shape: ModelShape, tokenizer: Any, seed: int) -> Any:
+    """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = base_model_config(shape, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
