@@ -13,12 +13,17 @@ from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, STAGE_RESULT_KEYS, Grid
 from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
+from iftforget.tracking import NO_TRACKING, check_tracker_installed
 from iftforget.world import WORLD_FILES
+from snakemake.settings.types import DeploymentMethod
 
 try:
     for note in check_config(config):
         print(f"[config] {note}", file=sys.stderr)
     check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
+    # With --sdm conda the jobs get their tracker from envs/train.yaml, not from this Python.
+    if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
+        check_tracker_installed(config["training"]["report_to"])
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 
@@ -93,14 +98,28 @@ def as_json(value):
 
 def stage_result(stage):
     """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs)."""
-    return as_json(GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[0])
+    return as_json(GRID.stage_settings(stage)[0])
 
 
-def stage_run(stage):
-    """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels).
-    Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
-    run = GRID.split_settings(GRID.stage_block(stage), STAGE_RESULT_KEYS)[1]
+def stage_execution(stage):
+    """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels,
+    tracking). Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
+    run = GRID.stage_settings(stage)[1]
     return lambda wildcards, threads: as_json(run | {"threads": threads})
+
+
+def tracking_options(stage):
+    """With training.report_to: the tracked run's name (<stage>/<model path>) and its log folder below
+    <results_dir>/tracking/; nothing without it. A param Snakemake does not track (it takes the job's output), so
+    that turning tracking on or off reruns nothing."""
+
+    def options(wildcards, output):
+        if config["training"]["report_to"] == NO_TRACKING:
+            return ""
+        name, folder = GRID.tracking(stage, dict(wildcards.items()))
+        return f"--run-name {shlex.quote(name)} --tracking-dir {shlex.quote(folder)}"
+
+    return options
 
 
 EVAL_RESULT, EVAL_RUN = GRID.split_settings(config["eval"], EVAL_RESULT_KEYS)
@@ -125,6 +144,13 @@ def trainer_state(keep):
     """An IFT segment's trainer state: kept, or temp() (deleted once the next segment has used it)."""
     state = directory(LAYOUT.pattern("trainer_state", kind="ift"))
     return state if keep else temp(state)
+
+
+def model_output(kind, keep):
+    """A model folder: kept, or temp() (deleted by Snakemake once every job that reads it has run; its eval JSONs
+    are the cache, and a later job that needs it again rebuilds it)."""
+    model = directory(LAYOUT.pattern("model", kind=kind))
+    return model if keep else temp(model)
 
 
 def chat_template_file():

@@ -33,7 +33,7 @@ rule eval:
         outputs=lambda wildcards, output: " ".join(
             shlex.quote(f"{task}={path}") for task, path in zip(GRID.tasks, output)
         ),
-        run=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads} | MODEL_LOADING),
+        execution=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads} | MODEL_LOADING),
         task_names=lambda wildcards, output: ", ".join(Path(path).stem for path in output),
         chat_template_source=config["ift"]["chat_template_source"],
         trust_remote_code=TRUST_REMOTE_CODE,
@@ -43,6 +43,6 @@ rule eval:
         "Evaluating {wildcards.model_path} on {params.task_names}"
     shell:
         "{params.launch} eval --model {params.model:q} --outputs {params.outputs} --settings {params.settings:q}"
-        " --run {params.run:q} {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q}"
+        " --execution {params.execution:q} {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q}"
         " --cache-dir {params.cache_dir:q} --chat-template {input.chat_template:q}"
         " --chat-template-source {params.chat_template_source} > {log:q} 2>&1"

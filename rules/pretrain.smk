@@ -19,14 +19,15 @@ rule pretrain:
     params:
         launch=training_launch,
         stage=stage_result("pretrain"),
-        run=stage_run("pretrain"),
+        execution=stage_execution("pretrain"),
         shape=as_json(config["pretrain"]["model"]),
         steps=config["pretrain"]["steps"],
         seed=lambda wildcards: GRID.pretrain_seed(int(wildcards.replicate)),
+        tracking=tracking_options("pretrain"),
     message:
         "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch "
         "({params.steps} steps)"
     shell:
-        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q} --run {params.run:q}"
-        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed}"
+        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q} --execution {params.execution:q}"
+        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed} {params.tracking}"
         " --out {output:q} > {log:q} 2>&1"

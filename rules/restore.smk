@@ -1,5 +1,6 @@
 # Restoration: each IFT checkpoint, and the base model as the control (k = 0), trained r steps on text
-# distributed like the pre-training corpus.
+# distributed like the pre-training corpus. Restored models are read by their eval only: restore.keep_models = none
+# makes them temp(), deleted once evaluated.
 
 
 rule restore:
@@ -7,7 +8,7 @@ rule restore:
         model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
         corpus=GRID.restore_data_file(),
     output:
-        directory(LAYOUT.pattern("model", kind="restored")),
+        model_output("restored", GRID.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["restored"]),
     benchmark:
@@ -21,16 +22,17 @@ rule restore:
     params:
         launch=training_launch,
         stage=stage_result("restore"),
-        run=stage_run("restore"),
+        execution=stage_execution("restore"),
         source=lambda wildcards: GRID.model_location(restoration_start(wildcards)),
         seed=run_seed,
         trust_remote_code=TRUST_REMOTE_CODE,
+        tracking=tracking_options("restore"),
     message:
         "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/seed{wildcards.seed}/"
         "step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"
     shell:
-        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q} --run {params.run:q}"
-        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code}"
+        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q} --execution {params.execution:q}"
+        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code} {params.tracking}"
         " --out {output:q} > {log:q} 2>&1"
 
 
@@ -38,7 +40,7 @@ rule restore:
 # recovery. Only its path differs (restoration_start gives the base for it).
 use rule restore as restore_control with:
     output:
-        directory(LAYOUT.pattern("model", kind="control")),
+        model_output("control", GRID.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["control"]),
     benchmark:

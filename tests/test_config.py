@@ -132,6 +132,18 @@ BAD_CONFIGS = [
      "a number > 0"),
     ({"analysis.equivalence_margin": {"default": -0.1}}, "analysis.equivalence_margin.default", "a number > 0"),
     ({"ift.keep_trainer_state": "some"}, "ift.keep_trainer_state", "one of 'all', 'last', 'none'"),
+    ({"training.save_dtype": "int8"}, "training.save_dtype", "one of 'float32', 'bfloat16', 'float16', 'auto'"),
+    ({"training.report_to": "wandb"}, "training.report_to", "one of 'none', 'tensorboard'"),
+    ({"ift.keep_models": "first"}, "ift.keep_models", "one of 'all', 'last', 'none'"),
+    ({"restore.keep_models": "last"}, "restore.keep_models", "one of 'all', 'none'"),
+    # A trainer state is only used with its model: it may not be kept longer (the default keeps every state).
+    ({"ift.keep_models": "none"}, "ift.keep_trainer_state", "keep_trainer_state 'none'"),
+    ({"ift.keep_models": "last"}, "ift.keep_trainer_state", "keep_trainer_state 'none' or 'last'"),
+    ({"base_models": [{"name": "m", "source": "pretrain", "parameters": -1}]}, "base_models[0].parameters",
+     "a number >= 0"),
+    ({"costs": {"train_mfu": 1.5}}, "costs.train_mfu", "a number > 0 and <= 1"),
+    ({"costs": {"gpu_peak_tflops": 0}}, "costs.gpu_peak_tflops", "a number > 0"),
+    ({"costs": {"eval_tokens": {"mmlu": 0}}}, "costs.eval_tokens.mmlu", "an integer >= 1"),
 ]
 
 

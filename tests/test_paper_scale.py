@@ -5,6 +5,7 @@ instruction and pre-training formats, a local lm-eval task in place of the hub t
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -123,4 +124,33 @@ def test_local_lm_eval_tasks_evaluated_for_every_model(paper_run):
         assert result["n_items"] == len(result["items"]) == (12 if result["task"] == "local_mc" else 8)
         assert result["primary_metric"] == ("acc" if result["task"] == "local_mc" else "bits_per_byte")
     assert not (paper_run / "models" / "tiny" / "rep0" / "base").exists(), "an external base model is read in place"
-    assert not list((paper_run / "models").rglob("*.trainer-state")), "trainer state is deleted once used"
+    states = sorted(p.name for p in (paper_run / "models").rglob("*.trainer-state"))
+    assert states == ["step2.trainer-state", "step4.trainer-state"], "ift.keep_trainer_state: all keeps each segment's"
+
+
+
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_launchers_pass_every_adapter_option_through(stand_ins, tmp_path, launcher):
+    """torchrun and accelerate parse their own options with argparse, which reads a prefix of one of theirs as
+    that option (`--run` was taken for torchrun's `--run-path`): every training command the rules write must reach
+    its adapter unchanged."""
+    from accelerate.commands.launch import launch_command_parser
+    from torch.distributed.run import get_args_parser
+
+    overrides = tmp_path / "launcher.yaml"
+    overrides.write_text(yaml.safe_dump({"training": {"launcher": launcher}}))
+    dry_run = run_snakemake("--cores", "2", "--configfile", str(REPO / "config.yaml"), str(stand_ins["config"]),
+                            str(overrides), "--directory", str(tmp_path), "--dry-run", "--printshellcmds")
+    commands = [shlex.split(line.split(" > ")[0]) for line in dry_run.stdout.splitlines() if "gpu_slots" in line]
+    parser, launcher_words = (get_args_parser(), 1) if launcher == "torchrun" else (launch_command_parser(), 2)
+    adapters = set()
+    for words in commands:
+        launched = words[words.index("--") + 1:]
+        if launched[0] == "python":
+            continue  # a single-process job (eval): no launcher in between
+        module_at = launched.index("-m") + 1
+        parsed = parser.parse_args(launched[launcher_words:])
+        assert parsed.module and parsed.training_script == launched[module_at], launched
+        assert parsed.training_script_args == launched[module_at + 1:], launched
+        adapters.add(parsed.training_script)
+    assert adapters == {"ift", "restore"}, "with an external base model, IFT and restoration are the training jobs"

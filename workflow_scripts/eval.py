@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="model directory or hub id")
     parser.add_argument("--outputs", required=True, nargs="+", type=task_output, help="TASK=EVAL_JSON, per task")
     parser.add_argument("--settings", required=True, type=json.loads, help="eval settings that change a result")
-    parser.add_argument("--run", required=True, type=json.loads, help="how the job runs: batch size, device, threads")
+    parser.add_argument("--execution", required=True, type=json.loads, help="how it runs: batch size, device...")
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--info", default="{}", type=json.loads, help="what the model is in the grid, as JSON")
     parser.add_argument("--world-dir", default=None)
@@ -33,8 +33,8 @@ def main() -> None:
     # lm-eval's own progress in the job's log, among it how many requests its cache answered.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s [%(name)s] %(message)s")
     logging.getLogger("lm_eval").setLevel(logging.INFO)
-    torch.set_num_threads(args.run["threads"])
-    settings = EvalSettings.from_config(args.settings | args.run, trust_remote_code=args.trust_remote_code)
+    torch.set_num_threads(args.execution["threads"])
+    settings = EvalSettings.from_config(args.settings | args.execution, trust_remote_code=args.trust_remote_code)
     cache = request_cache(args.cache_dir, args.model, settings) if args.cache_dir else None
     rendered = args.cache_dir / "chat-probes" if args.cache_dir else Path(args.world_dir or ".") / ".chat-probes"
     payloads = evaluate(args.model, dict(args.outputs), settings, world_dir=args.world_dir, model_info=args.info,

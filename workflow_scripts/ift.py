@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 from iftforget.chat import comparison_template
-from iftforget.models import load_model, load_tokenizer
-from iftforget.training import StageArgs, load_text_dataset, log_environment, train
+from iftforget.models import load_model, load_tokenizer, saved_dtype
+from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 
 def main() -> None:
@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--resume-state", default="", help="the previous segment's trainer state")
     parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
     parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings that change its result")
-    parser.add_argument("--run", required=True, type=json.loads, help="the settings of how the job runs (threads...)")
+    parser.add_argument("--execution", required=True, type=json.loads, help="how the job runs (threads...)")
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--total-steps", type=int, required=True)
     parser.add_argument("--stop-step", type=int, required=True)
@@ -25,8 +25,12 @@ def main() -> None:
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--state-out", required=True, type=Path, help="where this segment's trainer state goes")
+    add_tracking_arguments(parser)
     args = parser.parse_args()
-    stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
+    settings = args.stage | args.execution
+    # auto saves in the base model's own dtype (the segments before this one were saved so too).
+    dtype = saved_dtype(settings["save_dtype"], args.model, args.trust_remote_code)
+    stage = StageArgs.from_config(settings, seed=args.seed, save_dtype=dtype)
     log_environment()
     start = args.resume or args.model
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
@@ -52,6 +56,9 @@ def main() -> None:
         resume_from=(Path(args.resume), Path(args.resume_state)) if args.resume else None,
         assistant_only=True,
         state_output=args.state_out,
+        run_name=args.run_name,
+        tracking_dir=args.tracking_dir,
+        trust_remote_code=args.trust_remote_code,
     )
 
 

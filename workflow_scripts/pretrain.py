@@ -4,8 +4,15 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.models import ModelShape, build_base_model, load_tokenizer
-from iftforget.training import StageArgs, count_parameters, load_text_dataset, log_environment, train
+from iftforget.models import ModelShape, build_base_model, load_tokenizer, saved_dtype
+from iftforget.training import (
+    StageArgs,
+    add_tracking_arguments,
+    count_parameters,
+    load_text_dataset,
+    log_environment,
+    train,
+)
 
 
 def main() -> None:
@@ -13,13 +20,16 @@ def main() -> None:
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings that change its result")
-    parser.add_argument("--run", required=True, type=json.loads, help="the settings of how the job runs (threads...)")
+    parser.add_argument("--execution", required=True, type=json.loads, help="how the job runs (threads...)")
     parser.add_argument("--shape", required=True, type=json.loads, help="the config block pretrain.model")
     parser.add_argument("--steps", required=True, type=int)
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--out", required=True, type=Path)
+    add_tracking_arguments(parser)
     args = parser.parse_args()
-    stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
+    settings = args.stage | args.execution
+    # A model built here trains in float32: auto saves it so.
+    stage = StageArgs.from_config(settings, seed=args.seed, save_dtype=saved_dtype(settings["save_dtype"], None))
     log_environment()
     tokenizer = load_tokenizer(args.tokenizer)
     model = build_base_model(ModelShape.from_config(args.shape), tokenizer, seed=stage.seed,
@@ -27,7 +37,8 @@ def main() -> None:
     print(f"[pretrain] {count_parameters(model):,} parameters, {args.steps} steps; "
           f"settings {json.dumps(stage.__dict__)}", flush=True)
     dataset = load_text_dataset(args.corpus, ("text",))
-    train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps)
+    train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps,
+          run_name=args.run_name, tracking_dir=args.tracking_dir)
 
 
 if __name__ == "__main__":

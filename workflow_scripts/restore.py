@@ -4,8 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.models import load_model, load_tokenizer
-from iftforget.training import StageArgs, load_text_dataset, log_environment, train
+from iftforget.models import load_model, load_tokenizer, saved_dtype
+from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 
 def main() -> None:
@@ -13,20 +13,25 @@ def main() -> None:
     parser.add_argument("--model", required=True, help="the model to restore (directory or hub id)")
     parser.add_argument("--corpus", required=True, help="JSON lines with a text field")
     parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings that change its result")
-    parser.add_argument("--run", required=True, type=json.loads, help="the settings of how the job runs (threads...)")
+    parser.add_argument("--execution", required=True, type=json.loads, help="how the job runs (threads...)")
     parser.add_argument("--steps", required=True, type=int, help="the restoration budget r")
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--out", required=True, type=Path)
+    add_tracking_arguments(parser)
     args = parser.parse_args()
-    stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
+    settings = args.stage | args.execution
+    # auto keeps the dtype of the model restored (IFT@k was saved in its base model's).
+    dtype = saved_dtype(settings["save_dtype"], args.model, args.trust_remote_code)
+    stage = StageArgs.from_config(settings, seed=args.seed, save_dtype=dtype)
     log_environment()
     print(f"[restore] {args.steps} steps from {args.model}; settings {json.dumps(stage.__dict__)}", flush=True)
     # The folder is checked first: a broken one is named with how to rebuild it, never half loaded.
     model = load_model(args.model, args.trust_remote_code, stage.attn_implementation)
     tokenizer = load_tokenizer(args.model, args.trust_remote_code)
     dataset = load_text_dataset(args.corpus, ("text",))
-    train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps)
+    train(model, tokenizer, dataset, stage, args.out, total_steps=args.steps, stop_step=args.steps,
+          run_name=args.run_name, tracking_dir=args.tracking_dir, trust_remote_code=args.trust_remote_code)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,26 @@ from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names
 from iftforget.world import WorldConfig, build_world, check_world_config
 
-__all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config"]
+__all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config", "load_config_files"]
+
+
+def _layer(config: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """`layer` over `config` as Snakemake layers config files: mappings merged key by key, other values replaced."""
+    merged = dict(config)
+    for key, value in layer.items():
+        merged[key] = _layer(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """Config files layered in order, as `snakemake --configfile A B` reads them (not validated yet)."""
+    import yaml
+
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = _layer(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
 
 
 def check_source(key: str, source: str, keyword: str) -> None:
@@ -63,6 +82,8 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         raise ConfigError(
             f"ift.steps has step {steps[-1]} beyond ift.total_steps = {total}; allowed steps are 1..{total}"
         )
+
+    _check_trainer_state_has_its_model(config["ift"])
 
     try:
         check_world_config(WorldConfig.from_config(config["world"]))
@@ -116,6 +137,23 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         return check_models(config, template)
     except PreflightError as error:
         raise ConfigError(str(error)) from None
+
+
+# How many IFT segments each retention value keeps: every one, the last grid step's, none.
+_RETENTION_ORDER = {"none": 0, "last": 1, "all": 2}
+
+
+def _check_trainer_state_has_its_model(ift: dict[str, Any]) -> None:
+    """A segment resumes from its model and its trainer state together (both are the next segment's inputs), so a
+    state kept without its model is never used: Snakemake retrains the segment when a later one needs it."""
+    state, models = ift["keep_trainer_state"], ift["keep_models"]
+    if _RETENTION_ORDER[state] > _RETENTION_ORDER[models]:
+        allowed = [value for value, rank in _RETENTION_ORDER.items() if rank <= _RETENTION_ORDER[models]]
+        raise ConfigError(
+            f"ift.keep_trainer_state = {state!r} keeps trainer states whose models ift.keep_models = {models!r} "
+            f"deletes, and a state is only used with its model; allowed with keep_models {models!r}: "
+            f"keep_trainer_state {' or '.join(repr(value) for value in allowed)} (or keep more models)"
+        )
 
 
 def _check_processes_fit_gpus(config: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from iftforget.paths import Layout, ModelRef
+from iftforget.paths import MODEL_PATTERNS, Layout, ModelRef
 from iftforget.tasks import is_world_task
 from iftforget.world import WORLD_FILES
 
@@ -23,7 +23,10 @@ STAGE_KEYS = (
 # in-job saves, kernels: the same computation). Rules pass the first as tracked params, so that a changed value
 # reruns the jobs, and the second through params Snakemake does not track.
 STAGE_RESULT_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio",
-                     "weight_decay", "max_length", "packing", "precision", "optim")
+                     "weight_decay", "max_length", "packing", "precision", "optim", "save_dtype")
+# Result keys added after runs were made, left out of the tracked params at the value that does what the workflow did
+# before them, so that a finished run is not rerun for a key it never had (any other value is tracked and reruns).
+UNTRACKED_AT = {"save_dtype": "float32"}
 EVAL_RESULT_KEYS = ("num_fewshot", "dtype", "bootstrap_iters", "seed", "include_path", "limit")
 # Schedules whose learning rate at a step does not depend on the run's length (with no warmup).
 LENGTH_FREE_SCHEDULES = ("constant", "constant_with_warmup")
@@ -208,6 +211,49 @@ class Grid:
         """(what changes a result, what only changes how the job runs) of a settings block."""
         result = {key: block[key] for key in result_keys}
         return result, {key: value for key, value in block.items() if key not in result_keys}
+
+    def stage_settings(self, stage: str) -> tuple[dict, dict]:
+        """(what changes a training stage's result, what only changes how its jobs run); a result key at its
+        UNTRACKED_AT value goes with the second, so that adding the key reran no finished job."""
+        result, run = self.split_settings(self.stage_block(stage), STAGE_RESULT_KEYS)
+        for key, value in UNTRACKED_AT.items():
+            if result.get(key) == value:
+                run[key] = result.pop(key)
+        return result, run
+
+    # --- experiment tracking -------------------------------------------------------------------------------------
+    @staticmethod
+    def built_model_path(stage: str, wildcards: dict[str, str]) -> str:
+        """The path (below models/) of the model a training job of `stage` builds, from the job's wildcards (a
+        restoration job without a step restores the base: the control)."""
+        if stage == "restore":
+            kind = "restored" if "step" in wildcards else "control"
+        else:
+            kind = {"pretrain": "base", "ift": "ift"}[stage]
+        return MODEL_PATTERNS[kind].format(**wildcards)
+
+    def tracking(self, stage: str, wildcards: dict[str, str]) -> tuple[str, str]:
+        """(run name, log folder) of a tracked training job (training.report_to): <stage>/<model path>, and that
+        path below <results_dir>/tracking/."""
+        path = self.built_model_path(stage, wildcards)
+        return f"{stage}/{path}", self.layout.tracking(stage, path)
+
+    # --- retention -------------------------------------------------------------------------------------------
+    def keeps_ift(self, artifact: str, last: bool) -> bool:
+        """Whether an IFT segment's `model` or `trainer_state` is kept (ift.keep_models, ift.keep_trainer_state)
+        rather than temp(), for the segment of the last grid step (`last`) or another one."""
+        key = {"model": "keep_models", "trainer_state": "keep_trainer_state"}[artifact]
+        setting = self.config["ift"][key]
+        return setting == "all" or (setting == "last" and last)
+
+    def separate_last_segment(self) -> bool:
+        """Whether the last grid step's segment keeps what the other segments do not (rule ift_last builds it)."""
+        return any(self.keeps_ift(artifact, True) != self.keeps_ift(artifact, False)
+                   for artifact in ("model", "trainer_state"))
+
+    def keeps_restored(self) -> bool:
+        """Whether restored models and controls are kept once evaluated (restore.keep_models), rather than temp()."""
+        return self.config["restore"]["keep_models"] == "all"
 
     def schedule_length(self, step: int) -> int:
         """The learning-rate schedule's length for the IFT segment that stops at `step`: the whole run's

@@ -94,6 +94,38 @@ def load_model(path: str | Path, trust_remote_code: bool, attn_implementation: s
                                                 dtype=getattr(torch, dtype), attn_implementation=attn_implementation)
 
 
+# The dtypes a model folder may be saved in (config key training.save_dtype, besides auto).
+SAVE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def saved_dtype(setting: str, start: str | Path | None, trust_remote_code: bool = False) -> str:
+    """training.save_dtype resolved for one job: auto is the dtype in the config.json of the model the job starts
+    from (a hub base model's own; float32 for a model built here, `start` None, or a config that names none)."""
+    if setting != "auto":
+        return setting
+    if start is None:
+        return "float32"
+    from transformers import AutoConfig
+
+    dtype = AutoConfig.from_pretrained(str(start), trust_remote_code=trust_remote_code).dtype
+    name = "float32" if dtype is None else str(dtype).removeprefix("torch.")
+    if name not in SAVE_DTYPES:
+        raise ValueError(f"training.save_dtype = 'auto': {start} is stored as {name}; allowed: {SAVE_DTYPES}, so set "
+                         "training.save_dtype to one of them")
+    return name
+
+
+def save_cast(checkpoint: str | Path, out: str | Path, dtype: str, trust_remote_code: bool = False) -> None:
+    """The model of a (float32) Trainer checkpoint saved to `out` by save_pretrained with its weights cast to
+    `dtype` (config and generation config included; the tokenizer is not copied)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=getattr(torch, dtype),
+                                                 trust_remote_code=trust_remote_code)
+    model.save_pretrained(str(out))
+
+
 @dataclass(frozen=True)
 class ModelShape:
     """The Llama-style architecture of a base model pre-trained from scratch (config block `pretrain.model`)."""
@@ -111,20 +143,40 @@ class ModelShape:
         return from_block(cls, block)
 
 
+def base_model_config(shape: ModelShape, vocab_size: int, eos_token_id: int | None = None,
+                      pad_token_id: int | None = None, attn_implementation: str = "sdpa") -> Any:
+    """The transformers config of a Llama-style base model pre-trained from scratch."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        **dataclasses.asdict(shape),  # the fields are LlamaConfig's own names
+        bos_token_id=None,
+        eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id,
+        attn_implementation=attn_implementation,
+    )
+
+
+def parameters_of(model_config: Any, trust_remote_code: bool = False) -> int:
+    """The parameter count of the causal LM a transformers config describes, built on the meta device (no memory,
+    no weights; tied embeddings counted once)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=trust_remote_code)
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
 def build_base_model(shape: ModelShape, tokenizer: Any, seed: int, attn_implementation: str = "sdpa") -> Any:
     """A randomly initialised Llama-style model sized for the tokenizer (seeded: same seed, same weights)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        **dataclasses.asdict(shape),  # the fields are LlamaConfig's own names
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        attn_implementation=attn_implementation,
-    )
+    config = base_model_config(shape, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id,
+                               attn_implementation)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id

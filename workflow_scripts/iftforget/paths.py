@@ -74,6 +74,8 @@ PATTERNS: dict[str, str] = {
 # logs/<rule>.log for a rule with one job.
 LOG_ROOT = "logs"
 BENCHMARK_ROOT = "benchmarks"
+# Experiment-tracking logs of training jobs (training.report_to): tracking/<stage>/<path of the model it builds>/.
+TRACKING_ROOT = "tracking"
 
 
 def model_path_regex() -> str:
@@ -171,6 +173,10 @@ class Layout:
     def benchmark(self, rule: str, identity: str = "") -> str:
         """Where Snakemake writes the benchmark of that job (benchmarks/<rule>/...)."""
         return self._job_file(BENCHMARK_ROOT, rule, identity, "tsv")
+
+    def tracking(self, stage: str, identity: str) -> str:
+        """The folder of a training job's experiment-tracking logs (tracking/<stage>/<identity>)."""
+        return f"{self.root}/{TRACKING_ROOT}/{stage}/{identity}"
 
     def _job_file(self, root: str, rule: str, identity: str, suffix: str) -> str:
         return f"{self.root}/{root}/{rule}/{identity}.{suffix}" if identity else f"{self.root}/{root}/{rule}.{suffix}"

@@ -7,11 +7,14 @@ scheduler, RNG, data position), split into the model (kept) and the trainer stat
 workflow deletes once the next segment has used it); the next segment resumes from both with
 `resume_from_checkpoint`, so the chain of segments is the uninterrupted run. Inside a job, periodic saves go to a
 work folder beside the output: a job killed by preemption or a time limit resumes from its newest complete save when
-it is run again (`iftforget.checkpoints`).
+it is run again (`iftforget.checkpoints`). Training keeps float32 weights; the model folder gets them in
+`training.save_dtype` (an IFT segment's trainer state then keeps the float32 ones for the next segment).
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import json
 import math
 import os
@@ -38,7 +41,9 @@ from iftforget.checkpoints import (
     stage_resume_checkpoint,
     work_dir_for,
 )
+from iftforget.models import save_cast
 from iftforget.settings import from_block
+from iftforget.tracking import NO_TRACKING, check_tracker_installed, start_tracking
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class StageArgs:
     threads: int
     lm_head_loss: str
     pad_token: str  # empty: the tokenizer's pad token, else its end-of-sequence token (TRL's choice)
+    save_dtype: str  # resolved by the adapter: models.saved_dtype turns auto into a dtype
+    report_to: str
 
     @classmethod
     def from_config(cls, block: dict[str, Any], **overrides: Any) -> "StageArgs":
@@ -158,8 +165,10 @@ def load_text_dataset(path: str | Path, columns: tuple[str, ...]) -> Dataset:
     return dataset.select_columns(list(columns))
 
 
-def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_only: bool) -> SFTConfig:
-    """TRL arguments of a stage; `total_steps` is the schedule's length (the whole run for IFT segments)."""
+def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_only: bool,
+               run_name: str = "") -> SFTConfig:
+    """TRL arguments of a stage; `total_steps` is the schedule's length (the whole run for IFT segments), `run_name`
+    the tracked run's name (training.report_to)."""
     on_cpu = stage.device == "cpu"
     return SFTConfig(
         output_dir=str(output_dir),
@@ -187,13 +196,13 @@ def sft_config(stage: StageArgs, output_dir: Path, total_steps: int, assistant_o
         save_strategy="steps" if stage.save_every_steps > 0 else "no",
         save_steps=stage.save_every_steps if stage.save_every_steps > 0 else 500,
         save_total_limit=1 if stage.save_every_steps > 0 else None,
-        report_to="none",
+        report_to=NO_TRACKING if stage.report_to == NO_TRACKING else [stage.report_to],
+        run_name=run_name or None,
         disable_tqdm=True,
         include_num_input_tokens_seen="all",
         pad_token=stage.pad_token or None,
         model_init_kwargs=None,
     )
-
 
 
 def train(
@@ -209,15 +218,22 @@ def train(
     assistant_only: bool = False,
     state_output: Path | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    run_name: str = "",
+    tracking_dir: Path | None = None,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Train to `stop_step` (of a schedule `total_steps` long) and move the model to `output`.
 
     `resume_from` is the previous IFT segment: its model folder and its trainer-state folder. A newer complete save
     in this job's work folder, left by a killed run of the same job, takes precedence. With `state_output`, the
     optimizer, scheduler and RNG state go there (the next segment's input; the workflow deletes it once no later
-    segment needs it); without it they are dropped. The model folder keeps weights, config, tokenizer and the
-    Trainer's log (trainer_state.json).
+    segment needs it); without it they are dropped. The model folder keeps weights (in `stage.save_dtype`; the
+    float32 weights then go with the trainer state), config, tokenizer and the Trainer's log (trainer_state.json).
+    With `stage.report_to`, the run is tracked as `run_name`, its logs in `tracking_dir`.
     """
+    if stage.save_dtype == "auto":
+        raise ValueError("resolve training.save_dtype = 'auto' with iftforget.models.saved_dtype before training")
+    check_tracker_installed(stage.report_to)  # before anything is written
     output = Path(output)
     work = work_dir_for(output)
     work.mkdir(parents=True, exist_ok=True)
@@ -227,7 +243,8 @@ def train(
     if in_job is not None and (checkpoint is None or checkpoint_step(in_job) > checkpoint_step(checkpoint)):
         print(f"[train] resuming this job's own save {in_job}", flush=True)
         checkpoint = in_job
-    args = sft_config(stage, work, total_steps, assistant_only)
+    start_tracking(stage.report_to, tracking_dir, fresh=checkpoint is None or checkpoint != in_job)
+    args = sft_config(stage, work, total_steps, assistant_only, run_name)
     trainer_class = FullLogitsSFTTrainer if uses_full_logits(stage) else SFTTrainer
     trainer = trainer_class(
         model=model,
@@ -244,7 +261,10 @@ def train(
         return {}
     if trainer.state.global_step != stop_step:
         raise RuntimeError(f"training stopped at step {trainer.state.global_step}, expected {stop_step}")
-    finish(work, stop_step, output, state_output)
+    cast = None
+    if stage.save_dtype != "float32":  # the Trainer's checkpoints hold the float32 weights it trains
+        cast = functools.partial(_save_cast, dtype=stage.save_dtype, trust_remote_code=trust_remote_code)
+    finish(work, stop_step, output, state_output, cast)
     summary = {
         "global_step": trainer.state.global_step,
         "train_loss": result.training_loss,
@@ -254,6 +274,17 @@ def train(
     }
     print(f"[train] done: {json.dumps(summary)}", flush=True)
     return summary
+
+
+def _save_cast(checkpoint: Path, out: Path, dtype: str, trust_remote_code: bool) -> None:
+    save_cast(checkpoint, out, dtype, trust_remote_code)
+    print(f"[train] saved the model's weights as {dtype}", flush=True)
+
+
+def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a training adapter that name its tracked run (training.report_to; the rules set them)."""
+    parser.add_argument("--run-name", default="", help="the tracked run's name: <stage>/<model path>")
+    parser.add_argument("--tracking-dir", type=Path, default=None, help="where the tracker writes its logs")
 
 
 def log_environment() -> None:

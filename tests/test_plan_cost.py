@@ -1,0 +1,147 @@
+"""The cost planner (benchmarks/plan_cost.py, iftforget.costs): its jobs are the ones Snakemake plans, its totals add
+up, its figures follow from the stated assumptions, and its disk follows the save dtype and the retention settings."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, SMOKE_FILES, TINY_SHAPE, job_counts, merge_config, model_shape, run_snakemake
+from iftforget.config import ConfigError, check_config
+from iftforget.costs import plan_costs
+
+PAPER_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "paper.yaml")]
+
+
+def layered(files: list[str], overrides: dict | None = None) -> dict:
+    config: dict = {}
+    for path in files:
+        config = merge_config(config, yaml.safe_load(open(path).read()))
+    config = merge_config(config, overrides or {})
+    check_config(config)
+    return config
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    return layered(PAPER_FILES)
+
+
+# The paper preset, and the smoke grid with a "last" retention (rule ift_last) and a budget sweep (more restorations).
+DRY_RUNS = {
+    "paper": (PAPER_FILES, None),
+    "smoke-last-sweep": (SMOKE_FILES, {"ift": {"keep_models": "last", "keep_trainer_state": "last"},
+                                       "restore": {"sweep_budgets": [20], "keep_models": "none"}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRY_RUNS))
+def test_jobs_per_rule_are_those_of_snakemakes_dry_run(name, tmp_path, monkeypatch):
+    files, overrides = DRY_RUNS[name]
+    files = list(files)
+    if overrides:
+        (tmp_path / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+        files.append(str(tmp_path / "overrides.yaml"))
+    monkeypatch.setenv("HF_TOKEN", "not-a-token")  # the paper preset names HF_TOKEN (hub_token_env); nothing is fetched
+    result = run_snakemake("-n", "--cores", "1", "--configfile", *files, "--directory", str(tmp_path))
+    planned = {rule.rule: rule.jobs for rule in plan_costs(layered(files)).rules}
+    assert planned == job_counts(result.stdout), result.stdout[-3000:]
+
+
+def test_totals_are_positive_and_are_the_sums_of_the_rules(paper):
+    plan = plan_costs(paper)
+    total = plan.total()
+    assert total.jobs > 0 and total.tokens > 0 and total.flops > 0 and total.gpu_hours > 0 and total.disk_kept > 0
+    for field in ("jobs", "tokens", "flops", "gpu_hours", "disk_written", "disk_kept"):
+        assert getattr(total, field) == pytest.approx(sum(getattr(rule, field) for rule in plan.rules)), field
+    assert sum(a.written_bytes for a in plan.artifacts) == pytest.approx(total.disk_written)
+    assert sum(a.kept_bytes for a in plan.artifacts) == pytest.approx(total.disk_kept)
+    for rule in plan.rules:
+        assert 0 <= rule.disk_kept <= rule.disk_written
+    assert {rule.rule for rule in plan.rules if rule.gpu_hours > 0} == {"ift", "ift_last", "restore",
+                                                                          "restore_control", "eval"}
+
+
+def test_figures_follow_from_the_stated_assumptions(paper):
+    """One rule by hand: the three controls restore 200 steps of 4 sequences x 4 accumulation x 8 processes x 700
+    tokens (wikipedia), 6 FLOPs per parameter and token, at 989 TFLOP/s x 0.4."""
+    plan = plan_costs(paper)
+    control = plan.rule("restore_control")
+    tokens = 200 * 4 * 4 * 8 * 700
+    parameters = 6.74e9 + 13.0e9 + 7.24e9
+    assert control.jobs == 3 and control.tokens == 3 * tokens
+    assert control.flops == pytest.approx(6 * parameters * tokens)
+    assert control.gpu_hours == pytest.approx(6 * parameters * tokens / (989e12 * 0.4) / 3600)
+    assert control.wall_hours_per_job == pytest.approx(control.gpu_hours / 3 / 8), "8 GPUs per training job"
+    slower = plan_costs(merge_config(paper, {"costs": {"train_mfu": 0.2}}))
+    assert slower.rule("restore_control").gpu_hours == pytest.approx(2 * control.gpu_hours)
+    assert slower.rule("eval").gpu_hours == pytest.approx(plan.rule("eval").gpu_hours), "eval has its own MFU"
+
+
+def artifact_bytes(plan, name: str, kept: bool) -> float:
+    return sum(a.kept_bytes if kept else a.written_bytes for a in plan.artifacts if a.artifact == name)
+
+
+def test_disk_follows_the_save_dtype_and_the_retention_settings(paper):
+    bf16 = plan_costs(paper)
+    f32 = plan_costs(merge_config(paper, {"training": {"save_dtype": "float32"}}))
+    assert artifact_bytes(f32, "IFT model (IFT@k)", kept=True) == pytest.approx(
+        2 * artifact_bytes(bf16, "IFT model (IFT@k)", kept=True))
+    # A bf16 model's trainer state keeps the float32 weights too: 12 bytes a parameter instead of AdamW's 8.
+    assert artifact_bytes(bf16, "IFT trainer state", kept=False) == pytest.approx(
+        1.5 * artifact_bytes(f32, "IFT trainer state", kept=False))
+    # The paper preset deletes restored models once evaluated and keeps the last segment's trainer state only.
+    assert artifact_bytes(bf16, "restored model", kept=True) == 0 < artifact_bytes(bf16, "restored model", kept=False)
+    kept_restored = plan_costs(merge_config(paper, {"restore": {"keep_models": "all"}}))
+    assert artifact_bytes(kept_restored, "restored model", kept=True) == artifact_bytes(bf16, "restored model",
+                                                                                        kept=False)
+    states = next(a for a in bf16.artifacts if a.artifact == "IFT trainer state")
+    assert (states.written, states.kept) == (16, 2), "8 steps x 2 datasets written, the last of each run kept"
+    temp_models = plan_costs(merge_config(paper, {"ift": {"keep_models": "none", "keep_trainer_state": "none"}}))
+    assert artifact_bytes(temp_models, "IFT model (IFT@k)", kept=True) == 0
+    assert temp_models.total().disk_kept < bf16.total().disk_kept
+    assert temp_models.total().disk_written == pytest.approx(bf16.total().disk_written), "written either way"
+
+
+def test_parameters_come_from_a_local_config_json_and_else_from_the_config(paper, tmp_path):
+    from iftforget.models import build_base_model
+    from iftforget.tokenizer import train_tokenizer
+    from iftforget.training import count_parameters
+
+    tokenizer = train_tokenizer(["a few words of text to train on", "and some more words"], vocab_size=300)
+    # A model folder the config check accepts: a tokenizer, and a context as long as the paper's training.max_length.
+    context = paper["training"]["max_length"]
+    model = build_base_model(model_shape(**TINY_SHAPE, max_position_embeddings=context), tokenizer, seed=0)
+    model.save_pretrained(tmp_path / "local")
+    tokenizer.save_pretrained(tmp_path / "local")
+    config = copy.deepcopy(paper)
+    config["base_models"][0] = {"name": "local", "source": str(tmp_path / "local"), "parameters": 123}
+    check_config(config)
+    sizes = plan_costs(config).base_models
+    assert sizes["local"].parameters == count_parameters(model), "the config.json on disk wins over a stated count"
+    assert sizes["llama2-13b"].parameters == 13_000_000_000
+    world = plan_costs(layered(SMOKE_FILES)).base_models["world-llama"]
+    built = build_base_model(model_shape(**layered(SMOKE_FILES)["pretrain"]["model"]),
+                             train_tokenizer(["x y z"] * 3, vocab_size=300), seed=0)
+    assert world.parameters >= count_parameters(built), "tokenizer.vocab_size bounds the trained vocabulary"
+
+
+def test_a_hub_model_with_no_local_config_and_no_count_is_an_error_naming_the_key(paper):
+    config = copy.deepcopy(paper)
+    config["base_models"][1]["parameters"] = 0
+    with pytest.raises(ConfigError) as error:
+        plan_costs(config)
+    assert "base_models[1].parameters" in str(error.value) and "Llama-2-13b-hf" in str(error.value)
+
+
+def test_the_command_prints_the_paper_presets_plan_as_estimates():
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "plan_cost.py"), "--configfile", *PAPER_FILES,
+                             "--train-mfu", "0.35"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Estimated cost of") and "not measurements" in out
+    assert "| **total** |" in out and "| ift_last |" in out and "at MFU 0.35 for training" in out

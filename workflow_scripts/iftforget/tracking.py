@@ -1,0 +1,49 @@
+"""Experiment tracking of training jobs through transformers' `report_to` (config key `training.report_to`).
+
+A tracked job's run is named after the model it builds (<stage>/<model path>, from its wildcards) and logs below the
+working directory (<results_dir>/tracking/<stage>/<model path>/). Plain Python without heavy imports: the Snakefile
+checks before any job that the tracker is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+from iftforget.schema import ConfigError
+
+# The trackers the workflow supports, each with the packages transformers accepts for it (any one will do) and the
+# environment variable through which transformers' callback takes its log folder.
+TRACKER_PACKAGES: dict[str, tuple[str, ...]] = {"tensorboard": ("tensorboard", "tensorboardX")}
+TRACKER_DIR_VARIABLES: dict[str, str] = {"tensorboard": "TENSORBOARD_LOGGING_DIR"}
+NO_TRACKING = "none"
+
+
+def check_tracker_installed(report_to: str) -> None:
+    """Stop with the key, the value and what to install when the tracker's package is missing (transformers itself
+    would stop only once the model is loaded, in every training job)."""
+    if report_to == NO_TRACKING:
+        return
+    packages = TRACKER_PACKAGES[report_to]
+    if not any(importlib.util.find_spec(package) for package in packages):
+        raise ConfigError(
+            f"training.report_to = {report_to!r} needs the {' or '.join(packages)} package, which this Python does "
+            f"not have; allowed: 'none', or install it (pip install {packages[0]}, as pinned in requirements.txt)"
+        )
+
+
+def start_tracking(report_to: str, directory: Path | None, fresh: bool) -> None:
+    """Point transformers' tracking callback at `directory` (inside the working directory); a job that starts
+    `fresh` (not resuming its own in-job save) first removes the logs of an earlier attempt, which belong to a run
+    that no longer counts, while a resumed job appends to its own."""
+    if report_to == NO_TRACKING:
+        return
+    check_tracker_installed(report_to)
+    if directory is None:
+        raise ValueError(f"training.report_to = {report_to!r} needs the job's tracking folder (--tracking-dir)")
+    if fresh and os.environ.get("RANK", "0") == "0":  # the main process writes the logs, and clears them
+        shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[TRACKER_DIR_VARIABLES[report_to]] = str(directory)
