@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
+from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
@@ -127,6 +128,26 @@ def broken_copy(model: Path, tmp_path: Path, how: str) -> Path:
     return broken
 
 
+def test_a_saved_model_moved_into_place_is_readable_by_the_group(tmp_path):
+    """transformers saves model.safetensors private to its owner (0600); collaborators on a shared file system must
+    still read the models a run leaves, so the move into place gives them the umask's read permission."""
+    from iftforget.models import build_base_model
+    from iftforget.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer([f"Person {i} was born in city {i % 7}." for i in range(50)], vocab_size=300)
+    saved = tmp_path / "saved"
+    build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0).save_pretrained(saved)
+    tokenizer.save_pretrained(saved)
+    (saved / "nested").mkdir(mode=0o700)
+    (saved / "nested" / "state.pt").write_bytes(b"x")
+    os.chmod(saved / "nested" / "state.pt", 0o600)
+    replace_dir(saved, tmp_path / "results" / "model")
+    paths = [tmp_path / "results" / "model", *(tmp_path / "results" / "model").rglob("*")]
+    private = [str(path) for path in paths if path.stat().st_mode & 0o044 != 0o044]
+    assert private == []
+    assert all(path.stat().st_mode & 0o055 == 0o055 for path in paths if path.is_dir())
+
+
 BREAKAGES = {"missing weights": "no weights", "truncated weights": "truncated",
              "missing config": "config.json is missing"}
 
@@ -159,10 +180,10 @@ def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_
     out = tmp_path / "out"
     arguments = {
         "eval": ["--outputs", f"world_mc_completion={out}", "--settings", json.dumps(defaults("eval")),
-                 "--run", json.dumps({"threads": 1, "attn_implementation": "sdpa"}), "--world-dir", str(tmp_path),
+                 "--execution", json.dumps({"threads": 1, "attn_implementation": "sdpa"}), "--world-dir", str(tmp_path),
                  "--chat-template", str(REPO / "templates" / "tulu.jinja"), "--chat-template-source", "model"],
         "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage", json.dumps(defaults("restore")),
-                    "--run", json.dumps(defaults("training") | {"threads": 1}), "--steps", "2", "--seed", "0",
+                    "--execution", json.dumps(defaults("training") | {"threads": 1}), "--steps", "2", "--seed", "0",
                     "--out", str(out)],
     }[adapter]
     result = subprocess.run(

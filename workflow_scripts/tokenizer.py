@@ -4,7 +4,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from iftforget.io import read_jsonl
+from iftforget.io import read_jsonl, replace_dir
 from iftforget.tokenizer import chat_text, train_tokenizer
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     partial = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     tokenizer.save_pretrained(str(partial))
-    partial.rename(args.out)
+    replace_dir(partial, args.out)
     print(f"tokenizer with {len(tokenizer)} tokens trained on {len(texts)} texts -> {args.out}")
 
 

@@ -58,9 +58,26 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def share_like_umask(folder: str | Path) -> None:
+    """Give every file and folder under `folder` (itself included) the read (and, for folders, search) permission
+    the umask allows. Libraries save privately: transformers writes model.safetensors through a 0600 temporary file
+    and mkdtemp makes 0700 folders, which would hide the models from collaborators on a shared file system."""
+    readable = 0o444 & ~current_umask()
+    folder = Path(folder)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o7777
+        extra = readable | ((readable >> 2) & 0o111) if path.is_dir() else readable
+        if mode | extra != mode:
+            os.chmod(path, mode | extra)
+
+
 def replace_dir(src: str | Path, dst: str | Path) -> None:
-    """Move a finished directory into place, replacing whatever stood there (rename, so never half-moved)."""
+    """Move a finished directory into place, replacing whatever stood there (rename, so never half-moved); its
+    files are first made as readable as the umask allows (see `share_like_umask`)."""
     src, dst = Path(src), Path(dst)
+    share_like_umask(src)
     if dst.exists():
         shutil.rmtree(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
