@@ -18,10 +18,10 @@ window.addEventListener('load', async () => {
   let error = null;
   await wait(1000);
   try {
-    categories = linkTexts(/^\d\. /);
+    categories = linkTexts(/^\d+\. /);
     for (const category of categories) {
       await open(category, null, 'PNG');
-      const subcategories = linkTexts(/ \/ seed /);
+      const subcategories = linkTexts(/ \/ /);  // "base / dataset" (pooled) or "base / dataset / rep r / seed s"
       for (const subcategory of (subcategories.length ? subcategories : [null])) {
         for (const format of ['PNG', 'HTML']) {
           if (!(await open(category, subcategory, format))) continue;

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import install_system_packages
+from iftforget.analysis.plan import FIGURE_CATEGORIES
+from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS
 from test_figures_from_cache import FROM_CACHE, cached_results, run_in
 
 CHROMIUM_FLAGS = [
@@ -60,25 +62,29 @@ def test_report_shows_every_figure_and_the_tidy_table(tmp_path, pytestconfig):
     seen = read_report(report, tmp_path, chromium(pytestconfig))
     assert seen["error"] is None, seen["error"]
 
-    assert seen["categories"] == ["1. Score against IFT step", "2. Drop: recovered vs residual", "3. Item paths",
-                                  "4. Text pattern probe", "5. Grid overview", "6. Tables"]
+    # The menu: one category per kind of figure the grid has, in the numbered order, then the tables.
+    kinds = {kind for _, kind, _, _ in layout.figure_specs()}
+    numbered = sorted([FIGURE_CATEGORIES[kind] for kind in kinds] + [FIGURE_CATEGORIES["table"]],
+                      key=lambda name: int(name.split(".")[0]))
+    assert seen["categories"] == numbered, " | ".join(seen["categories"])  # one string: pytest cuts lists short
+    assert {"pooled_scores", "scores", "decomposition", "transitions"} <= kinds  # the figures the study reads
     shown_pngs = {}
     for view in seen["shown"]:
         if view["format"] == "PNG":
             assert len(view["images"]) == 1, view
             image = view["images"][0]
             shown_pngs[(view["subcategory"], image["file"])] = image
-    expected = {
-        (None if figure["group"] is None else "{} / {} / seed {}".format(*figure["group"]),
-         Path(figure["paths"][1]).name)
-        for figure in layout.figure_plan()
-    }
+    # A category with a single subcategory opens straight onto its files (no subcategory link to press).
+    specs = [(kind, subcategory, Path(path).name) for path, kind, subcategory, _ in layout.figure_specs()
+             if path.endswith(".png")]
+    subcategories = {kind: {subcategory for k, subcategory, _ in specs if k == kind} for kind in kinds}
+    expected = {(subcategory if len(subcategories[kind]) > 1 else None, name) for kind, subcategory, name in specs}
     assert set(shown_pngs) == expected
     # Decoded images of a readable size at a column width (about 1000 px at 300 dpi).
     assert all(image["width"] >= 600 and image["height"] >= 300 for image in shown_pngs.values())
 
     tables = [page for view in seen["shown"] for page in view["pages"]]
-    assert [page["file"] for page in tables] == ["forgetting.html"]
-    header = ["base_model", "dataset", "seed", "task", "step", "quantity", "estimate", "ci_low", "ci_high", "stage"]
-    assert all(f"<th>{column}</th>" in tables[0]["text"] for column in header)
-    assert "<td>residual</td>" in tables[0]["text"]
+    assert [page["file"] for page in tables] == ["forgetting.html", "pooled.html"]
+    for page, columns in zip(tables, (UNIT_COLUMNS, POOLED_COLUMNS), strict=True):
+        assert all(f"<th>{column}</th>" in page["text"] for column in columns), page["file"]
+    assert "<td>residual</td>" in tables[0]["text"]  # the reader keeps the first 4000 characters of a page

@@ -13,17 +13,17 @@ from typing import Any
 from iftforget.grid import Grid, Group
 
 FIGURE_FORMATS = ("pdf", "png")
-# Report categories; the numbers order them in the report's menu.
+# Report categories; the numbers order them in the report's menu, which sorts names as text (hence two digits).
 FIGURE_CATEGORIES = {
-    "pooled_scores": "1. Pooled over replicates: scores against IFT step",
-    "residual_share": "2. Pooled: residual share of the drop",
-    "stage_counts": "3. Pooled: stage of each step across replicates",
-    "budget": "4. Pooled: residual against restoration budget",
-    "contrast": "5. IFT datasets compared",
-    "scores": "6. Each run: score against IFT step",
-    "decomposition": "7. Each run: drop, recovered vs residual",
-    "transitions": "8. Each run: item paths",
-    "pattern_probe": "9. Each run: text pattern probe",
+    "pooled_scores": "01. Pooled over replicates: scores against IFT step",
+    "residual_share": "02. Pooled: residual share of the drop",
+    "stage_counts": "03. Pooled: stage of each step across replicates",
+    "budget": "04. Pooled: residual against restoration budget",
+    "contrast": "05. IFT datasets compared",
+    "scores": "06. Each run: score against IFT step",
+    "decomposition": "07. Each run: drop, recovered vs residual",
+    "transitions": "08. Each run: item paths",
+    "pattern_probe": "09. Each run: text pattern probe",
     "grid": "10. Residual of every run",
     "table": "11. Tables",
 }
