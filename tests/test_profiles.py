@@ -106,10 +106,11 @@ def test_a_profile_name_is_not_found_before_it_is_installed(tmp_path):
     assert "profile directory given (slurm), but no profile.yaml (or config.yaml) found" in result.stderr
 
 
-def test_docs_show_the_install_command_the_tests_use():
-    clusters = (REPO / "docs" / "clusters.md").read_text()
+@pytest.mark.parametrize("doc", ["README.md", "docs/clusters.md"])
+def test_docs_show_the_install_command_the_tests_use(doc):
+    text = (REPO / doc).read_text()
     for name in ("slurm", "local-gpu"):
-        assert INSTALL_PROFILE.format(name=name) in clusters, name
+        assert INSTALL_PROFILE.format(name=name) in text, name
 
 
 def test_a_plain_run_from_anywhere_loads_the_workflow_profile(tmp_path):
