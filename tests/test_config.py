@@ -85,7 +85,7 @@ PROBED_CORPUS = "<a local corpus mentioning a probed person>"
 BAD_CONFIGS = [
     ({"ift.steps": [50, 25, 100]}, "ift.steps", "strictly ascending"),
     ({"ift.steps": [25, 25, 100]}, "ift.steps", "without duplicates"),
-    ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..400"),
+    ({"ift.steps": [25, 500]}, "ift.total_steps", "allowed steps are 1..256"),
     ({"ift.steps": []}, "ift.steps", "at least 1 item"),
     ({"ift.learning_rate": 0}, "ift.learning_rate", "a number > 0"),
     ({"restore.learning_rate": -1e-4}, "restore.learning_rate", "a number > 0"),
