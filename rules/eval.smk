@@ -11,6 +11,9 @@ rule eval:
         # The whole world of the model's replicate (not the files of the tasks alone), so that removing a task from
         # eval.tasks changes no job's inputs.
         world=lambda wildcards: GRID.world_inputs(GRID.model_at(wildcards.model_path).replicate),
+        # What the prefetch fetched: a hub base model, the datasets of every task that is not a world probe.
+        prefetched=lambda wildcards: prefetched(GRID.model_at(wildcards.model_path)),
+        tasks=GRID.prefetched_task_files(),
     output:
         [LAYOUT.pattern("eval", task=task) for task in GRID.tasks],
     log:

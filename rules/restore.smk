@@ -5,6 +5,7 @@
 rule restore:
     input:
         model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
+        prefetched=lambda wildcards: prefetched(restoration_start(wildcards)),
         corpus=GRID.restore_data_file(),
     output:
         directory(LAYOUT.pattern("model", kind="restored")),

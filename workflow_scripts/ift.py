@@ -4,13 +4,14 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.models import load_model, load_tokenizer
+from iftforget.models import load_model, load_tokenizer, locate_model
 from iftforget.training import StageArgs, load_text_dataset, log_environment, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, help="the base model (directory or hub id) the run starts from")
+    parser.add_argument("--model", required=True, help="the base model the run starts from: a directory, or a "
+                        "prefetched hub model as org/name@revision")
     parser.add_argument("--resume", default="", help="the previous segment's model; empty at the first step")
     parser.add_argument("--resume-state", default="", help="the previous segment's trainer state")
     parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
@@ -26,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     stage = StageArgs.from_config(args.stage | args.run, seed=args.seed)
     log_environment()
-    start = args.resume or args.model
+    start = args.resume or locate_model(args.model)  # a hub model: its snapshot in the cache, found offline
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
           flush=True)
     model = load_model(start, args.trust_remote_code)  # checks the folder first: a broken one is named, not loaded
