@@ -15,6 +15,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/world.smk"
+include: "rules/prefetch.smk"
 include: "rules/data.smk"
 include: "rules/pretrain.smk"
 include: "rules/ift.smk"

@@ -1,6 +1,7 @@
 # Config validation, the grid and its path table, the glue shared by the rules, and their input functions.
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -33,11 +34,14 @@ PLAN = AnalysisPlan(GRID, config["analysis"])
 RESULTS = LAYOUT.root
 
 
-# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the datasets cache inside
-# the working directory, so that jobs write nowhere else (hub downloads too; HF_HOME still locates models).
+# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the hub and datasets caches
+# inside the working directory, so that jobs write nowhere else. Jobs run offline (compute nodes of most clusters have
+# no internet): they read hub models and lm-eval's task datasets from these caches, where the prefetch_* rules
+# (rules/prefetch.smk, local rules run where Snakemake runs) put them; those rules alone go online.
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
-    f" export HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets TOKENIZERS_PARALLELISM=false"
+    f" export HF_HOME={shlex.quote(RESULTS)}/cache/hf HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets"
+    " HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
     f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"
     f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib; "
 )
@@ -164,9 +168,13 @@ def ift_previous(wildcards):
     previous = GRID.previous_step(int(wildcards.step))
     replicate = int(wildcards.replicate)
     if previous == 0:
-        return {"model": GRID.model_inputs(GRID.base(wildcards.model, replicate))}
+        base = GRID.base(wildcards.model, replicate)
+        return {"model": GRID.model_inputs(base), "prefetched": prefetched(base)}
     segment = GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous)
-    return {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
+    inputs = {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
+    if GRID.stage_block("ift")["save_dtype"] == "auto":  # every segment reads the base model's dtype
+        inputs["prefetched"] = prefetched(GRID.base(wildcards.model, replicate))
+    return inputs
 
 
 def ift_resume_option(wildcards, input):
@@ -176,13 +184,27 @@ def ift_resume_option(wildcards, input):
     return f"--resume {shlex.quote(input.model)} --resume-state {shlex.quote(input.state)}"
 
 
+def prefetched(ref):
+    """The prefetch record of a hub base model, for a job that reads it (none for any other model). A prefetch that
+    fetches the same commit again writes the same record, which Snakemake's input checksums tell from a new one: a
+    cache refilled by `snakemake prefetch --forcerun ...` reruns nothing, a new commit reruns every job that read the
+    model. (Not ancient(): Snakemake 9 then misses the jobs' own changes whenever the prefetch reruns, issue 4166.)"""
+    return GRID.prefetched_model_files(ref)
+
+
+def one_of(names):
+    """A wildcard constraint that matches exactly these names (none at all when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 def first_base_tokenizer(wildcards):
     """The first base model's tokenizer (of the first replicate) counts the restoration sample's tokens."""
     return GRID.model_location(GRID.base(config["base_models"][0]["name"], GRID.replicates[0]))
 
 
 def first_base_inputs(wildcards):
-    return GRID.model_inputs(GRID.base(config["base_models"][0]["name"], GRID.replicates[0]))
+    first = GRID.base(config["base_models"][0]["name"], GRID.replicates[0])
+    return GRID.model_inputs(first) + prefetched(first)
 
 
 def all_targets():

@@ -1,5 +1,6 @@
-# External data of the paper-scale grid (hub ids or local files): the IFT datasets mapped to chat messages and a
-# fixed sample of the restoration corpus, each written once as local JSON lines.
+# External data of the paper-scale grid from local files: the IFT datasets mapped to chat messages and a fixed sample
+# of the restoration corpus, each written once as local JSON lines. Data from the hub is mapped and sampled by the
+# same scripts in rules prefetch_ift_data and prefetch_restore_corpus (rules/prefetch.smk), on a host with internet.
 
 
 rule prepare_ift_data:
@@ -9,6 +10,8 @@ rule prepare_ift_data:
         LAYOUT.log("prepare_ift_data", "{dataset}"),
     benchmark:
         LAYOUT.benchmark("prepare_ift_data", "{dataset}")
+    wildcard_constraints:
+        dataset=one_of(GRID.local_datasets()),
     conda:
         "../envs/train.yaml"
     params:
@@ -28,6 +31,8 @@ rule prepare_restore_corpus:
         LAYOUT.log("prepare_restore_corpus", "{corpus}"),
     benchmark:
         LAYOUT.benchmark("prepare_restore_corpus", "{corpus}")
+    wildcard_constraints:
+        corpus=one_of(GRID.local_corpora()),
     conda:
         "../envs/train.yaml"
     params:

@@ -12,6 +12,9 @@ rule eval:
         # eval.tasks changes no job's inputs.
         world=lambda wildcards: GRID.world_inputs(GRID.model_at(wildcards.model_path).replicate),
         chat_template=chat_template_file(),
+        # What the prefetch fetched: a hub base model, the datasets of every task that is not a world probe.
+        prefetched=lambda wildcards: prefetched(GRID.model_at(wildcards.model_path)),
+        tasks=GRID.prefetched_task_files(),
     output:
         [LAYOUT.pattern("eval", task=task) for task in GRID.tasks],
     log:

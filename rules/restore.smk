@@ -6,6 +6,7 @@
 rule restore:
     input:
         model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
+        prefetched=lambda wildcards: prefetched(restoration_start(wildcards)),
         corpus=GRID.restore_data_file(),
     output:
         model_output("restored", GRID.keeps_restored()),

@@ -144,6 +144,14 @@ BAD_CONFIGS = [
     ({"costs": {"train_mfu": 1.5}}, "costs.train_mfu", "a number > 0 and <= 1"),
     ({"costs": {"gpu_peak_tflops": 0}}, "costs.gpu_peak_tflops", "a number > 0"),
     ({"costs": {"eval_tokens": {"mmlu": 0}}}, "costs.eval_tokens.mmlu", "an integer >= 1"),
+    # A revision pins a hub repository; on a keyword or a local path it would be ignored without a word.
+    ({"base_models": [{"name": "m", "source": "pretrain", "revision": "main"}]}, "base_models[0].revision",
+     "is the keyword 'pretrain', not a hub id; allowed: ''"),
+    ({"base_models": [{"name": "m", "source": str(REPO / "templates"), "revision": "v1"}]}, "base_models[0].revision",
+     "is a local path, not a hub id; allowed: ''"),
+    ({"restore_corpus.revision": "main"}, "restore_corpus.revision", "is the keyword 'world'"),
+    ({"ift_datasets": [{"name": "d", "source": "org/data", "revision": "a commit"}]}, "ift_datasets[0].revision",
+     "matching"),
 ]
 
 
@@ -197,9 +205,10 @@ def nested(changes: dict) -> dict:
 
 # Through snakemake itself: a schema error (unknown key, wrong type) and errors the schema cannot express.
 END_TO_END = [case for case in BAD_CONFIGS if list(case[0])[-1] in (
-    "ift.steps", "world.n_people", "training.processes", "training.gradient_checkpointing", "ift.learning_rate_typo")
+    "ift.steps", "world.n_people", "training.processes", "training.gradient_checkpointing", "ift.learning_rate_typo",
+    "restore_corpus.revision")
     and case[1] in ("ift.total_steps", "world.split.eval", "training.processes", "training.gradient_checkpointing",
-                    "ift.learning_rate_typo", "ift.steps[1] = 8.0")]
+                    "ift.learning_rate_typo", "ift.steps[1] = 8.0", "restore_corpus.revision")]
 
 
 @pytest.mark.parametrize("changes, key, allowed", END_TO_END, ids=[catalogue_id(c) for c, _, _ in END_TO_END])

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from iftforget.evaluation import EvalSettings, evaluate, request_cache
+from iftforget.models import locate_model, split_revision
 
 
 def task_output(value: str) -> tuple[str, str]:
@@ -19,7 +20,8 @@ def task_output(value: str) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, help="model directory or hub id")
+    parser.add_argument("--model", required=True, help="model directory, or a prefetched hub model as "
+                        "org/name@revision")
     parser.add_argument("--outputs", required=True, nargs="+", type=task_output, help="TASK=EVAL_JSON, per task")
     parser.add_argument("--settings", required=True, type=json.loads, help="eval settings that change a result")
     parser.add_argument("--execution", required=True, type=json.loads, help="how it runs: batch size, device...")
@@ -35,9 +37,14 @@ def main() -> None:
     logging.getLogger("lm_eval").setLevel(logging.INFO)
     torch.set_num_threads(args.execution["threads"])
     settings = EvalSettings.from_config(args.settings | args.execution, trust_remote_code=args.trust_remote_code)
-    cache = request_cache(args.cache_dir, args.model, settings) if args.cache_dir else None
+    folder = locate_model(args.model)  # a hub model: its snapshot in the cache, found offline
+    info = args.info
+    if folder != args.model:  # a hub model: which repository and commit the snapshot is
+        repo_id, revision = split_revision(args.model)
+        info = info | {"hub_id": repo_id, "revision": revision or "main", "commit": Path(folder).name}
+    cache = request_cache(args.cache_dir, folder, settings) if args.cache_dir else None
     rendered = args.cache_dir / "chat-probes" if args.cache_dir else Path(args.world_dir or ".") / ".chat-probes"
-    payloads = evaluate(args.model, dict(args.outputs), settings, world_dir=args.world_dir, model_info=args.info,
+    payloads = evaluate(folder, dict(args.outputs), settings, world_dir=args.world_dir, model_info=info,
                         cache=cache, chat_format=(args.chat_template, args.chat_template_source),
                         rendered_dir=rendered)
     for task, payload in payloads.items():

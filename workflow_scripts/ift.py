@@ -5,13 +5,14 @@ import json
 from pathlib import Path
 
 from iftforget.chat import comparison_template
-from iftforget.models import load_model, load_tokenizer, saved_dtype
+from iftforget.models import load_model, load_tokenizer, locate_model, saved_dtype
 from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, help="the base model (directory or hub id) the run starts from")
+    parser.add_argument("--model", required=True, help="the base model the run starts from: a directory, or a "
+                        "prefetched hub model as org/name@revision")
     parser.add_argument("--resume", default="", help="the previous segment's model; empty at the first step")
     parser.add_argument("--resume-state", default="", help="the previous segment's trainer state")
     parser.add_argument("--data", required=True, help="chat-format JSON lines with a messages field")
@@ -28,11 +29,14 @@ def main() -> None:
     add_tracking_arguments(parser)
     args = parser.parse_args()
     settings = args.stage | args.execution
+    # A hub base model (org/name@revision) is read from its snapshot in the cache, found offline: by the first
+    # segment, and by every segment when save_dtype is auto (the dtype in its config.json).
+    base = locate_model(args.model) if not args.resume or settings["save_dtype"] == "auto" else args.model
     # auto saves in the base model's own dtype (the segments before this one were saved so too).
-    dtype = saved_dtype(settings["save_dtype"], args.model, args.trust_remote_code)
+    dtype = saved_dtype(settings["save_dtype"], base, args.trust_remote_code)
     stage = StageArgs.from_config(settings, seed=args.seed, save_dtype=dtype)
     log_environment()
-    start = args.resume or args.model
+    start = args.resume or base
     print(f"[ift] steps {args.stop_step}/{args.total_steps} from {start}; settings {json.dumps(stage.__dict__)}",
           flush=True)
     # The folder is checked first: a broken one is named with how to rebuild it, never half loaded.

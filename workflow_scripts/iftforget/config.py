@@ -49,6 +49,16 @@ def check_source(key: str, source: str, keyword: str) -> None:
         raise ConfigError(f"{key} = {source!r} is neither {keyword!r}, an existing path nor a hub id like org/name")
 
 
+def check_revision(key: str, entry: dict[str, Any], keyword: str) -> None:
+    """A revision pins a hub repository; on the keyword or a local path it would be silently ignored."""
+    if entry["revision"] and (entry["source"] == keyword or not is_hub_id(entry["source"])):
+        kind = f"the keyword {keyword!r}" if entry["source"] == keyword else "a local path"
+        raise ConfigError(
+            f"{key}.revision = {entry['revision']!r} is not allowed: {key}.source = {entry['source']!r} is {kind}, not "
+            f"a hub id; allowed: '' (a revision is a branch, tag or commit of a hub repository only)"
+        )
+
+
 def _unique(key: str, names: list[str]) -> None:
     seen = set()
     for name in names:
@@ -94,9 +104,12 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     _unique("ift_datasets", [d["name"] for d in config["ift_datasets"]])
     for i, model in enumerate(config["base_models"]):
         check_source(f"base_models[{i}].source", model["source"], "pretrain")
+        check_revision(f"base_models[{i}]", model, "pretrain")
     for i, dataset in enumerate(config["ift_datasets"]):
         check_source(f"ift_datasets[{i}].source", dataset["source"], "world")
+        check_revision(f"ift_datasets[{i}]", dataset, "world")
     check_source("restore_corpus.source", config["restore_corpus"]["source"], "world")
+    check_revision("restore_corpus", config["restore_corpus"], "world")
 
     shape = config["pretrain"]["model"]
     if shape["hidden_size"] % shape["num_attention_heads"]:

@@ -1,6 +1,7 @@
 """External data for the paper-scale grid: an instruction dataset mapped to chat messages, and a fixed,
-deterministic sample of a pre-training-like corpus. Sources are hub ids or local files/folders, both through
-`datasets`, and each is written once as a local JSON-lines file that the training jobs read.
+deterministic sample of a pre-training-like corpus. Sources are hub ids at a revision or local files/folders, both
+through `datasets`, and each is written once as a local JSON-lines file that the training jobs read (from a hub id by
+a prefetch_* job, on a host with internet).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ class IFTMapping:
         return from_block(cls, entry)
 
 
-def load_source(source: str, split: str, config_name: str = "", streaming: bool = False) -> Dataset | IterableDataset:
-    """A hub dataset id or a local file or folder, loaded with `datasets` (a local file by its suffix)."""
+def load_source(source: str, split: str, config_name: str = "", streaming: bool = False, revision: str = "",
+                token: str | None = None) -> Dataset | IterableDataset:
+    """A hub dataset id at a revision (empty: the default branch), or a local file or folder, loaded with `datasets`
+    (a local file by its suffix)."""
     path = Path(source).expanduser()
     if path.is_file():
         builder = LOCAL_FORMATS.get(path.suffix)
@@ -44,7 +47,11 @@ def load_source(source: str, split: str, config_name: str = "", streaming: bool 
         return load_dataset(builder, data_files={split: str(path)}, split=split, streaming=streaming)
     if path.is_dir():
         return load_dataset(str(path), split=split, streaming=streaming)
-    return load_dataset(source, config_name or None, split=split, streaming=streaming)
+    from iftforget.hub import DEFAULT_REVISION, fetching
+
+    with fetching(f"dataset {source} at revision {revision or DEFAULT_REVISION}"):
+        return load_dataset(source, config_name or None, split=split, streaming=streaming,
+                            revision=revision or DEFAULT_REVISION, token=token)
 
 
 def to_messages(record: dict[str, Any], mapping: IFTMapping) -> list[dict[str, str]]:
@@ -62,10 +69,11 @@ def to_messages(record: dict[str, Any], mapping: IFTMapping) -> list[dict[str, s
 
 
 def prepare_ift_dataset(
-    source: str, split: str, config_name: str, mapping: IFTMapping, max_examples: int, output: str | Path
+    source: str, split: str, config_name: str, mapping: IFTMapping, max_examples: int, output: str | Path,
+    revision: str = "", token: str | None = None,
 ) -> int:
     """Write the dataset as JSON lines of {"messages": [...]}; records without an assistant turn are dropped."""
-    dataset = load_source(source, split, config_name)
+    dataset = load_source(source, split, config_name, revision=revision, token=token)
     if max_examples:
         dataset = dataset.select(range(min(max_examples, len(dataset))))
     records = []
@@ -93,16 +101,19 @@ def sample_by_tokens(texts: Iterable[str], count_tokens, budget: int) -> Iterato
 
 def prepare_text_corpus(
     source: str, split: str, config_name: str, text_field: str, sample_tokens: int, tokenizer_path: str,
-    output: str | Path,
+    output: str | Path, revision: str = "", token: str | None = None,
 ) -> dict[str, int]:
     """Stream the corpus and write the first `sample_tokens` tokens' worth of documents (counted with the base
     model's tokenizer) as JSON lines of {"text": ...}."""
     from transformers import AutoTokenizer
 
+    from iftforget.hub import fetching
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
-    stream = load_source(source, split, config_name, streaming=True)
+    stream = load_source(source, split, config_name, streaming=True, revision=revision, token=token)
     texts = (record[text_field] for record in stream)
-    chosen = list(sample_by_tokens(texts, lambda t: len(tokenizer(t)["input_ids"]), sample_tokens))
+    with fetching(f"restoration corpus {source}"):  # a stream reads the hub while it is iterated
+        chosen = list(sample_by_tokens(texts, lambda t: len(tokenizer(t)["input_ids"]), sample_tokens))
     if not chosen:
         raise ValueError(f"{source}: the field {text_field!r} holds no text")
     write_jsonl_atomic(output, ({"text": t} for t in chosen))

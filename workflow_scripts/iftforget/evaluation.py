@@ -157,26 +157,34 @@ def evaluate(
         "trust_remote_code": settings.trust_remote_code,
         "attn_implementation": settings.attn_implementation,
     }
+    external = [task for task in tasks if not is_world_task(task)]
+    # Indexing lm-eval's thousands of built-in tasks takes seconds; the world's probes need none of them.
+    task_manager = TaskManager(include_path=settings.include_path or None, include_defaults=bool(external))
     started = time.perf_counter()
-    results = lm_eval.simple_evaluate(
-        model="hf",
-        model_args=model_args,
-        tasks=specs,
-        num_fewshot=settings.num_fewshot,
-        batch_size=settings.batch_size,
-        use_cache=cache,
-        log_samples=True,
-        bootstrap_iters=settings.bootstrap_iters,
-        random_seed=settings.seed,
-        numpy_random_seed=settings.seed,
-        torch_random_seed=settings.seed,
-        fewshot_random_seed=settings.seed,
-        limit=settings.limit or None,
-        # Indexing lm-eval's thousands of built-in tasks takes seconds; the world's probes need none of them.
-        task_manager=TaskManager(
-            include_path=settings.include_path or None, include_defaults=not all(map(is_world_task, tasks))
-        ),
-    )
+    try:
+        results = lm_eval.simple_evaluate(
+            model="hf",
+            model_args=model_args,
+            tasks=specs,
+            num_fewshot=settings.num_fewshot,
+            batch_size=settings.batch_size,
+            use_cache=cache,
+            log_samples=True,
+            bootstrap_iters=settings.bootstrap_iters,
+            random_seed=settings.seed,
+            numpy_random_seed=settings.seed,
+            torch_random_seed=settings.seed,
+            fewshot_random_seed=settings.seed,
+            limit=settings.limit or None,
+            task_manager=task_manager,
+        )
+    except Exception as error:
+        # Offline, a task whose datasets were not prefetched fails deep in `datasets`: name it, and how to fetch it.
+        if external:
+            from iftforget.hub import raise_if_task_not_prefetched
+
+            raise_if_task_not_prefetched(external, task_manager, error)
+        raise
     seconds = time.perf_counter() - started
     payloads = {}
     for task in tasks:

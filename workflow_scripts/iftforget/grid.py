@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from iftforget.models import is_hub_id, with_revision
 from iftforget.paths import MODEL_PATTERNS, Layout, ModelRef
 from iftforget.tasks import is_world_task
 from iftforget.world import WORLD_FILES
@@ -34,6 +35,11 @@ LENGTH_FREE_SCHEDULES = ("constant", "constant_with_warmup")
 REPLICATE_SEED_STRIDE = 1000
 
 Group = tuple[str, str, int, int]  # (base model, dataset, replicate, seed): the models of one IFT run
+
+
+def is_hub_source(source: str, keyword: str) -> bool:
+    """A source that names a hub repository: not the keyword (pretrain, world) and not a local path."""
+    return source != keyword and is_hub_id(source)
 
 
 class Grid:
@@ -137,9 +143,14 @@ class Grid:
         return self.base_models[base_model]["source"] == PRETRAIN_SOURCE
 
     def model_location(self, ref: ModelRef) -> str:
-        """Where a model is loaded from: its directory in the grid, or the hub id / path of an external base."""
+        """Where a model is loaded from: its directory in the grid, the path of a local external base, or the hub id
+        of a hub base with its revision as `org/name@revision` (hub ids hold no '@'; iftforget.models.locate_model
+        finds that snapshot in the hub cache)."""
         if ref.kind == "base" and not self.is_pretrained_here(ref.base_model):
-            return self.base_models[ref.base_model]["source"]
+            model = self.base_models[ref.base_model]
+            if self.is_hub_model(ref.base_model):
+                return with_revision(model["source"], model["revision"])
+            return model["source"]
         return self.layout.path("model", model=ref)
 
     def model_inputs(self, ref: ModelRef) -> list[str]:
@@ -147,6 +158,56 @@ class Grid:
         if ref.kind == "base" and not self.is_pretrained_here(ref.base_model):
             return []
         return [self.layout.path("model", model=ref)]
+
+    # --- hub artifacts: fetched by the prefetch_* rules (rules/prefetch.smk) on a host with internet ---------------
+    def is_hub_model(self, base_model: str) -> bool:
+        return is_hub_source(self.base_models[base_model]["source"], PRETRAIN_SOURCE)
+
+    def hub_models(self) -> list[str]:
+        """The base models read from the hub (by name)."""
+        return [name for name in self.base_models if self.is_hub_model(name)]
+
+    def hub_datasets(self) -> list[str]:
+        """The IFT datasets read from the hub (by name); rule prefetch_ift_data maps them."""
+        return [name for name, d in self.datasets.items() if is_hub_source(d["source"], WORLD_SOURCE)]
+
+    def local_datasets(self) -> list[str]:
+        """The IFT datasets read from local files (by name); rule prepare_ift_data maps them."""
+        return [name for name, d in self.datasets.items()
+                if d["source"] != WORLD_SOURCE and name not in self.hub_datasets()]
+
+    def hub_corpora(self) -> list[str]:
+        """The restoration corpus if it is read from the hub (rule prefetch_restore_corpus samples it)."""
+        return [self.corpus] if is_hub_source(self.config["restore_corpus"]["source"], WORLD_SOURCE) else []
+
+    def local_corpora(self) -> list[str]:
+        """The restoration corpus if it is read from a local file (rule prepare_restore_corpus samples it)."""
+        source = self.config["restore_corpus"]["source"]
+        return [self.corpus] if source != WORLD_SOURCE and not self.hub_corpora() else []
+
+    def external_tasks(self) -> list[str]:
+        """The tasks of lm-eval itself or of eval.include_path (not the world's probes): rule prefetch_task loads each
+        once through lm-eval, so that its datasets are in the datasets cache."""
+        return [task for task in self.tasks if not is_world_task(task)]
+
+    def prefetched_model_files(self, ref: ModelRef) -> list[str]:
+        """The record of the prefetch of a hub base model, for the jobs that read it (none for any other model)."""
+        if ref.kind == "base" and self.is_hub_model(ref.base_model):
+            return [self.layout.path("prefetched_model", model=ref.base_model)]
+        return []
+
+    def prefetched_task_files(self) -> list[str]:
+        """The records of the prefetch of every task that is not a world probe, for the eval jobs."""
+        return [self.layout.path("prefetched_task", task=task) for task in self.external_tasks()]
+
+    def prefetch_targets(self) -> list[str]:
+        """Everything fetched from the hub (the inputs of rule prefetch): each hub model, each lm-eval task's datasets,
+        each hub IFT dataset mapped to chats, the sample of a hub restoration corpus. Empty for the default world."""
+        targets = [self.layout.path("prefetched_model", model=name) for name in self.hub_models()]
+        targets += self.prefetched_task_files()
+        targets += [self.ift_data_file(name) for name in self.hub_datasets()]
+        targets += [self.restore_data_file() for _ in self.hub_corpora()]
+        return targets
 
     # --- seeds ---------------------------------------------------------------------------------------------------
     def world_block(self, replicate: int) -> dict[str, Any]:

@@ -30,6 +30,32 @@ def is_hub_id(source: str) -> bool:
     return not looks_like_local_path(source) and not Path(source).exists() and bool(_HUB_ID.match(source))
 
 
+def with_revision(repo_id: str, revision: str) -> str:
+    """A hub model at a revision as one string, `org/name@revision` (`org/name` for the default branch), the way
+    the rules hand a model to a job."""
+    return f"{repo_id}@{revision}" if revision else repo_id
+
+
+def split_revision(location: str) -> tuple[str, str]:
+    """(hub id, revision) of `org/name@revision` or `org/name`; a local path comes back whole with no revision."""
+    repo_id, at, revision = location.partition("@")
+    if at and is_hub_id(repo_id):
+        return repo_id, revision
+    return location, ""
+
+
+def locate_model(location: str) -> str:
+    """The folder a model is loaded from: a local path as it is, or for a hub id (`org/name@revision`) its snapshot
+    in the hub cache, found offline (iftforget.hub.cached_model: a model not prefetched is named, with how to
+    fetch it)."""
+    repo_id, revision = split_revision(location)
+    if not is_hub_id(repo_id):
+        return location
+    from iftforget.hub import cached_model
+
+    return cached_model(repo_id, revision)
+
+
 def _safetensors_problem(path: Path) -> str | None:
     """Why a .safetensors file is unusable (truncated or not safetensors), or None; reads only its header."""
     size = path.stat().st_size
@@ -56,6 +82,16 @@ def check_model_dir(model: str | Path) -> None:
         if is_hub_id(str(model)):
             return
         raise FileNotFoundError(f"model {path} is not a directory; rebuild it with: snakemake --forcerun {path}")
+    problems = model_dir_problems(path)
+    if problems:
+        raise FileNotFoundError(
+            f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
+            f"snakemake --forcerun {path}"
+        )
+
+
+def model_dir_problems(path: Path) -> list[str]:
+    """What keeps a model directory from loading whole: a missing config, missing or truncated weights."""
     problems = []
     if not (path / "config.json").is_file():
         problems.append("config.json is missing")
@@ -71,11 +107,7 @@ def check_model_dir(model: str | Path) -> None:
     problems += [problem for shard in shards if (problem := _safetensors_problem(shard))]
     if not shards and not list(path.glob("pytorch_model*.bin")):
         problems.append("no weights (model*.safetensors or pytorch_model*.bin)")
-    if problems:
-        raise FileNotFoundError(
-            f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
-            f"snakemake --forcerun {path}"
-        )
+    return problems
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> Any:

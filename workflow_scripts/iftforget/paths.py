@@ -55,6 +55,9 @@ PATTERNS: dict[str, str] = {
     # external data, written once as local JSON lines
     "ift_data": "data/ift/{dataset}.jsonl",
     "restore_data": "data/restore/{corpus}.jsonl",
+    # what the prefetch fetched from the hub into cache/ (a hub base model; the datasets of an lm-eval task)
+    "prefetched_model": "prefetch/models/{model}.json",
+    "prefetched_task": "prefetch/tasks/{task}.json",
     # models, and the optimizer/scheduler/RNG state an IFT segment leaves for the next one
     "model": "models/{model_path}",
     "trainer_state": "models/{model_path}.trainer-state",
