@@ -31,6 +31,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,8 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
         else:
             assert got == expected_size(rule_of(job), config), (jobid, rule_of(job), got)
     assert evals_run == counts["eval"]
+
+
 # One short training job with in-job saves every few steps, long enough to be caught between two saves twice.
 REQUEUE_OVERRIDES = {**JOB_SIZES, "training": {"save_every_steps": 5}, "pretrain": {"steps": 300}}
 
@@ -289,6 +292,13 @@ REQUEUE_OVERRIDES = {**JOB_SIZES, "training": {"save_every_steps": 5}, "pretrain
 def saved_steps(in_progress: Path) -> list[int]:
     """The steps of a training job's complete in-job saves."""
     return [int(p.parent.name.split("-")[1]) for p in in_progress.glob("checkpoint-*/trainer_state.json")]
+
+
+def text_of(path: Path) -> str:
+    """The text of a file, empty while it does not exist."""
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text()
+    return ""
 
 
 def running_job_of(rule: str) -> str | None:
@@ -326,18 +336,27 @@ def test_requeued_then_cancelled_training_job_resumes_to_the_uninterrupted_resul
     base_identity = MODEL_PATTERNS["base"].format(model=config["base_models"][0]["name"], replicate=0)
     job_log = workdir / config["results_dir"] / "logs" / "pretrain" / f"{base_identity}.log"
     try:
-        # Preemption: the running job is requeued once it has saved, and runs again under its id.
+        # Preemption: once the running job has saved, SLURM requeues it (`scontrol requeue` is what a preemption with
+        # PreemptMode=REQUEUE does to a job), and it goes back to the queue under its id.
         wait_for(lambda: saved_steps(in_progress) and running_job_of("pretrain"), process, "a save of the job", log)
         jobid = running_job_of("pretrain")
-        before_requeue = max(saved_steps(in_progress))
         subprocess.run(["scontrol", "requeue", jobid], check=True, timeout=30)
-        # SLURM holds a requeued job back for two minutes (Reason=BeginTime); release it at once, as an admin can.
         wait_for(lambda: slurm_job(jobid)["JobState"] == "PENDING", process, "the job back in the queue", log)
+        # SLURM lets a requeued job start again only after the job credential's lifetime (slurm.conf's AuthInfo
+        # cred_expire, 120 s by default; Reason=BeginTime meanwhile). Moving its start time to now, as an admin can,
+        # saves the test those two minutes; `scontrol release` would not: the job is not held.
+        held = slurm_job(jobid)
+        held_back = datetime.fromisoformat(held["EligibleTime"]) - datetime.fromisoformat(held["SubmitTime"])
+        assert held_back.total_seconds() >= 120, held
         subprocess.run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=True, timeout=30)
-        restarted = lambda: slurm_job(jobid)["Restarts"] == "1" and slurm_job(jobid)["JobState"] == "RUNNING"  # noqa: E731
-        wait_for(lambda: restarted() and max(saved_steps(in_progress)) > before_requeue, process,
+        # The job starts again from the beginning of its batch script: Snakemake (the same run, still waiting for
+        # the job) sees no failure, and the rule resumes from its newest in-job save (only a resumed run logs this:
+        # the first one found none) and saves again before it is cancelled.
+        wait_for(lambda: "resuming this job's own save" in text_of(job_log), process, "the requeued job", log)
+        requeued_log = text_of(job_log)
+        resumed_at = max(saved_steps(in_progress), default=0)
+        wait_for(lambda: max(saved_steps(in_progress), default=0) > resumed_at, process,
                  "a save of the requeued job", log)
-        requeued_log = job_log.read_text()
         # Killed by the cluster (as for time or memory): the job fails, and Snakemake retries it.
         before_cancel = max(saved_steps(in_progress))
         subprocess.run(["scancel", jobid], check=True, timeout=30)
