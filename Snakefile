@@ -25,6 +25,23 @@ include: "rules/summarize.smk"
 include: "rules/analysis.smk"
 
 
+# Under a cluster executor these jobs run on the host where Snakemake runs, not as submissions: they take seconds to
+# minutes on one or two cores and little memory (the longest, prepare_restore_corpus, streams and tokenizes a sample
+# of a hub corpus, I/O-bound), too little to be worth a submission and its wait in the queue. Locally, every job runs
+# here anyway. docs/clusters.md says why the others are submitted.
+localrules:
+    all,
+    figures,
+    world,
+    tokenizer,
+    world_ift_data,
+    prepare_restore_corpus,
+    summarize,
+    analyze,
+    forgetting_table,
+    plot_figures,
+
+
 rule all:
     default_target: True
     input:

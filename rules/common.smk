@@ -1,6 +1,7 @@
 # Config validation, the grid and its path table, the glue shared by the rules, and their input functions.
 
 import json
+import math
 import re
 import shlex
 import sys
@@ -60,17 +61,26 @@ wildcard_constraints:
 
 # --- glue shared by the rules ---------------------------------------------------------------------------------
 
-# What a training or evaluation job asks of the scheduler (the profiles map these to sbatch options).
-TRAIN_RESOURCES = {
-    "gpu": config["resources"]["train"]["gpus"],
-    "runtime": config["resources"]["train"]["runtime"],
-    "mem_mb": config["resources"]["train"]["mem_mb"],
-}
-EVAL_RESOURCES = {
-    "gpu": config["resources"]["eval"]["gpus"],
-    "runtime": config["resources"]["eval"]["runtime"],
-    "mem_mb": config["resources"]["eval"]["mem_mb"],
-}
+
+def growing_with_attempt(value):
+    """A job's wall time or memory at its attempt: the config's value on the first attempt, times
+    resources.retry_growth on each retry (the workflow profile's `retries`), so that a job killed for time or memory
+    asks for more the next time. Rounded up: SLURM takes whole minutes and MB."""
+    growth = config["resources"]["retry_growth"]
+    return lambda wildcards, attempt: math.ceil(value * growth ** (attempt - 1))
+
+
+def job_resources(block):
+    """What a training or evaluation job asks of the scheduler (the profiles map these to sbatch options)."""
+    return {
+        "gpu": block["gpus"],
+        "runtime": growing_with_attempt(block["runtime"]),
+        "mem_mb": growing_with_attempt(block["mem_mb"]),
+    }
+
+
+TRAIN_RESOURCES = job_resources(config["resources"]["train"])
+EVAL_RESOURCES = job_resources(config["resources"]["eval"])
 TRUST_REMOTE_CODE = "--trust-remote-code" if config["trust_remote_code"] else ""
 
 

@@ -21,6 +21,11 @@ rule eval:
         LAYOUT.log("eval", "{model_path}"),
     benchmark:
         LAYOUT.benchmark("eval", "{model_path}")
+    # Under a cluster executor, `group-components: [eval=N]` of the workflow profile puts N of these jobs (one per
+    # model, independent of each other) into one submission, which runs them one after another (docs/clusters.md).
+    # Local runs ignore groups: the evals run side by side as cores allow.
+    group:
+        "eval"
     conda:
         "../envs/eval.yaml"
     threads: config["eval"]["threads"]

@@ -8,7 +8,9 @@ tests/test_slurm.py. workflow_scripts/gpu_slots.py is run as the rules run it, a
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,15 +26,19 @@ PROFILES = REPO / "profiles"
 WORKFLOW_PROFILE = PROFILES / "default" / "config.yaml"
 RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}
 # Rules whose jobs take gpu, runtime and mem_mb from the config (resources.train / resources.eval), and rules that
-# run no job of their own (targets). Every other rule is a light CPU job sized in the workflow profile.
+# run no job of their own (targets). Every other rule is a light CPU job: a localrule (run where Snakemake runs,
+# under a cluster executor too), or, if submitted, sized in the workflow profile.
 CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control", "eval"}
 TARGET_RULES = {"all", "figures"}
+LOCAL_LIGHT_RULES = {"world", "tokenizer", "world_ift_data", "prepare_restore_corpus", "summarize", "analyze",
+                     "forgetting_table", "plot_figures"}
 # Settings of the workflow, which apply under any executor: only in profiles/default.
 WORKFLOW_KEYS = {"retries", "rerun-incomplete", "keep-going", "latency-wait", "printshellcmds", "set-resources",
-                 "set-threads"}
+                 "set-threads", "group-components"}
 # Facts about a cluster or a machine: only in the profiles installed by name. A workflow profile's
 # default-resources would replace a site profile's (partition, account) as a whole.
-MACHINE_KEYS = {"executor", "jobs", "cores", "resources", "default-resources"}
+MACHINE_KEYS = {"executor", "jobs", "cores", "resources", "default-resources", "set-resource-scopes",
+                "slurm-requeue", "slurm-status-command"}
 
 # How docs/clusters.md installs a profile by name: into the user's Snakemake config folder, where Snakemake looks a
 # profile name up (next to the working directory and the site's folder, /etc/xdg/snakemake).
@@ -87,6 +93,11 @@ def load_profile(path: Path) -> dict:
         return yaml.safe_load(handle)
 
 
+def evals_per_submission() -> int:
+    """N of the workflow profile's `group-components: [eval=N]`: eval jobs per cluster submission."""
+    return int(dict(entry.split("=") for entry in load_profile(WORKFLOW_PROFILE)["group-components"])["eval"])
+
+
 @pytest.mark.parametrize("profile", ["slurm", "local-gpu"])
 def test_profile_installed_by_name_runs_the_default_grid_with_the_workflow_profile(profile, tmp_path):
     output = dry_run(profile, tmp_path)
@@ -95,6 +106,11 @@ def test_profile_installed_by_name_runs_the_default_grid_with_the_workflow_profi
     counts = job_counts(output)
     assert RULES_OF_THE_GRID <= counts.keys(), output[-3000:]
     assert counts["eval"] == len(default_grid().models())
+    if profile == "slurm":
+        # The eval jobs go to the cluster N to a submission (the eval rule's group, N from the workflow profile);
+        # tests/test_slurm.py counts the submissions on a real cluster. (A local run ignores groups.)
+        assert evals_per_submission() > 1
+        assert output.count("Group job eval ") == math.ceil(counts["eval"] / evals_per_submission()), output[-3000:]
 
 
 def test_a_profile_name_is_not_found_before_it_is_installed(tmp_path):
@@ -131,14 +147,24 @@ def test_each_profile_keeps_to_its_layer():
         assert installed.keys() <= MACHINE_KEYS, f"profiles/{name} holds settings of the workflow"
 
 
-def test_workflow_profile_sizes_exactly_the_light_rules(tmp_path):
-    """Snakemake ignores set-resources of a rule that does not exist: a misspelt name would size nothing."""
+def declared_localrules() -> set[str]:
+    """The rules named by the Snakefile's `localrules:` directive (one name a line, as snakefmt writes it)."""
+    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), flags=re.MULTILINE)
+    assert block, "the Snakefile declares its localrules"
+    return set(re.findall(r"\w+", block.group(1)))
+
+
+def test_workflow_profile_sizes_exactly_the_submitted_light_rules(tmp_path):
+    """Every rule whose jobs a cluster gets has a wall time and memory: the training and eval rules from the config,
+    the light rules that are not localrules from the workflow profile. A localrule needs no size; and Snakemake
+    ignores set-resources of a rule that does not exist, so a misspelt name would size nothing."""
     listed = run_snakemake("--list-rules", "--configfile", str(REPO / "config.yaml"), "--directory", str(tmp_path),
                            cwd=tmp_path).stdout
     rules = {line.strip() for line in listed.splitlines() if line.strip() and not line.startswith(" ")}
     assert CONFIG_SIZED_RULES - {"ift_last"} <= rules and TARGET_RULES <= rules, listed
+    assert declared_localrules() == LOCAL_LIGHT_RULES | TARGET_RULES
     sized = load_profile(WORKFLOW_PROFILE)["set-resources"]
-    assert sized.keys() == rules - CONFIG_SIZED_RULES - TARGET_RULES
+    assert sized.keys() == rules - CONFIG_SIZED_RULES - TARGET_RULES - LOCAL_LIGHT_RULES == {"prepare_ift_data"}
     assert all({"runtime", "mem_mb"} <= resources.keys() for resources in sized.values())
 
 
@@ -150,7 +176,12 @@ def test_slurm_profile_names_partition_and_account_once_and_no_tasks():
     # Partition and account in default-resources (one place, every rule), and nothing of the workflow's: its
     # jobs' sizes come from the config and profiles/default. `tasks` would run a GPU script once per GPU; GPUs
     # never in slurm_extra, which the plugin rejects.
-    assert defaults.keys() == {"slurm_partition", "slurm_account"}
+    assert defaults.keys() == {"slurm_partition", "slurm_account", "submission_slot"}
+    # One slot per submission, of local scope, taken by every job: Snakemake sizes a group of jobs as the plugin
+    # runs it, one job after another (tests/test_slurm.py checks the sizes SLURM got).
+    assert defaults["submission_slot"] == "1"
+    assert profile["resources"] == ["submission_slot=1"]
+    assert profile["set-resource-scopes"] == ["submission_slot=local"]
 
 
 def test_local_gpu_profile_caps_the_gpus_and_gpu_jobs_claim_a_slot(tmp_path):

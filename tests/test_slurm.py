@@ -8,30 +8,41 @@ started by tests/slurm/start_cluster.sh and stopped by tests/slurm/stop_cluster.
 the last test checks that nothing of it is left and that Snakemake starts as fast as before (the SLURM plugin asks
 `scontrol` at every start, which waits ~9 s for a controller that a left-behind slurm.conf names).
 
-Skipped only where SLURM cannot be installed here (not root, or no working apt-get). Every one of the 19 jobs of
-the smoke grid is its own SLURM job that starts Snakemake twice (batch step and srun step), so the run is slower
-than a local one: 6.5 min on 2 busy cores here, most of it the jobs' own work.
+Skipped only where SLURM cannot be installed here (not root, or no working apt-get). Of the 20 jobs of the smoke
+grid, the light ones (the Snakefile's localrules) run where Snakemake runs; the 6 training jobs are a SLURM job each
+and the 6 evaluations go 3 to a SLURM job (profiles/default's group-components): 8 submissions, where every job but
+`all` was one before (19). Each SLURM job starts Snakemake twice (batch step and srun step), so the run is slower
+than a local one. A second test requeues and then cancels one short training job on the cluster: SLURM restarts it
+under the same job id, Snakemake retries the cancelled one with more time and memory, and the result is that of an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, config_args, install_system_packages, run_snakemake, smoke_config
+from conftest import REPO, SNAKEMAKE, config_args, install_system_packages, job_counts, run_snakemake, smoke_config
+from iftforget.analysis.plan import AnalysisPlan
 from iftforget.grid import Grid
-from test_profiles import CONFIG_SIZED_RULES, WORKFLOW_PROFILE, install_profile
+from iftforget.paths import MODEL_PATTERNS
+from test_profiles import CONFIG_SIZED_RULES, LOCAL_LIGHT_RULES, WORKFLOW_PROFILE, evals_per_submission, install_profile
+from test_reliability import assert_same_weights, wait_for
 
 CLUSTER_SCRIPTS = REPO / "tests" / "slurm"
 CANNOT_RUN = 3  # start_cluster.sh's exit status when the cluster cannot run here (not root, packages missing)
@@ -179,6 +190,20 @@ def slurm_job(jobid: str) -> dict[str, str]:
     return dict(field.split("=", 1) for field in shown.split() if "=" in field)
 
 
+def cluster_jobs() -> dict[str, dict[str, str]]:
+    """Every job the test cluster was given, by job id: the submissions as SLURM counts them (the cluster starts
+    afresh for each test and keeps finished jobs for MinJobAge; a requeued job keeps its id)."""
+    listed = subprocess.run(["squeue", "--states=all", "--noheader", "--format=%i"], capture_output=True, text=True,
+                            check=True, timeout=30).stdout
+    return {jobid: slurm_job(jobid) for jobid in listed.split()}
+
+
+def rule_of(job: dict[str, str]) -> str:
+    """The rule of a SLURM job, from the comment the plugin gives it (rule_<rule>[_wildcards_...]); for a group of
+    jobs it is <group>_<rule>, e.g. eval_eval."""
+    return re.match(r"rule_(\w+?)(?:_wildcards_|$)", job["Comment"]).group(1)
+
+
 def minutes(limit: str) -> int:
     """A SLURM time limit ([days-]hours:minutes:seconds) in minutes."""
     days, _, clock = limit.rpartition("-")
@@ -186,30 +211,41 @@ def minutes(limit: str) -> int:
     return (int(days or 0) * 24 + hours) * 60 + mins
 
 
-def expected_size(rule: str, config: dict) -> tuple[int, int]:
-    """(runtime in minutes, mem_mb) a job of `rule` asks for: from the config for training and evaluation jobs,
-    from the workflow profile for the light ones."""
+def size(job: dict[str, str]) -> tuple[int, int, int]:
+    """(runtime in minutes, memory in MB, CPUs per task) that SLURM gave a job."""
+    return minutes(job["TimeLimit"]), int(job["MinMemoryNode"].removesuffix("M")), int(job["CPUs/Task"])
+
+
+def expected_size(rule: str, config: dict) -> tuple[int, int, int]:
+    """(runtime in minutes, mem_mb, threads) a first attempt of a submitted job of `rule` asks for: from the config
+    for training and evaluation jobs, from the workflow profile for the submitted light ones."""
+    threads = config["eval"]["threads"] if rule == "eval" else Grid(config).stage_threads(rule.removesuffix("_control"))
     if rule in CONFIG_SIZED_RULES:
         block = config["resources"]["eval" if rule == "eval" else "train"]
     else:
-        block = yaml.safe_load(WORKFLOW_PROFILE.read_text())["set-resources"][rule]
-    return block["runtime"], block["mem_mb"]
+        block, threads = yaml.safe_load(WORKFLOW_PROFILE.read_text())["set-resources"][rule], 1
+    return block["runtime"], block["mem_mb"], threads
 
 
-def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, tmp_path: Path, monkeypatch):
+def install_slurm_profile(tmp_path: Path, monkeypatch) -> None:
+    """The slurm profile installed by name with the documented command, in a user config folder of this test."""
     config_home = tmp_path / "config-home"
     install_profile("slurm", config_home)
     (tmp_path / "site-config").mkdir()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "site-config"))
+
+
+def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, tmp_path: Path, monkeypatch):
+    install_slurm_profile(tmp_path, monkeypatch)
     workdir = tmp_path / "run"
     workdir.mkdir()
 
     result = run_snakemake(
         "--profile", "slurm", *config_args(workdir, JOB_SIZES, name="job-sizes"),
         *POLL_FOR_A_CLUSTER_WITHOUT_ACCOUNTING,
-        # Rules asking for more threads than the test node has (plot_figures: 2) would pend forever on SLURM,
-        # which, unlike local runs, does not scale threads down to the cores there are.
+        # A job asking for more threads than the test node has would pend forever on SLURM, which, unlike local
+        # runs, does not scale threads down to the cores there are.
         "--max-threads", str(cpus_per_node()),
         cwd=workdir, timeout=1200,
     )
@@ -218,25 +254,133 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     assert f"Using profiles slurm and workflow specific profile {REPO / 'profiles' / 'default'} " in log, log[:2000]
     config = smoke_config(JOB_SIZES)
     grid = Grid(config)
-    expected = [*grid.eval_files(), grid.summary_file()]
+    expected = [*grid.eval_files(), grid.summary_file(), *AnalysisPlan(grid, config["analysis"]).targets()]
     missing = [path for path in expected if not (workdir / path).is_file()]
     assert not missing, f"missing after the SLURM run: {missing}\n{log[-4000:]}"
-    # Every job but the `all` target went through sbatch, none ran on the submitting host.
-    job_stats = log.split("Job stats:", 1)[1]
-    total_jobs = int(re.search(r"^total\s+(\d+)$", job_stats, flags=re.MULTILINE).group(1))
-    submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", log)
-    assert len({job for job, _, _ in submitted}) == total_jobs - 1, log[-4000:]
     assert "Falling back to 'sacct'" not in log
-    # What each job got from SLURM is what the workflow asked for: training and eval jobs their config's runtime and
-    # memory, the light jobs those of profiles/default (the cluster profile names neither).
-    got = {}
-    for _, slurm_jobid, rule in submitted:
-        job = slurm_job(slurm_jobid)
-        assert job["Comment"].startswith(f"rule_{rule}"), job
-        got[slurm_jobid] = (rule, minutes(job["TimeLimit"]), int(job["MinMemoryNode"].removesuffix("M")))
-    wanted = {jobid: (rule, *expected_size(rule, config)) for jobid, (rule, _, _) in got.items()}
-    assert got == wanted
-    assert {"pretrain", "ift", "eval", "world"} <= {rule for rule, _, _ in got.values()}
+
+    # The submissions, as SLURM counts them: one per training job, one per `evals_per_submission()` evaluations
+    # (8 for the smoke grid), none for the light jobs, which ran where Snakemake runs (they made the outputs above).
+    jobs = cluster_jobs()
+    counts = job_counts(log)
+    assert LOCAL_LIGHT_RULES & counts.keys() and "eval" in counts, counts
+    eval_submissions = math.ceil(counts["eval"] / evals_per_submission())
+    training = {rule: n for rule, n in counts.items() if rule in CONFIG_SIZED_RULES - {"eval"}}
+    assert Counter(rule_of(job) for job in jobs.values()) == {**training, "eval_eval": eval_submissions}, jobs
+    # Snakemake's own account of what it submitted agrees.
+    assert sorted(re.findall(r" has been submitted with SLURM jobid (\d+) ", log)) == sorted(jobs), log[-4000:]
+
+    # What each SLURM job got is what the workflow asked for: training jobs their config's runtime, memory and
+    # threads; a submission of evaluations, which runs them one after another, one eval's memory and CPUs and the
+    # sum of their runtimes (not N times the memory and CPUs and one runtime, as for jobs side by side).
+    eval_runtime, eval_mem, eval_threads = expected_size("eval", config)
+    evals_run = 0
+    for jobid, job in jobs.items():
+        got = size(job)
+        if rule_of(job) == "eval_eval":
+            assert got[1:] == (eval_mem, eval_threads) and got[0] % eval_runtime == 0, (jobid, got)
+            evals_run += got[0] // eval_runtime
+        else:
+            assert got == expected_size(rule_of(job), config), (jobid, rule_of(job), got)
+    assert evals_run == counts["eval"]
+
+
+# One short training job with in-job saves every few steps, long enough to be caught between two saves twice.
+REQUEUE_OVERRIDES = {**JOB_SIZES, "training": {"save_every_steps": 5}, "pretrain": {"steps": 300}}
+
+
+def saved_steps(in_progress: Path) -> list[int]:
+    """The steps of a training job's complete in-job saves."""
+    return [int(p.parent.name.split("-")[1]) for p in in_progress.glob("checkpoint-*/trainer_state.json")]
+
+
+def text_of(path: Path) -> str:
+    """The text of a file, empty while it does not exist."""
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text()
+    return ""
+
+
+def running_job_of(rule: str) -> str | None:
+    """The id of the job of `rule` that runs on the cluster now, if any."""
+    return next((jobid for jobid, job in cluster_jobs().items()
+                 if rule_of(job) == rule and job["JobState"] == "RUNNING"), None)
+
+
+def test_requeued_then_cancelled_training_job_resumes_to_the_uninterrupted_result(slurm_cluster, tmp_path: Path,
+                                                                                  monkeypatch):
+    """A preempted job: SLURM requeues it (the slurm profile's slurm-requeue; the test cluster's JobRequeue=0 allows
+    it for no other job) and runs it again under the same id while Snakemake waits. A job killed by the cluster:
+    Snakemake retries it (retries: 1) as a new SLURM job with 1.5 times the wall time and memory. Both times the
+    job resumes from its newest in-job save, and the model is the one an uninterrupted run trains."""
+    config = smoke_config(REQUEUE_OVERRIDES)
+    grid = Grid(config)
+    base = grid.layout.path("model", model=grid.base(config["base_models"][0]["name"], 0))
+    straight, workdir = tmp_path / "straight", tmp_path / "run"
+    straight.mkdir()
+    workdir.mkdir()
+    run_snakemake(base, "--cores", "1", *config_args(straight, REQUEUE_OVERRIDES))
+    # The same world and tokenizer (copied with their times, so they are up to date): only pre-training runs.
+    shutil.copytree(straight / grid.world_dir(0), workdir / grid.world_dir(0))
+    install_slurm_profile(tmp_path, monkeypatch)
+
+    log = tmp_path / "snakemake.log"
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), base, "--profile", "slurm",
+             *config_args(workdir, REQUEUE_OVERRIDES), *POLL_FOR_A_CLUSTER_WITHOUT_ACCOUNTING],
+            cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+    in_progress = workdir / f"{base}.inprogress"
+    base_identity = MODEL_PATTERNS["base"].format(model=config["base_models"][0]["name"], replicate=0)
+    job_log = workdir / config["results_dir"] / "logs" / "pretrain" / f"{base_identity}.log"
+    try:
+        # Preemption: once the running job has saved, SLURM requeues it (`scontrol requeue` is what a preemption with
+        # PreemptMode=REQUEUE does to a job), and it goes back to the queue under its id.
+        wait_for(lambda: saved_steps(in_progress) and running_job_of("pretrain"), process, "a save of the job", log)
+        jobid = running_job_of("pretrain")
+        subprocess.run(["scontrol", "requeue", jobid], check=True, timeout=30)
+        wait_for(lambda: slurm_job(jobid)["JobState"] == "PENDING", process, "the job back in the queue", log)
+        # SLURM lets a requeued job start again only after the job credential's lifetime (slurm.conf's AuthInfo
+        # cred_expire, 120 s by default; Reason=BeginTime meanwhile). Moving its start time to now, as an admin can,
+        # saves the test those two minutes; `scontrol release` would not: the job is not held.
+        held = slurm_job(jobid)
+        held_back = datetime.fromisoformat(held["EligibleTime"]) - datetime.fromisoformat(held["SubmitTime"])
+        assert held_back.total_seconds() >= 120, held
+        subprocess.run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=True, timeout=30)
+        # The job starts again from the beginning of its batch script: Snakemake (the same run, still waiting for
+        # the job) sees no failure, and the rule resumes from its newest in-job save (only a resumed run logs this:
+        # the first one found none) and saves again before it is cancelled.
+        wait_for(lambda: "resuming this job's own save" in text_of(job_log), process, "the requeued job", log)
+        requeued_log = text_of(job_log)
+        resumed_at = max(saved_steps(in_progress), default=0)
+        wait_for(lambda: max(saved_steps(in_progress), default=0) > resumed_at, process,
+                 "a save of the requeued job", log)
+        # Killed by the cluster (as for time or memory): the job fails, and Snakemake retries it.
+        before_cancel = max(saved_steps(in_progress))
+        subprocess.run(["scancel", jobid], check=True, timeout=30)
+        assert process.wait(timeout=900) == 0, log.read_text()[-4000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert "resuming this job's own save" in requeued_log, "the requeued job continues from its save"
+    assert before_cancel < config["pretrain"]["steps"], "the job was cancelled mid-way"
+    jobs = cluster_jobs()
+    assert sorted(rule_of(job) for job in jobs.values()) == ["pretrain", "pretrain"], jobs
+    first, retry = jobs[jobid], next(job for other, job in jobs.items() if other != jobid)
+    assert (first["Requeue"], first["Restarts"], first["JobState"]) == ("1", "1", "CANCELLED"), first
+    assert retry["JobState"] == "COMPLETED", retry
+    runtime, mem_mb, threads = expected_size("pretrain", config)
+    growth = config["resources"]["retry_growth"]
+    assert growth > 1
+    assert size(first) == (runtime, mem_mb, threads)
+    assert size(retry) == (math.ceil(growth * runtime), math.ceil(growth * mem_mb), threads), "a retry asks for more"
+    assert "resuming this job's own save" in job_log.read_text(), "the retry continues from the cancelled job's save"
+    assert not in_progress.exists()
+    assert_same_weights(straight / base, workdir / base)
 
 
 def test_the_machine_is_left_as_it_was_found(machine_before: MachineBefore, tmp_path: Path):
