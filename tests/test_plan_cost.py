@@ -130,6 +130,26 @@ def test_parameters_come_from_a_local_config_json_and_else_from_the_config(paper
     assert world.parameters >= count_parameters(built), "tokenizer.vocab_size bounds the trained vocabulary"
 
 
+def test_a_prefetched_hub_models_parameters_come_from_the_prefetch_cache(paper, tmp_path, monkeypatch):
+    """After `snakemake prefetch` the config.json of a hub model is in the working directory's hub cache
+    (<results_dir>/cache/hf/hub, the HF_HOME of the jobs), not in the user's: the planner counts from it."""
+    from transformers import LlamaConfig
+
+    from iftforget.models import parameters_of
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "user-home"))  # the user's own cache: empty
+    commit = paper["base_models"][1]["revision"]  # the preset pins a commit: its snapshot folder is named by it
+    repo = tmp_path / paper["results_dir"] / "cache" / "hf" / "hub" / "models--meta-llama--Llama-2-13b-hf"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    architecture = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                               vocab_size=500, torch_dtype="float16")
+    architecture.save_pretrained(repo / "snapshots" / commit)
+    size = plan_costs(paper).base_models["llama2-13b"]
+    assert size.parameters == parameters_of(LlamaConfig.from_pretrained(repo / "snapshots" / commit))
+    assert size.dtype == "float16" and "cache/hf/hub" in size.source
+
+
 def test_a_hub_model_with_no_local_config_and_no_count_is_an_error_naming_the_key(paper):
     config = copy.deepcopy(paper)
     config["base_models"][1]["parameters"] = 0

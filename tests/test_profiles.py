@@ -32,6 +32,8 @@ CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control
 TARGET_RULES = {"all", "figures"}
 LOCAL_LIGHT_RULES = {"world", "tokenizer", "world_ift_data", "prepare_restore_corpus", "summarize", "analyze",
                      "forgetting_table", "plot_figures"}
+# The rules that fetch from the hub run where Snakemake runs (the login node, which has internet; rules/prefetch.smk).
+PREFETCH_RULES = {"prefetch", "prefetch_model", "prefetch_task", "prefetch_ift_data", "prefetch_restore_corpus"}
 # Settings of the workflow, which apply under any executor: only in profiles/default.
 WORKFLOW_KEYS = {"retries", "rerun-incomplete", "keep-going", "latency-wait", "printshellcmds", "set-resources",
                  "set-threads", "group-components"}
@@ -148,10 +150,14 @@ def test_each_profile_keeps_to_its_layer():
 
 
 def declared_localrules() -> set[str]:
-    """The rules named by the Snakefile's `localrules:` directive (one name a line, as snakefmt writes it)."""
-    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (REPO / "Snakefile").read_text(), flags=re.MULTILINE)
-    assert block, "the Snakefile declares its localrules"
-    return set(re.findall(r"\w+", block.group(1)))
+    """The rules named by the `localrules:` directives of the Snakefile and the rule files (one name a line, as
+    snakefmt writes it)."""
+    names: set[str] = set()
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        for block in re.findall(r"^localrules:\n((?:    \w+,\n)+)", path.read_text(), flags=re.MULTILINE):
+            names |= set(re.findall(r"\w+", block))
+    assert names, "the Snakefile declares its localrules"
+    return names
 
 
 def test_workflow_profile_sizes_exactly_the_submitted_light_rules(tmp_path):
@@ -162,9 +168,10 @@ def test_workflow_profile_sizes_exactly_the_submitted_light_rules(tmp_path):
                            cwd=tmp_path).stdout
     rules = {line.strip() for line in listed.splitlines() if line.strip() and not line.startswith(" ")}
     assert CONFIG_SIZED_RULES - {"ift_last"} <= rules and TARGET_RULES <= rules, listed
-    assert declared_localrules() == LOCAL_LIGHT_RULES | TARGET_RULES
+    assert declared_localrules() == LOCAL_LIGHT_RULES | TARGET_RULES | PREFETCH_RULES
     sized = load_profile(WORKFLOW_PROFILE)["set-resources"]
-    assert sized.keys() == rules - CONFIG_SIZED_RULES - TARGET_RULES - LOCAL_LIGHT_RULES == {"prepare_ift_data"}
+    submitted = rules - CONFIG_SIZED_RULES - TARGET_RULES - LOCAL_LIGHT_RULES - PREFETCH_RULES
+    assert sized.keys() == submitted == {"prepare_ift_data"}
     assert all({"runtime", "mem_mb"} <= resources.keys() for resources in sized.values())
 
 

@@ -112,16 +112,19 @@ class CostPlan:
 
 
 # --- parameter counts ----------------------------------------------------------------------------------------------
-def _local_config_json(source: str) -> Path | None:
-    """A base model's config.json on this machine: in its folder, or in the hub cache (never downloaded here)."""
+def _local_config_json(source: str, revision: str | None, prefetch_cache: Path) -> Path | None:
+    """A base model's config.json on this machine: in its folder, or in a hub cache (never downloaded here): the
+    workflow's prefetch cache first (where `snakemake prefetch` puts it), then the user's own hub cache."""
     if Path(source).expanduser().is_dir():
         path = Path(source).expanduser() / "config.json"
         return path if path.is_file() else None
     if is_hub_id(source):
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(source, "config.json")
-        return Path(cached) if isinstance(cached, str) else None
+        for cache_dir in (prefetch_cache, None):
+            cached = try_to_load_from_cache(source, "config.json", cache_dir=cache_dir, revision=revision or None)
+            if isinstance(cached, str):
+                return Path(cached)
     return None
 
 
@@ -142,7 +145,8 @@ def base_model_size(config: dict[str, Any], index: int) -> BaseModelSize:
         shape = ModelShape.from_config(config["pretrain"]["model"])
         count = parameters_of(base_model_config(shape, config["tokenizer"]["vocab_size"]))
         return BaseModelSize(count, "pretrain.model with tokenizer.vocab_size", "float32", "trained here in float32")
-    found = _local_config_json(entry["source"])
+    # The prefetch rules fetch into <results_dir>/cache/hf (HF_HOME of every job; rules/common.smk).
+    found = _local_config_json(entry["source"], entry.get("revision"), Path(config["results_dir"]) / "cache/hf/hub")
     if found is not None:
         from transformers import AutoConfig
 
@@ -214,7 +218,6 @@ class _Planner:
         grid, config = self.grid, self.config
         pretrained = [b for b in grid.base_models if grid.is_pretrained_here(b)]
         world_datasets = [d for d, spec in grid.datasets.items() if spec["source"] == WORLD_SOURCE]
-        external_datasets = [d for d in grid.datasets if d not in world_datasets]
         corpus_from_world = config["restore_corpus"]["source"] == WORLD_SOURCE
         needs_world = bool(pretrained or world_datasets or corpus_from_world
                            or any(is_world_task(task) for task in grid.tasks))
@@ -228,11 +231,21 @@ class _Planner:
             for base in pretrained:
                 model = Output("base model pre-trained here", self.model_bytes(base), True)
                 yield self.training_job("pretrain", base, "pretrain", config["pretrain"]["steps"], "pretrain", [model])
-        for _ in external_datasets:
+        # What comes from the hub is fetched once by the prefetch_* rules (rules/prefetch.smk), the rest read locally.
+        for base in grid.hub_models():
+            size = self.sizes[base]
+            fetched = size.parameters * DTYPE_BYTES[size.dtype]
+            yield Job("prefetch_model", base, outputs=[Output("hub model in the prefetch cache", fetched, True)])
+        for _ in grid.external_tasks():
+            yield Job("prefetch_task")
+        for _ in grid.hub_datasets():
+            yield Job("prefetch_ift_data")
+        for _ in grid.local_datasets():
             yield Job("prepare_ift_data")
         if not corpus_from_world:
             sample = config["restore_corpus"]["sample_tokens"] * TEXT_BYTES_PER_TOKEN
-            yield Job("prepare_restore_corpus", outputs=[Output("restoration corpus sample", sample, True)])
+            rule = "prefetch_restore_corpus" if grid.hub_corpora() else "prepare_restore_corpus"
+            yield Job(rule, outputs=[Output("restoration corpus sample", sample, True)])
         corpus = grid.corpus
         for base, dataset, _, _ in grid.groups():
             previous = 0
