@@ -14,6 +14,7 @@ sys.path.insert(0, str(SCRIPTS))
 from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, STAGE_RESULT_KEYS, Grid
+from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
 from iftforget.tracking import NO_TRACKING, check_tracker_installed
 from iftforget.world import WORLD_FILES
@@ -41,7 +42,7 @@ RESULTS = LAYOUT.root
 # (rules/prefetch.smk, local rules run where Snakemake runs) put them; those rules alone go online.
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
-    f" export HF_HOME={shlex.quote(RESULTS)}/cache/hf HF_DATASETS_CACHE={shlex.quote(RESULTS)}/cache/datasets"
+    f" export HF_HOME={shlex.quote(RESULTS)}/{HF_HOME_DIR} HF_DATASETS_CACHE={shlex.quote(RESULTS)}/{DATASETS_CACHE_DIR}"
     " HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
     f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"
     f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib; "

@@ -145,8 +145,11 @@ def base_model_size(config: dict[str, Any], index: int) -> BaseModelSize:
         shape = ModelShape.from_config(config["pretrain"]["model"])
         count = parameters_of(base_model_config(shape, config["tokenizer"]["vocab_size"]))
         return BaseModelSize(count, "pretrain.model with tokenizer.vocab_size", "float32", "trained here in float32")
-    # The prefetch rules fetch into <results_dir>/cache/hf (HF_HOME of every job; rules/common.smk).
-    found = _local_config_json(entry["source"], entry.get("revision"), Path(config["results_dir"]) / "cache/hf/hub")
+    # The prefetch rules fetch into the hub cache below HF_HOME, the same for every job.
+    from iftforget.hub import HF_HOME_DIR
+
+    prefetch_cache = Path(config["results_dir"]) / HF_HOME_DIR / "hub"
+    found = _local_config_json(entry["source"], entry.get("revision"), prefetch_cache)
     if found is not None:
         from transformers import AutoConfig
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from iftforget.models import model_dir_problems
 
+# The caches every job reads hub artifacts from, below results_dir (HF_HOME and HF_DATASETS_CACHE; rules/common.smk).
+HF_HOME_DIR, DATASETS_CACHE_DIR = "cache/hf", "cache/datasets"
 DEFAULT_REVISION = "main"  # what an empty `revision` means (huggingface_hub's and datasets' default branch)
 FETCH_HINT = (
     "Jobs read hub artifacts offline (HF_HUB_OFFLINE=1) from the caches inside the working directory: fetch them on "
