@@ -10,6 +10,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from conftest import REPO, job_counts, run_snakemake
@@ -123,12 +124,14 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 
 
 def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path):
-    """A grid with two replicates, two seeds, two IFT datasets (one format-only) and a restoration-budget sweep: one
-    analysis job per (base model, dataset) pools its four runs, and every pooled figure is drawn."""
+    """A grid with two replicates, two seeds, two IFT datasets (one format-only), a restoration-budget sweep and a
+    longer budget at the last step only: one analysis job per (base model, dataset) pools its four runs, every pooled
+    figure is drawn, and each step's budget verdict compares that step's two largest budgets."""
     datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
                 {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
     layout = cached_results(tmp_path, replicates=[0, 1], seeds=[0, 1], ift_datasets=datasets,
-                            restore={"steps": 50, "sweep_budgets": [12, 200], "sweep_steps": [8, 256]})
+                            restore={"steps": 50, "sweep_budgets": [12, 200], "sweep_steps": [8, 256],
+                                     "extra_budgets": [{"budget": 800, "steps": [256]}]})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
         "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
     }
@@ -138,6 +141,14 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
     pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())
     assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"8", "256"}
+    table = pd.read_csv(tmp_path / "results" / "analysis" / "pooled.csv")
+    shrink = table[(table.quantity == "residual_shrink") & (table.dataset == "qa-mix")
+                   & (table.task == "world_completion")]
+    assert dict(zip(shrink.step, shrink.budget, strict=True)) == {8: 200, 256: 800}
+    residual_budgets = table[(table.quantity == "residual") & (table.dataset == "qa-mix")
+                             & (table.task == "world_completion")].groupby("step").budget.apply(set).to_dict()
+    assert residual_budgets[8] == {12, 50, 200} and residual_budgets[256] == {12, 50, 200, 800}
+    assert residual_budgets[layout.grid.steps[1]] == {50}
 
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):

@@ -72,6 +72,8 @@ EXTENSIONS = {
                {"ift": 1, "ift_last": 1, "restore": 2, "restore_control": 1, "eval": 5, **ANALYSIS}),
     "a budget at the last step": ({"restore": {"sweep_budgets": [20], "sweep_steps": [10]}},
                                   {"restore": 1, "restore_control": 1, "eval": 2, **ANALYSIS}),
+    "an extra budget at the last step": ({"restore": {"extra_budgets": [{"budget": 80, "steps": [10]}]}},
+                                         {"restore": 1, "restore_control": 1, "eval": 2, **ANALYSIS}),
     # Needs IFT@5, which is gone: Snakemake retrains the chain and reruns every job downstream of it, so every
     # restoration and eval of the run except the base's and the control's.
     "inserting a step": ({"ift": {"steps": [5, 7, 10]}},

@@ -87,6 +87,18 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     if outside:
         raise ConfigError(f"restore.sweep_steps has {outside}, which are not grid steps; allowed: steps of ift.steps "
                           f"{steps} (or none, for every grid step)")
+    restore = config["restore"]
+    for index, extra in enumerate(restore["extra_budgets"]):
+        key = f"restore.extra_budgets[{index}]"
+        outside = sorted(set(extra["steps"]) - set(steps))
+        if outside:
+            raise ConfigError(f"{key}.steps has {outside}, which are not grid steps; allowed: steps of ift.steps "
+                              f"{steps}")
+        others = [restore["steps"], *restore["sweep_budgets"], *(e["budget"] for e in restore["extra_budgets"][:index])]
+        if extra["budget"] in others:
+            raise ConfigError(f"{key}.budget = {extra['budget']} is already a budget (restore.steps, "
+                              "restore.sweep_budgets or an earlier extra budget); allowed: a budget not yet restored "
+                              "(for more steps at a sweep budget, add them to restore.sweep_steps)")
     total = config["ift"]["total_steps"]
     if steps[-1] > total:
         raise ConfigError(

@@ -59,15 +59,19 @@ class Grid:
         self.budget = restore["steps"]  # the budget of every step, at which the stages are called
         self.sweep_budgets = [b for b in restore["sweep_budgets"] if b != self.budget]
         self.sweep_steps = list(restore["sweep_steps"]) or list(self.steps)
+        # Budgets restored only at their own steps (e.g. a long budget at the last step).
+        self.extra_budgets = {extra["budget"]: list(extra["steps"]) for extra in restore["extra_budgets"]}
 
     # --- the models ------------------------------------------------------------------------------------------
     def budgets(self) -> list[int]:
-        """Every restoration budget, ascending."""
-        return sorted([self.budget, *self.sweep_budgets])
+        """Every restoration budget (the control is restored at each), ascending."""
+        return sorted([self.budget, *self.sweep_budgets, *self.extra_budgets])
 
     def step_budgets(self, step: int) -> list[int]:
-        """The budgets at which IFT@step is restored."""
-        return self.budgets() if step in self.sweep_steps else [self.budget]
+        """The budgets at which IFT@step is restored, ascending."""
+        sweep = self.sweep_budgets if step in self.sweep_steps else []
+        extra = [budget for budget, steps in self.extra_budgets.items() if step in steps]
+        return sorted([self.budget, *sweep, *extra])
 
     def base(self, base: str, replicate: int) -> ModelRef:
         return ModelRef("base", base, replicate=replicate)

@@ -73,10 +73,6 @@ class ComparisonData:
         """Every budget with a control, ascending."""
         return sorted(budget for kind, _, budget in self.values.columns if kind == "control")
 
-    def sweep_steps(self) -> list[int]:
-        """The steps restored at every budget (where the budget sweep can be read)."""
-        return [step for step in self.steps if all(restored(step, b) in self.values.columns for b in self.budgets())]
-
     def column(self, role: Role) -> np.ndarray:
         return self.values[role].to_numpy()
 
