@@ -173,6 +173,25 @@ def test_the_residual_has_stopped_shrinking_or_not_between_the_two_largest_budge
     assert shrink["estimate"] == pytest.approx((lost[200] - lost[800]) / 200)
     for budget in lost:
         assert quantity(rows(decision), "residual", 25, budget)["estimate"] == pytest.approx(lost[budget] / 200)
+    # Controls equal to the base: all of the shrink is restoration bringing items back.
+    assert quantity(rows(decision), "residual_shrink_restored", 25)["estimate"] == pytest.approx(shrink["estimate"])
+    assert quantity(rows(decision), "residual_shrink_control", 25)["estimate"] == 0
+
+
+def test_a_residual_that_shrinks_because_the_control_forgets_is_not_knowledge_coming_back(tmp_path):
+    """Restored@k identical at 200 and 800 steps while the control loses 20 of 200 items at 800: the residual
+    shrinks by 0.1, and the decomposition puts all of it on the control, none on restoration."""
+    base = knowledge_items()
+    values = budget_values(base, {50: 60, 200: 40, 800: 40})
+    values[control(800)] = forget(base, 20)  # a subset of the 40 items restored@k lost
+    table = rows(analyze(tmp_path, values))
+    shrink = quantity(table, "residual_shrink", 25)
+    from_restored = quantity(table, "residual_shrink_restored", 25)
+    from_control = quantity(table, "residual_shrink_control", 25)
+    assert shrink["estimate"] == pytest.approx(20 / 200) and shrink["budget"] == 800
+    assert from_restored["estimate"] == from_restored["ci_low"] == from_restored["ci_high"] == 0
+    assert from_control["estimate"] == pytest.approx(20 / 200) and from_control["ci_low"] > 0
+    assert from_restored["estimate"] + from_control["estimate"] == pytest.approx(shrink["estimate"])
 
 
 def unit_data(tmp_path: Path, name: str, lost: int, seed: int):

@@ -89,6 +89,16 @@ def decide(draws: Draws, steps: list[int], budget: int, margin: float | None,
         budget_status[step] = shrink_status(shrink, margin)
         rows.append(_row(step, larger, "residual_shrink", shrink.estimate, shrink.ci_low, shrink.ci_high,
                          shrink.significant, budget_status[step]))
+        # The shrink is exactly what the longer restoration brings back to IFT@k, plus what it costs the control
+        # (which forgets under long restoration): a residual that shrinks only because the control got worse is not
+        # knowledge coming back.
+        parts = {"residual_shrink_restored": ("recovered", step), "residual_shrink_control": ("control_shift", 0)}
+        for name, (quantity, at) in parts.items():
+            if (quantity, at, smaller) in draws and (quantity, at, larger) in draws:
+                before, after = draws[(quantity, at, smaller)], draws[(quantity, at, larger)]
+                change = percentile_interval(after[0] - before[0], after[1] - before[1], confidence)
+                rows.append(_row(step, larger, name, change.estimate, change.ci_low, change.ci_high,
+                                 change.significant, ""))
 
     if margin is None:
         return Decision(rows, stages, None, (None, None), 0.0, False, budget_status)

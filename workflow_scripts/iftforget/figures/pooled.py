@@ -77,10 +77,13 @@ def plot_residual_share(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequen
     dropped = quantity_rows(rows, "drop").set_index("step")["significant"].astype(bool)
     share = share[share["step"].map(dropped)]
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.2))
-    for (_, _), run in select(units, base_model=base_model, dataset=dataset, task=task).groupby(["replicate", "seed"]):
+    runs = select(units, base_model=base_model, dataset=dataset, task=task).groupby(["replicate", "seed"])
+    for index, (_, run) in enumerate(runs):
         part = quantity_rows(at_budget(run, budget), "residual_share")
+        # One legend entry for the runs, so that the legend says what the thin lines are even where no pooled drop
+        # is significant (no pooled line).
         ax.plot(part["step"].astype(float), part["estimate"].clip(-0.5, 1.5), color="#e7298a", alpha=0.25,
-                linewidth=0.6, marker=".", markersize=2)
+                linewidth=0.6, marker=".", markersize=2, label="each run" if index == 0 else None)
     if not share.empty:
         x = share["step"].astype(float)
         ax.plot(x, share["estimate"], color="#e7298a", marker="o", label="pooled (steps with a drop)")
