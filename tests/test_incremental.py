@@ -140,6 +140,8 @@ def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, 
     log = (workdir / grid.layout.log("eval", model.path)).read_text()
     remaining = re.findall(r"Cached requests: (\d+), Requests remaining: (\d+)", log)
     assert remaining and all(int(cached) > 0 and int(left) == 0 for cached, left in remaining), log[-3000:]
+    # The cache was our store (iftforget.request_store), and the rerun wrote nothing to it.
+    assert re.search(r"\[eval\] request cache \S+: [1-9]\d* answers, 0 of them new", log), log[-3000:]
 
 
 def test_the_request_cache_is_emptied_when_the_model_is_rebuilt(tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 from iftforget.chat import comparison_template, render_probe_file
 from iftforget.io import write_json_atomic
 from iftforget.models import check_model_dir, load_tokenizer
+from iftforget.request_store import cheap_request_cache
 from iftforget.settings import from_block
 from iftforget.tasks import is_chat_probe, is_world_task, world_task_config
 
@@ -162,22 +163,23 @@ def evaluate(
     task_manager = TaskManager(include_path=settings.include_path or None, include_defaults=bool(external))
     started = time.perf_counter()
     try:
-        results = lm_eval.simple_evaluate(
-            model="hf",
-            model_args=model_args,
-            tasks=specs,
-            num_fewshot=settings.num_fewshot,
-            batch_size=settings.batch_size,
-            use_cache=cache,
-            log_samples=True,
-            bootstrap_iters=settings.bootstrap_iters,
-            random_seed=settings.seed,
-            numpy_random_seed=settings.seed,
-            torch_random_seed=settings.seed,
-            fewshot_random_seed=settings.seed,
-            limit=settings.limit or None,
-            task_manager=task_manager,
-        )
+        with cheap_request_cache() as stores:
+            results = lm_eval.simple_evaluate(
+                model="hf",
+                model_args=model_args,
+                tasks=specs,
+                num_fewshot=settings.num_fewshot,
+                batch_size=settings.batch_size,
+                use_cache=cache,
+                log_samples=True,
+                bootstrap_iters=settings.bootstrap_iters,
+                random_seed=settings.seed,
+                numpy_random_seed=settings.seed,
+                torch_random_seed=settings.seed,
+                fewshot_random_seed=settings.seed,
+                limit=settings.limit or None,
+                task_manager=task_manager,
+            )
     except Exception as error:
         # Offline, a task whose datasets were not prefetched fails deep in `datasets`: name it, and how to fetch it.
         if external:
@@ -186,6 +188,8 @@ def evaluate(
             raise_if_task_not_prefetched(external, task_manager, error)
         raise
     seconds = time.perf_counter() - started
+    for store in stores:
+        print(f"[eval] request cache {store.filename}: {len(store)} answers, {store.written} of them new", flush=True)
     payloads = {}
     for task in tasks:
         payloads[task] = eval_payload(results, task, model_path, model_info or {}, settings, seconds, tasks)
