@@ -12,6 +12,15 @@ from sqlitedict import SqliteDict
 from iftforget.request_store import RequestStore, cheap_request_cache
 
 
+def stored(path) -> dict:
+    """What a plain SqliteDict (as lm-eval opens the cache) reads from the file."""
+    plain = SqliteDict(str(path))
+    try:
+        return dict(plain.items())
+    finally:
+        plain.close()
+
+
 def test_answers_written_by_the_store_are_read_by_lm_evals_own_cache_and_back(tmp_path):
     path = str(tmp_path / "requests_rank0.db")
     store = RequestStore(path)
@@ -20,8 +29,8 @@ def test_answers_written_by_the_store_are_read_by_lm_evals_own_cache_and_back(tm
         store[key] = value
     store.commit()
     store.close()
+    assert stored(path) == answers
     plain = SqliteDict(path)  # how lm-eval opens it (there with autocommit)
-    assert dict(plain.items()) == answers
     plain["written by lm-eval"] = "an answer"
     plain.commit()
     plain.close()
@@ -55,7 +64,7 @@ def test_a_killed_job_keeps_every_answer_committed_before_it_died(tmp_path):
     path = tmp_path / "requests.db"
     env_path = str(Path(__file__).resolve().parents[1] / "workflow_scripts")
     subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], check=False, env={"PYTHONPATH": env_path})
-    kept = dict(SqliteDict(str(path)).items())
+    kept = stored(path)
     assert len(kept) >= 200, len(kept)  # two commits of 100 happened before the kill
     assert all(kept[f"request-{i}"] == float(i) for i in range(200))
 
@@ -70,7 +79,7 @@ def test_simple_evaluate_builds_its_cache_over_the_store_inside_the_block_only(t
         assert isinstance(caching, original) and stores == [caching.dbdict]
         caching.dbdict["k"] = 1.0
     assert lm_eval.api.model.CachingLM is original
-    assert dict(SqliteDict(str(tmp_path / "cache" / "requests_rank0.db")).items()) == {"k": 1.0}
+    assert stored(tmp_path / "cache" / "requests_rank0.db") == {"k": 1.0}
 
 
 class _NoModel:
