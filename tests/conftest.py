@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import snakemake_process
 import yaml
 
 # Nothing may be downloaded in tests: the real loading code runs against local stand-ins.
@@ -30,11 +31,12 @@ SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
 
 def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages."""
+    """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages. The run is
+    `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process)."""
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args]
     # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"

@@ -1,0 +1,66 @@
+"""The tests' Snakemake runs (tests/snakemake_process.py) behave as `subprocess.run` of the `snakemake` command: their
+own directory, environment, exit status and output, a timeout that stops them, and nothing carried from one run to
+the next."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import snakemake_process
+from conftest import SNAKEMAKE
+
+SNAKEFILE = """
+import os
+
+rule all:
+    output:
+        "seen.txt",
+    shell:
+        "echo $MARKER $(pwd) > {output}; echo to-stdout; echo to-stderr >&2"
+
+
+rule slow:
+    output:
+        "slow.txt",
+    shell:
+        "sleep 20; touch {output}"
+"""
+
+
+def snakemake(workdir: Path, *args: str, marker: str = "one", timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MARKER": marker}
+    return snakemake_process.run([SNAKEMAKE, "--snakefile", str(workdir / "Snakefile"), "--cores", "1", *args],
+                                 cwd=workdir, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    return tmp_path
+
+
+def test_a_run_has_its_directory_environment_output_and_exit_status(workdir):
+    result = snakemake(workdir, "--printshellcmds", marker="first-run")
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "seen.txt").read_text().split() == ["first-run", str(workdir)]
+    assert "Finished jobid" in result.stderr  # Snakemake's own progress, as the command prints it
+    assert "to-stdout" in result.stdout and "to-stderr" in result.stderr  # and its jobs' output
+
+    (workdir / "seen.txt").unlink()
+    again = snakemake(workdir, marker="second-run")
+    assert (workdir / "seen.txt").read_text().split()[0] == "second-run", "each run sees its own environment"
+
+    failed = snakemake(workdir, "no-such-target.txt")
+    assert failed.returncode == 1
+    assert "no-such-target.txt" in failed.stderr
+    assert again.returncode == 0
+
+
+def test_a_run_past_its_timeout_is_stopped(workdir):
+    with pytest.raises(subprocess.TimeoutExpired):
+        snakemake(workdir, "slow.txt", timeout=5)
+    assert not (workdir / "slow.txt").exists()
