@@ -30,13 +30,18 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
 
-def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900,
+                  new_interpreter: bool = False) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages. The run is
-    `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process)."""
+    `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process), or,
+    with `new_interpreter`, the `snakemake` command itself, paying the start-up that a user's every call pays."""
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args]
     # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
+    if new_interpreter:
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    else:
+        result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
