@@ -11,6 +11,7 @@ runs the command (conftest.run_snakemake's new_interpreter)."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import subprocess
 import sys
@@ -24,6 +25,10 @@ PRELOADED = ["snakemake.cli", "snakemake.api", "snakemake.workflow", "iftforget.
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(PRELOADED)
+# The server's socket and the runs' output files go to the temporary folder of the session's start, not to one a
+# test sets for a run (tests/test_security.py checks that a run writes nothing into its own TMPDIR).
+_SCRATCH = tempfile.gettempdir()
+multiprocessing.util.get_temp_dir()
 
 
 def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, stdout: str, stderr: str) -> None:
@@ -45,7 +50,7 @@ def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, 
 def run(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """`command` (a `snakemake` executable and its arguments) as `subprocess.run(..., capture_output=True,
     text=True, timeout=timeout)` would run it, but forked from the preloaded server."""
-    with tempfile.TemporaryDirectory(prefix="snakemake-run-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="snakemake-run-", dir=_SCRATCH) as scratch:
         stdout, stderr = Path(scratch, "stdout"), Path(scratch, "stderr")
         umask = os.umask(0)
         os.umask(umask)
