@@ -10,6 +10,7 @@ runs the command (conftest.run_snakemake's new_interpreter)."""
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import multiprocessing.util
 import os
@@ -44,7 +45,12 @@ def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, 
     sys.argv = ["snakemake", *args]
     from snakemake.cli import main
 
-    main(args)  # exits through SystemExit: multiprocessing turns its code into the process's exit status
+    try:
+        main(args)  # exits through SystemExit: multiprocessing turns its code into the process's exit status
+    finally:
+        # What a `snakemake` process does when it exits (e.g. removing its runtime source cache from ~/.cache):
+        # multiprocessing ends a child with os._exit, which skips the exit handlers.
+        atexit._run_exitfuncs()
 
 
 def run(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """The tests' Snakemake runs (tests/snakemake_process.py) behave as `subprocess.run` of the `snakemake` command: their
-own directory, environment, exit status and output, a timeout that stops them, and nothing carried from one run to
-the next."""
+own directory, environment, exit status and output, exit handlers that run, a timeout that stops them, and nothing
+carried from one run to the next."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ import snakemake_process
 from conftest import SNAKEMAKE
 
 SNAKEFILE = """
-import os
+import atexit
+from pathlib import Path
+
+# An exit handler, as Snakemake registers some (removing its runtime source cache): a run's exit runs it.
+atexit.register(lambda: Path("exit-handlers-ran").touch())
 
 rule all:
     output:
@@ -49,6 +53,7 @@ def test_a_run_has_its_directory_environment_output_and_exit_status(workdir):
     assert (workdir / "seen.txt").read_text().split() == ["first-run", str(workdir)]
     assert "Finished jobid" in result.stderr  # Snakemake's own progress, as the command prints it
     assert "to-stdout" in result.stdout and "to-stderr" in result.stderr  # and its jobs' output
+    assert (workdir / "exit-handlers-ran").exists()
 
     (workdir / "seen.txt").unlink()
     again = snakemake(workdir, marker="second-run")
