@@ -1,12 +1,12 @@
 """Snakemake runs for the tests, each in a process forked from one that has already imported Snakemake.
 
-A `snakemake` command spends about 2.5 s of a 3.7 s dry run importing Snakemake and the workflow's modules, and the
-suite runs it a few hundred times. Here a multiprocessing fork server imports them once; each run is a fresh fork of
-it that calls Snakemake's own command-line entry point (`snakemake.cli.main`, what the `snakemake` script calls) in
-the given directory and environment, with its output going to files, so a run is still a separate process with its
-own exit status, output and state, and nothing of one run is seen by the next. What a module computes when it is
-imported is that of the server's start, e.g. the SLURM plugin's `scontrol` probe: a test of the start-up itself
-runs the command (conftest.run_snakemake's new_interpreter)."""
+A `snakemake` command spends about 2.5 s of a 3.7 s dry run importing Snakemake and the workflow's modules, and many of
+the suite's tests run it. Here a multiprocessing fork server imports them once; each run is a fresh fork
+of it that calls Snakemake's own command-line entry point (`snakemake.cli.main`, what the `snakemake` script calls) in
+the given directory and environment, with its output going to files, so a run is still a separate process with its own
+exit status, output and state, and nothing of one run is seen by the next. What a module computes when it is imported is
+that of the server's start, e.g. the SLURM plugin's `scontrol` probe: a test of the start-up itself runs the command
+(conftest.run_snakemake's new_interpreter)."""
 
 from __future__ import annotations
 
