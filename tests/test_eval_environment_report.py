@@ -36,6 +36,4 @@ def test_simple_evaluate_collects_no_environment_report_inside_the_block_only(co
 def test_simple_evaluate_still_calls_the_report_by_the_swapped_name():
     """If lm-eval stops calling lm_eval.evaluator.add_env_info from simple_evaluate, the swap does nothing: this
     fails instead of every eval job silently paying the report again."""
-    source = inspect.getsource(inspect.unwrap(lm_eval.evaluator.simple_evaluate))
-    assert "add_env_info(results)" in source
     assert "add_env_info" in inspect.unwrap(lm_eval.evaluator.simple_evaluate).__code__.co_names
