@@ -5,12 +5,15 @@ way tests install system packages (announced before, listed after the run)."""
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +33,13 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
 
-def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900,
-                  new_interpreter: bool = False) -> subprocess.CompletedProcess:
+def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages. The run is
-    `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process), or,
-    with `new_interpreter`, the `snakemake` command itself, paying the start-up that a user's every call pays."""
+    `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process)."""
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args]
     # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    if new_interpreter:
-        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    else:
-        result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
+    result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
@@ -99,12 +97,33 @@ def defaults(section: str) -> dict[str, Any]:
     return default_config()[section]
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder `name` that `build` fills once per test session, also when pytest-xdist runs the tests in several
+    worker processes (README's test command): there the first worker to ask builds it in the session's common
+    temporary folder, holding a lock, and the others wait for it and then use it. A build that failed is started
+    afresh by the next worker that asks (its error is that worker's too); only a finished one is marked done."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    common = tmp_path_factory.getbasetemp().parent  # one per session, shared by its workers
+    folder, done = common / name, common / f"{name}.done"
+    with (common / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when this process dies
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """The smoke preset run end to end once, in a fresh working directory; returns that directory."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    run_snakemake("--cores", "2", *config_args(workdir), timeout=1200)
-    return workdir
+    """The smoke preset run end to end once per session, in a fresh working directory; returns that directory.
+    Tests only read it (or copy it to change the copy): tests in other workers may read it at the same time."""
+    return built_once(tmp_path_factory, "smoke",
+                      lambda workdir: run_snakemake("--cores", "2", *config_args(workdir), timeout=1200))
 
 
 def stage_args(**overrides: Any):
@@ -136,6 +155,7 @@ TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1
 
 # What the tests installed with apt-get in this session (package names, why), for the terminal summary.
 INSTALLED_SYSTEM_PACKAGES: list[tuple[str, str]] = []
+APT_LOCK = Path(tempfile.gettempdir()) / "iftforget-tests-apt-get.lock"
 
 
 def install_system_packages(config: pytest.Config, packages: list[str], why: str, recommends: bool = False) -> None:
@@ -148,20 +168,42 @@ def install_system_packages(config: pytest.Config, packages: list[str], why: str
     announcement = f"installing Debian packages {' '.join(packages)} with apt-get ({why}; see docs/testing.md)"
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
+    if capture is not None:
         with capture.global_and_fixture_disabled():
-            reporter.write_line("")
-            reporter.write_line(f"tests: {announcement}", yellow=True, bold=True)
+            if os.environ.get("PYTEST_XDIST_WORKER") is None and reporter is not None:
+                reporter.write_line("")
+                reporter.write_line(f"tests: {announcement}", yellow=True, bold=True)
+            else:  # a pytest-xdist worker's terminal output is not shown; its standard error is
+                sys.stderr.write(f"\ntests: {announcement}\n")
+                sys.stderr.flush()
     warnings.warn(announcement, stacklevel=2)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = [apt, "install", "-y", *([] if recommends else ["--no-install-recommends"]), *packages]
-    done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1800)
-    if done.returncode != 0:  # missing or stale package lists (a fresh container): refresh them once and retry
-        subprocess.run([apt, "update"], capture_output=True, env=env, timeout=600)
+    # One apt-get at a time: tests in two pytest-xdist workers may install at once, and apt-get fails at once on a
+    # package database that another apt-get holds.
+    with open(APT_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1800)
+        if done.returncode != 0:  # missing or stale package lists (a fresh container): refresh them once and retry
+            subprocess.run([apt, "update"], capture_output=True, env=env, timeout=600)
+            done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode != 0:
         pytest.skip(f"could not install {' '.join(packages)} with apt-get: {(done.stdout + done.stderr)[-1500:]}")
     INSTALLED_SYSTEM_PACKAGES.append((" ".join(packages), why))
+
+
+def pytest_sessionfinish(session):
+    """In a pytest-xdist worker: hand what it installed to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["installed_system_packages"] = INSTALLED_SYSTEM_PACKAGES
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller, as a worker ends: what that worker installed."""
+    installed = getattr(node, "workeroutput", {}).get("installed_system_packages", [])
+    INSTALLED_SYSTEM_PACKAGES.extend((packages, why) for packages, why in installed)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -5,8 +5,8 @@ the suite's tests run it. Here a multiprocessing fork server imports them once; 
 of it that calls Snakemake's own command-line entry point (`snakemake.cli.main`, what the `snakemake` script calls) in
 the given directory and environment, with its output going to files, so a run is still a separate process with its own
 exit status, output and state, and nothing of one run is seen by the next. What a module computes when it is imported is
-that of the server's start, e.g. the SLURM plugin's `scontrol` probe: a test of the start-up itself runs the command
-(conftest.run_snakemake's new_interpreter)."""
+that of the server's start, e.g. the SLURM plugin's `scontrol` probe (tests/test_slurm.py times that probe by itself).
+Under pytest-xdist each worker process has its own server."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, built_once, config_args, defaults, model_shape, run_snakemake,
+                      smoke_config)
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
@@ -26,6 +27,9 @@ from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
 DEADLINE_S = 900
+# The second smoke run below is read by tests/test_security.py while a test here runs another seed in it: all of
+# those tests run in one process when the suite runs in several (pytest-xdist's --dist loadgroup, pyproject.toml).
+pytestmark = pytest.mark.xdist_group("second_smoke_run")
 
 
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -221,7 +225,6 @@ def same_results(a: Path, b: Path) -> bool:
 
 # A value no file of a run could contain by chance: finding it anywhere means the token leaked.
 SECRET = "hf_SECRET-7c1e0d9a-never-written-anywhere"
-_SECOND_SMOKE_RUN: dict[str, tuple[Path, Path, Path, str]] = {}
 
 
 def second_smoke_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
@@ -229,8 +232,7 @@ def second_smoke_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
     determinism test and the security tests (run once per session). It runs as a hub job would: the token
     declared (hub_token_env) and set in the environment, and HOME and TMPDIR pointing at empty folders so that any
     write outside the working directory shows. Returns (working directory, HOME, TMPDIR, snakemake's output)."""
-    if not _SECOND_SMOKE_RUN:
-        root = tmp_path_factory.mktemp("second-smoke")
+    def build(root: Path) -> None:
         workdir, home, tmp = root / "work", root / "home", root / "tmp"
         for folder in (workdir, home, tmp):
             folder.mkdir()
@@ -242,8 +244,10 @@ def second_smoke_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
                              "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "MPLCONFIGDIR"):
                 patch.delenv(variable, raising=False)
             result = run_snakemake("--cores", "2", *config_args(workdir, {"hub_token_env": "HF_TOKEN"}), timeout=1800)
-        _SECOND_SMOKE_RUN["run"] = (workdir, home, tmp, result.stdout + result.stderr)
-    return _SECOND_SMOKE_RUN["run"]
+        (root / "snakemake-output.txt").write_text(result.stdout + result.stderr)
+
+    root = built_once(tmp_path_factory, "second-smoke", build)
+    return root / "work", root / "home", root / "tmp", (root / "snakemake-output.txt").read_text()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,9 @@ import yaml
 from conftest import REPO, config_args, run_snakemake
 from test_reliability import SECRET, second_smoke_run
 
+# In the process that runs test_reliability's tests on the same second smoke run (see there).
+pytestmark = pytest.mark.xdist_group("second_smoke_run")
+
 
 def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
     workdir.mkdir()
