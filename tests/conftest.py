@@ -118,12 +118,41 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
     return folder
 
 
+# A value no file of a run could contain by chance: finding it anywhere means the token leaked (test_security.py).
+SECRET = "hf_SECRET-7c1e0d9a-never-written-anywhere"
+# Variables that would point a run's caches and configs outside HOME.
+HOME_REDIRECTS = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME", "HF_DATASETS_CACHE", "TORCH_HOME",
+                  "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "MPLCONFIGDIR")
+
+
+def run_smoke_as_a_hub_job(root: Path) -> None:
+    """The smoke preset end to end in root/work, as a hub job would run: the token declared (hub_token_env) and set
+    in the environment, and HOME and TMPDIR pointing at the empty folders root/home and root/tmp, so that any write
+    outside the working directory shows; Snakemake's output in root/snakemake-output.txt."""
+    workdir, home, tmp = root / "work", root / "home", root / "tmp"
+    for folder in (workdir, home, tmp):
+        folder.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_TOKEN", SECRET)
+        patch.setenv("HOME", str(home))
+        patch.setenv("TMPDIR", str(tmp))
+        for variable in HOME_REDIRECTS:
+            patch.delenv(variable, raising=False)
+        result = run_snakemake("--cores", "2", *config_args(workdir, {"hub_token_env": "HF_TOKEN"}), timeout=1200)
+    (root / "snakemake-output.txt").write_text(result.stdout + result.stderr)
+
+
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
+def smoke_root(tmp_path_factory) -> Path:
+    """The smoke run's folder (run_smoke_as_a_hub_job): work/, home/, tmp/ and Snakemake's output."""
+    return built_once(tmp_path_factory, "smoke", run_smoke_as_a_hub_job)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(smoke_root) -> Path:
     """The smoke preset run end to end once per session, in a fresh working directory; returns that directory.
-    Tests only read it (or copy it to change the copy): tests in other workers may read it at the same time."""
-    return built_once(tmp_path_factory, "smoke",
-                      lambda workdir: run_snakemake("--cores", "2", *config_args(workdir), timeout=1200))
+    Tests only read it (or copy it to change the copy): tests in another worker may read it at the same time."""
+    return smoke_root / "work"
 
 
 def stage_args(**overrides: Any):
@@ -149,6 +178,31 @@ def model_shape(**overrides: Any):
 
 TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
               "num_key_value_heads": 2}
+
+
+# --- two worker processes (pytest-xdist) ---------------------------------------------------------------------------
+
+# Files whose tests run one after another in one worker process when the suite runs in several (`-n 2`, the
+# README's test command): one SLURM test cluster on the machine at a time; module fixtures that run the workflow
+# (stand-in hub, paper-scale stand-ins), built once rather than once per worker. Every other test is scheduled on
+# its own. (pytest-xdist's xdist_group marks do not work with pytest 9: --dist loadgroup appends the group to a
+# test's node id, which pytest 9 no longer lets a plugin change, so grouped tests were spread over both workers.)
+ONE_WORKER_FILES = {"tests/test_slurm.py", "tests/test_paper_scale.py", "tests/test_offline.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduler with ONE_WORKER_FILES as scopes and every other test a scope of its own. It
+    hands out the scopes with the most tests first (those files), then the single tests in collection order, to
+    whichever worker has run out of work."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesKeptTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_FILES else nodeid
+
+    return FilesKeptTogether(config, log)
 
 
 # --- system packages -----------------------------------------------------------------------------------------------

@@ -126,18 +126,22 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path):
     """A grid with two replicates, two seeds, two IFT datasets (one format-only), a restoration-budget sweep and a
     longer budget at the last step only: one analysis job per (base model, dataset) pools its four runs, every pooled
-    figure is drawn, and each step's budget verdict compares that step's two largest budgets."""
+    figure is drawn, and each step's budget verdict compares that step's two largest budgets. Without the eight runs'
+    own figures (analysis.run_figures, as in presets/study.yaml): the test above draws those."""
     datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
                 {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
     layout = cached_results(tmp_path, replicates=[0, 1], seeds=[0, 1], ift_datasets=datasets,
                             restore={"steps": 50, "sweep_budgets": [12, 200], "sweep_steps": [8, 256],
-                                     "extra_budgets": [{"budget": 800, "steps": [256]}]})
+                                     "extra_budgets": [{"budget": 800, "steps": [256]}]},
+                            analysis=yaml.safe_load((REPO / "config.yaml").read_text()).get("analysis", {})
+                            | {"run_figures": False})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
         "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
     }
     run_in(tmp_path, *FROM_CACHE)
     kinds = {figure["kind"] for figure in layout.figure_plan()}
     assert {"pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds
+    assert not kinds & {"scores", "decomposition", "transitions", "pattern_probe"}, "no run's own figure"
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
     pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())
     assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"8", "256"}

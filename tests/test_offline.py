@@ -21,9 +21,6 @@ from iftforget.tokenizer import train_tokenizer
 from test_paper_scale import WORDS, sentence
 
 RESULTS = "results/offline"
-# The module's fixtures (stand-ins, runs) are built once: all of its tests run in one process when the suite runs in
-# several (pytest-xdist's --dist loadgroup, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("offline")
 MODEL_ID, IFT_ID = "stand-in/tiny-llama", "stand-in/alpaca-mini"
 CORPUS_ID, TASK_ID = "stand-in/corpus-mini", "stand-in/mc-mini"
 FETCH_HINT = "snakemake prefetch"

@@ -18,9 +18,6 @@ from iftforget.models import build_base_model
 from iftforget.world_text import GENERIC_WORDS
 
 WORDS = GENERIC_WORDS
-# The module's fixtures (stand-ins, runs) are built once: all of its tests run in one process when the suite runs in
-# several (pytest-xdist's --dist loadgroup, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("paper_scale")
 
 
 def sentence(i: int) -> str:

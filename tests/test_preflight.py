@@ -12,6 +12,7 @@ import yaml
 from conftest import SMOKE_FILES, TINY_SHAPE, merge_config, model_shape, run_snakemake, smoke_config, world_config
 from iftforget.chat import render_probe
 from iftforget.config import ConfigError, check_config, default_config
+from iftforget.grid import Grid
 from iftforget.io import read_jsonl
 from iftforget.models import build_base_model, load_model
 from iftforget.tokenizer import chat_text, train_tokenizer
@@ -129,12 +130,16 @@ def test_a_model_tuned_in_another_chat_format_answers_the_chat_probe(world, tmp_
     workdir = tmp_path / "run"
     workdir.mkdir()
     overrides = {"base_models": [{"name": "gpt2", "source": str(gpt2)}],
-                 "ift": {"steps": [50, 100], "total_steps": 100, "learning_rate": 3e-3},
+                 "ift": {"steps": [100], "total_steps": 100, "learning_rate": 3e-3},
                  "eval": {"tasks": ["world_chat", "world_mc_chat"]}}
     (workdir / "external.yaml").write_text(yaml.safe_dump(overrides))
-    run_snakemake("--cores", "2", "--configfile", *SMOKE_FILES, str(workdir / "external.yaml"),
-                  "--directory", str(workdir), timeout=1200)
     config = merge_config(smoke_config(), overrides)
+    grid = Grid(config)
+    # The base model and the tuned one: the two chat formats of the comparison (no template, and tulu's).
+    targets = [grid.eval_file(grid.base("gpt2", 0), "world_chat"),
+               grid.eval_file(grid.ift("gpt2", "qa-mix", 0, 0, 100), "world_chat")]
+    run_snakemake(*targets, "--cores", "2", "--configfile", *SMOKE_FILES, str(workdir / "external.yaml"),
+                  "--directory", str(workdir), timeout=1200)
     evals = workdir / config["results_dir"] / "eval" / "gpt2" / "rep0"
     tuned = json.loads((evals / "ift" / "qa-mix" / "seed0" / "step100" / "world_chat.json").read_text())
     predictions = [item["prediction"] for item in tuned["items"]]

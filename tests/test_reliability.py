@@ -18,8 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, built_once, config_args, defaults, model_shape, run_snakemake,
-                      smoke_config)
+from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
@@ -27,9 +26,6 @@ from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
 DEADLINE_S = 900
-# The second smoke run below is read by tests/test_security.py while a test here runs another seed in it: all of
-# those tests run in one process when the suite runs in several (pytest-xdist's --dist loadgroup, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("second_smoke_run")
 
 
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -223,67 +219,35 @@ def same_results(a: Path, b: Path) -> bool:
     return all(ra[k] == rb[k] for k in keys)
 
 
-# A value no file of a run could contain by chance: finding it anywhere means the token leaked.
-SECRET = "hf_SECRET-7c1e0d9a-never-written-anywhere"
-
-
-def second_smoke_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
-    """The smoke grid run a second time, from scratch in its own folder with --cores 2, shared by this module's
-    determinism test and the security tests (run once per session). It runs as a hub job would: the token
-    declared (hub_token_env) and set in the environment, and HOME and TMPDIR pointing at empty folders so that any
-    write outside the working directory shows. Returns (working directory, HOME, TMPDIR, snakemake's output)."""
-    def build(root: Path) -> None:
-        workdir, home, tmp = root / "work", root / "home", root / "tmp"
-        for folder in (workdir, home, tmp):
-            folder.mkdir()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("HF_TOKEN", SECRET)
-            patch.setenv("HOME", str(home))
-            patch.setenv("TMPDIR", str(tmp))
-            for variable in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME", "HF_DATASETS_CACHE",
-                             "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "MPLCONFIGDIR"):
-                patch.delenv(variable, raising=False)
-            result = run_snakemake("--cores", "2", *config_args(workdir, {"hub_token_env": "HF_TOKEN"}), timeout=1800)
-        (root / "snakemake-output.txt").write_text(result.stdout + result.stderr)
-
-    root = built_once(tmp_path_factory, "second-smoke", build)
-    return root / "work", root / "home", root / "tmp", (root / "snakemake-output.txt").read_text()
-
-
-@pytest.fixture(scope="session")
-def second_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
-    return second_smoke_run(tmp_path_factory)
-
-
-def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run, second_run):
-    """Two runs of the smoke grid from scratch, in two folders, give the same eval JSONs (every metric and every
-    item's record); the IFT run with another seed gives other per-item results."""
-    workdir = second_run[0]
+def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run, tmp_path):
+    """The chain world -> pre-training -> IFT -> restoration -> evaluation run again from scratch in another folder
+    (another process, environment and working directory than the smoke run) gives the same eval JSONs, every metric
+    and every item's record; the IFT run with another seed gives other per-item results."""
     config = smoke_config()
     grid = Grid(config)
-    targets = grid.eval_files()
-    different = [t for t in targets if not same_results(workdir / t, smoke_run / t)]
-    assert different == [], "the same seed gives the same eval metrics"
-
     base_name, dataset = config["base_models"][0]["name"], config["ift_datasets"][0]["name"]
     step, seed = config["ift"]["steps"][0], config["seeds"][0]
+    restored = grid.restored(base_name, dataset, 0, seed, step)
+    targets = [grid.eval_file(restored, task) for task in grid.tasks]
+    run_snakemake(*targets, "--cores", "2", *config_args(tmp_path))
+    different = [t for t in targets if not same_results(tmp_path / t, smoke_run / t)]
+    assert different == [], "the same seed gives the same eval metrics"
+
     ift = grid.ift(base_name, dataset, 0, seed, step)
     reseeded = grid.ift(base_name, dataset, 0, seed + 1, step)
     run_snakemake(grid.eval_file(reseeded, "world_mc_completion"), "--cores", "2",
-                  *config_args(workdir, {"seeds": [seed + 1]}, name="other-seed"))
-    first = read_eval(workdir / grid.eval_file(ift, "world_mc_completion"))["items"]
-    second = read_eval(workdir / grid.eval_file(reseeded, "world_mc_completion"))["items"]
+                  *config_args(tmp_path, {"seeds": [seed + 1]}, name="other-seed"))
+    first = read_eval(smoke_run / grid.eval_file(ift, "world_mc_completion"))["items"]
+    second = read_eval(tmp_path / grid.eval_file(reseeded, "world_mc_completion"))["items"]
     assert [i["id"] for i in first] == [i["id"] for i in second]
     assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
 
 
-@pytest.mark.parametrize("run", ["smoke_run", "second_run"])
-def test_runs_with_two_cores_leave_only_complete_results(run, request):
-    """Both smoke runs (--cores 2: restorations and evaluations side by side, sharing the world, the tokenizer and
-    the datasets cache) ran jobs at once, and have every eval JSON complete, no job error in any log, and no
+def test_runs_with_two_cores_leave_only_complete_results(smoke_run):
+    """The smoke run (--cores 2: restorations and evaluations side by side, sharing the world, the tokenizer and
+    the datasets cache) ran jobs at once, and has every eval JSON complete, no job error in any log, and no
     temporary or in-progress file."""
-    fixture = request.getfixturevalue(run)
-    workdir = fixture if isinstance(fixture, Path) else fixture[0]
+    workdir = smoke_run
     config = smoke_config()
     grid = Grid(config)
     snakemake_logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))

@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, config_args, run_snakemake
-from test_reliability import SECRET, second_smoke_run
-
-# In the process that runs test_reliability's tests on the same second smoke run (see there).
-pytestmark = pytest.mark.xdist_group("second_smoke_run")
+from conftest import REPO, SECRET, config_args, run_snakemake
 
 
 def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
@@ -46,13 +42,15 @@ def test_a_declared_token_variable_that_is_unset_stops_the_run_before_any_job(tm
 
 
 @pytest.fixture(scope="session")
-def second_run(tmp_path_factory) -> tuple[Path, Path, Path, str]:
-    """The smoke grid with the token set, HOME and TMPDIR empty (test_reliability.second_smoke_run; run once)."""
-    return second_smoke_run(tmp_path_factory)
+def hub_job(smoke_root) -> tuple[Path, Path, Path, str]:
+    """The shared smoke run, which runs as a hub job would (conftest.run_smoke_as_a_hub_job): the token set, HOME
+    and TMPDIR empty. Returns (working directory, HOME, TMPDIR, Snakemake's output)."""
+    return (smoke_root / "work", smoke_root / "home", smoke_root / "tmp",
+            (smoke_root / "snakemake-output.txt").read_text())
 
 
-def test_the_hub_token_is_written_nowhere(second_run):
-    workdir, home, tmp, output = second_run
+def test_the_hub_token_is_written_nowhere(hub_job):
+    workdir, home, tmp, output = hub_job
     assert SECRET not in output, "snakemake's output shows the token"
     leaks = [path for folder in (workdir, home, tmp) for path in folder.rglob("*")
              if path.is_file() and SECRET.encode() in path.read_bytes()]
@@ -60,8 +58,8 @@ def test_the_hub_token_is_written_nowhere(second_run):
     assert any((workdir / ".snakemake" / "metadata").iterdir()), "the search covered snakemake's metadata"
 
 
-def test_nothing_is_written_outside_the_working_directory(second_run):
-    workdir, home, tmp, _ = second_run
+def test_nothing_is_written_outside_the_working_directory(hub_job):
+    workdir, home, tmp, _ = hub_job
     # Snakemake itself (not a job) creates its empty source-cache folders under ~/.cache/snakemake at start-up.
     snakemake_cache = (".cache", "snakemake")
     written = [str(p) for p in tmp.rglob("*")] + [

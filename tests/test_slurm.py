@@ -8,13 +8,13 @@ started by tests/slurm/start_cluster.sh and stopped by tests/slurm/stop_cluster.
 the last test checks that nothing of it is left and that Snakemake's start is not slowed (the SLURM plugin asks
 `scontrol` at every start, which waits ~9 s for a controller that a left-behind slurm.conf names).
 
-Skipped only where SLURM cannot be installed here (not root, or no working apt-get). Of the 20 jobs of the smoke
-grid, the light ones (the Snakefile's localrules) run where Snakemake runs; the 6 training jobs are a SLURM job each
-and the 6 evaluations go 3 to a SLURM job (profiles/default's group-components): 8 submissions, where every job but
-`all` was one before (19). Each SLURM job starts Snakemake twice (batch step and srun step), so the run is slower
-than a local one. A second test requeues and then cancels one short training job on the cluster: SLURM restarts it
-under the same job id, Snakemake retries the cancelled one with more time and memory, and the result is that of an
-uninterrupted run.
+Skipped only where SLURM cannot be installed here (not root, or no working apt-get). The grid is the smoke grid
+with one IFT step (SLURM_GRID): of its 16 jobs, the light ones (the Snakefile's localrules) run where Snakemake runs;
+the 4 training jobs (pre-training, IFT, restoration, control) are a SLURM job each and the 4 evaluations go 3 to a
+SLURM job (profiles/default's group-components): 6 submissions. Each SLURM job starts Snakemake twice (batch step
+and srun step), so the run is slower than a local one. A second test requeues and then cancels one short training
+job on the cluster: SLURM restarts it under the same job id, Snakemake retries the cancelled one with more time and
+memory, and the result is that of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -52,9 +52,6 @@ SLURM_CONF = Path("/etc/slurm/slurm.conf")
 SLURM_PACKAGES = ["slurm-wlm", "munge"]
 SLURM_BINARIES = ["slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "srun", "munged", "munge"]
 DAEMONS = {"slurmctld", "slurmd", "slurmstepd", "munged"}
-# One cluster at a time on this machine: all of this module's tests run in one process when the suite runs in
-# several (pytest-xdist's --dist loadgroup, pyproject.toml).
-pytestmark = pytest.mark.xdist_group("slurm")
 # How much slower the plugin's start-up probe may answer after the test than before it: a left-behind slurm.conf
 # makes it wait ~9 s for the controller it names.
 STALL_S = 3.0
@@ -77,6 +74,9 @@ POLL_FOR_A_CLUSTER_WITHOUT_ACCOUNTING = (
 )
 # Job sizes of the smoke run, unlike any default, so that finding them at SLURM shows where they came from.
 JOB_SIZES = {"resources": {"train": {"runtime": 47, "mem_mb": 1100}, "eval": {"runtime": 23, "mem_mb": 900}}}
+# The smoke grid with one IFT step: every rule of the grid still runs, with two SLURM jobs fewer than with the
+# preset's two steps (each SLURM job costs two Snakemake starts and a training or eval start-up on this machine).
+SLURM_GRID = {**JOB_SIZES, "ift": {"steps": [10], "total_steps": 10}}
 
 
 def missing_binaries() -> list[str]:
@@ -249,7 +249,7 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     workdir.mkdir()
 
     result = run_snakemake(
-        "--profile", "slurm", *config_args(workdir, JOB_SIZES, name="job-sizes"),
+        "--profile", "slurm", *config_args(workdir, SLURM_GRID, name="slurm-grid"),
         *POLL_FOR_A_CLUSTER_WITHOUT_ACCOUNTING,
         # A job asking for more threads than the test node has would pend forever on SLURM, which, unlike local
         # runs, does not scale threads down to the cores there are.
@@ -259,7 +259,7 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     log = result.stdout + result.stderr
 
     assert f"Using profiles slurm and workflow specific profile {REPO / 'profiles' / 'default'} " in log, log[:2000]
-    config = smoke_config(JOB_SIZES)
+    config = smoke_config(SLURM_GRID)
     grid = Grid(config)
     expected = [*grid.eval_files(), grid.summary_file(), *AnalysisPlan(grid, config["analysis"]).targets()]
     missing = [path for path in expected if not (workdir / path).is_file()]
@@ -267,7 +267,7 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     assert "Falling back to 'sacct'" not in log
 
     # The submissions, as SLURM counts them: one per training job, one per `evals_per_submission()` evaluations
-    # (8 for the smoke grid), none for the light jobs, which ran where Snakemake runs (they made the outputs above).
+    # (6 for this grid), none for the light jobs, which ran where Snakemake runs (they made the outputs above).
     jobs = cluster_jobs()
     counts = job_counts(log)
     assert LOCAL_LIGHT_RULES & counts.keys() and "eval" in counts, counts
