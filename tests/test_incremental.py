@@ -134,8 +134,9 @@ def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, 
     shutil.copytree(finished, workdir, symlinks=True)
     grid = Grid(smoke_config())
     model = grid.models()[-1]
-    (workdir / grid.eval_file(model, grid.tasks[0])).unlink()
-    result = run_snakemake("--cores", "1", *config_args(workdir))
+    deleted = grid.eval_file(model, grid.tasks[0])
+    (workdir / deleted).unlink()
+    result = run_snakemake(deleted, "--cores", "1", *config_args(workdir))  # the eval job only, not the analysis
     assert job_counts(result.stdout + result.stderr).get("eval") == 1
     log = (workdir / grid.layout.log("eval", model.path)).read_text()
     remaining = re.findall(r"Cached requests: (\d+), Requests remaining: (\d+)", log)
