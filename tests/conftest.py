@@ -1,6 +1,7 @@
 """Shared test setup: no hub access, the smoke configuration, Snakemake runs and their job counts, settings objects
-built from the schema's defaults, a smoke run of the whole workflow shared by the tests that need one, and the one
-way tests install system packages (announced before, listed after the run)."""
+built from the schema's defaults, a smoke run of the whole workflow shared by the tests that need one (also across
+pytest-xdist workers), which test files stay in one worker, and the one way tests install system packages (announced
+before, listed after the run)."""
 
 from __future__ import annotations
 
