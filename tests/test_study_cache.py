@@ -1,6 +1,8 @@
-"""The study's committed results (figures/study/, and the earlier-grid run in figures/study-early/): a reader who
-clones the repository redraws each run's tables, figures and report from its committed eval JSONs, with no model and
-no training or evaluation job, and gets the tables that are committed (the README's headline is read from them)."""
+"""The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
+restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
+figures/study-long-restore/): a reader who clones the repository redraws each run's tables, figures and report from
+the committed eval JSONs, with no model and no training or evaluation job, and gets the tables that are committed
+(the README's headline is read from them)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ from iftforget.grid import Grid
 from test_figures_from_cache import FROM_CACHE, UPSTREAM_RULES
 
 STUDY_CONFIG = [REPO / "config.yaml", REPO / "presets" / "study.yaml"]
-# Each cache folder and the config of the run it holds, as the README's commands run it.
+# Each run: the folder of its committed tables, the eval JSONs it reads, and its config as the README's commands run it.
 CACHES = {
-    "study": (REPO / "figures" / "study", STUDY_CONFIG),
-    "study-early": (REPO / "figures" / "study-early", [*STUDY_CONFIG, REPO / "presets" / "study-early.yaml"]),
+    "study": (REPO / "figures" / "study", REPO / "figures" / "study" / "evals.tar.xz", STUDY_CONFIG),
+    "study-early": (REPO / "figures" / "study-early", REPO / "figures" / "study-early" / "evals.tar.xz",
+                    [*STUDY_CONFIG, REPO / "presets" / "study-early.yaml"]),
+    "study-long-restore": (REPO / "figures" / "study-long-restore", REPO / "figures" / "study" / "evals.tar.xz",
+                           [*STUDY_CONFIG, REPO / "presets" / "study-long-restore.yaml"]),
 }
 
 
@@ -32,9 +37,9 @@ def study_plan(config_files: list[Path]) -> AnalysisPlan:
 
 @pytest.mark.parametrize("cache", list(CACHES))
 def test_the_cache_holds_every_eval_the_run_reads(cache):
-    folder, config_files = CACHES[cache]
+    _, evals, config_files = CACHES[cache]
     plan = study_plan(config_files)
-    with tarfile.open(folder / "evals.tar.xz") as archive:
+    with tarfile.open(evals) as archive:
         names = {member.name for member in archive.getmembers() if member.isfile()}
     needed = {plan.grid.eval_file(ref, task) for ref in plan.grid.models() for task in plan.grid.tasks}
     assert needed <= names, sorted(needed - names)[:5]
@@ -43,8 +48,8 @@ def test_the_cache_holds_every_eval_the_run_reads(cache):
 
 @pytest.mark.parametrize("cache", list(CACHES))
 def test_the_run_is_redrawn_from_its_cache_to_the_committed_tables(tmp_path: Path, cache):
-    folder, config_files = CACHES[cache]
-    with tarfile.open(folder / "evals.tar.xz") as archive:
+    folder, evals, config_files = CACHES[cache]
+    with tarfile.open(evals) as archive:
         archive.extractall(tmp_path, filter="data")
     # The target first: `--configfile` takes every argument up to the next option.
     result = run_snakemake(*FROM_CACHE, "--directory", str(tmp_path), "--configfile", *map(str, config_files),
