@@ -1,4 +1,6 @@
-# The base model: a Llama-style model pre-trained from scratch on the world's biographies.
+# The base model: a Llama-style model pre-trained from scratch on the world's biographies. Pre-trainings come first
+# (the highest priority): every replicate's chain of IFT segments, restorations and evals starts from its base model,
+# so a base pre-trained last leaves that replicate's whole chain to run at the end with little else beside it.
 
 
 rule pretrain:
@@ -11,6 +13,7 @@ rule pretrain:
         LAYOUT.log("pretrain", MODEL_PATTERNS["base"]),
     benchmark:
         LAYOUT.benchmark("pretrain", MODEL_PATTERNS["base"])
+    priority: 3
     conda:
         "../envs/train.yaml"
     threads: GRID.stage_threads("pretrain")

@@ -124,6 +124,7 @@ BAD_CONFIGS = [
     ({"replicates": [0, 0]}, "replicates", "without repeated items"),
     ({"restore.sweep_steps": [3]}, "restore.sweep_steps", "steps of ift.steps"),
     ({"restore.sweep_budgets": [0]}, "restore.sweep_budgets[0]", "an integer >= 1"),
+    ({"restore.sweep_datasets": ["qa"]}, "restore.sweep_datasets", "names in ift_datasets"),
     ({"restore.extra_budgets": [{"budget": 800, "steps": [3]}]}, "restore.extra_budgets[0].steps",
      "steps of ift.steps"),
     ({"restore.extra_budgets": [{"budget": 50, "steps": [256]}]}, "restore.extra_budgets[0].budget",

@@ -124,15 +124,16 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 
 
 def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path):
-    """A grid with two replicates, two seeds, two IFT datasets (one format-only), a restoration-budget sweep and a
-    longer budget at the last step only: one analysis job per (base model, dataset) pools its four runs, every pooled
-    figure is drawn, and each step's budget verdict compares that step's two largest budgets. Without the eight runs'
-    own figures (analysis.run_figures, as in presets/study.yaml): the test above draws those."""
+    """A grid with two replicates, two seeds, two IFT datasets (one format-only), a restoration-budget sweep of the
+    QA mix only and a longer budget at the last step of both: one analysis job per (base model, dataset) pools its
+    four runs, every pooled figure is drawn, and each step's budget verdict compares that step's two largest budgets
+    of its own dataset. Without the eight runs' own figures (analysis.run_figures, as in presets/study.yaml): the
+    test above draws those."""
     datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
                 {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
     layout = cached_results(tmp_path, replicates=[0, 1], seeds=[0, 1], ift_datasets=datasets,
                             restore={"steps": 50, "sweep_budgets": [12, 200], "sweep_steps": [8, 256],
-                                     "extra_budgets": [{"budget": 800, "steps": [256]}]},
+                                     "sweep_datasets": ["qa-mix"], "extra_budgets": [{"budget": 800, "steps": [256]}]},
                             analysis=yaml.safe_load((REPO / "config.yaml").read_text()).get("analysis", {})
                             | {"run_figures": False})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
@@ -146,13 +147,24 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())
     assert len(pooled["units"]) == 4 and set(pooled["budget_status"]) == {"8", "256"}
     table = pd.read_csv(tmp_path / "results" / "analysis" / "pooled.csv")
-    shrink = table[(table.quantity == "residual_shrink") & (table.dataset == "qa-mix")
-                   & (table.task == "world_completion")]
-    assert dict(zip(shrink.step, shrink.budget, strict=True)) == {8: 200, 256: 800}
-    residual_budgets = table[(table.quantity == "residual") & (table.dataset == "qa-mix")
-                             & (table.task == "world_completion")].groupby("step").budget.apply(set).to_dict()
-    assert residual_budgets[8] == {12, 50, 200} and residual_budgets[256] == {12, 50, 200, 800}
-    assert residual_budgets[layout.grid.steps[1]] == {50}
+    completion = table[table.task == "world_completion"]
+
+    def shrink_budgets(dataset: str) -> dict[int, int]:
+        shrink = completion[(completion.quantity == "residual_shrink") & (completion.dataset == dataset)]
+        return dict(zip(shrink.step, shrink.budget, strict=True))
+
+    def residual_budgets(dataset: str) -> dict[int, set[int]]:
+        rows = completion[(completion.quantity == "residual") & (completion.dataset == dataset)]
+        return rows.groupby("step").budget.apply(set).to_dict()
+
+    assert shrink_budgets("qa-mix") == {8: 200, 256: 800}
+    qa_mix = residual_budgets("qa-mix")
+    assert qa_mix[8] == {12, 50, 200} and qa_mix[256] == {12, 50, 200, 800}
+    assert qa_mix[layout.grid.steps[1]] == {50}
+    # The format-only runs are not swept: the main budget everywhere, the extra budget at the last step.
+    assert shrink_budgets("format-only") == {256: 800}
+    format_only = residual_budgets("format-only")
+    assert format_only[8] == {50} and format_only[256] == {50, 800}
 
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):

@@ -15,6 +15,7 @@ from iftforget.config import ConfigError, check_config
 from iftforget.costs import plan_costs
 
 PAPER_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "paper.yaml")]
+STUDY_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "study.yaml")]
 
 
 def layered(files: list[str], overrides: dict | None = None) -> dict:
@@ -31,9 +32,11 @@ def paper() -> dict:
     return layered(PAPER_FILES)
 
 
-# The paper preset, and the smoke grid with a "last" retention (rule ift_last) and a budget sweep (more restorations).
+# The paper preset, the study preset (two datasets, a budget sweep of one of them), and the smoke grid with a "last"
+# retention (rule ift_last) and a budget sweep (more restorations).
 DRY_RUNS = {
     "paper": (PAPER_FILES, None),
+    "study": (STUDY_FILES, None),
     "smoke-last-sweep": (SMOKE_FILES, {"ift": {"keep_models": "last", "keep_trainer_state": "last"},
                                        "restore": {"sweep_budgets": [20], "keep_models": "none"}}),
 }
@@ -50,6 +53,20 @@ def test_jobs_per_rule_are_those_of_snakemakes_dry_run(name, tmp_path, monkeypat
     result = run_snakemake("-n", "--cores", "1", "--configfile", *files, "--directory", str(tmp_path))
     planned = {rule.rule: rule.jobs for rule in plan_costs(layered(files)).rules}
     assert planned == job_counts(result.stdout), result.stdout[-3000:]
+
+
+def test_the_study_sweeps_the_restoration_budget_of_the_qa_mix_only():
+    """restore.sweep_datasets: the QA mix is restored at every budget of the sweep at the sweep steps, the format-only
+    runs at the main budget only; the control at every budget."""
+    config = layered(STUDY_FILES)
+    restore = config["restore"]
+    assert restore["sweep_datasets"] == ["qa-mix"] and len(config["ift_datasets"]) == 2
+    runs = len(config["replicates"]) * len(config["seeds"])
+    budgets = 1 + len(restore["sweep_budgets"])
+    per_run = len(config["ift"]["steps"]) * 2 + len(restore["sweep_steps"]) * (budgets - 1)
+    plan = plan_costs(config)
+    assert plan.rule("restore").jobs == runs * per_run
+    assert plan.rule("restore_control").jobs == runs * budgets
 
 
 def test_totals_are_positive_and_are_the_sums_of_the_rules(paper):

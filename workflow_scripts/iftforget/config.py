@@ -88,6 +88,11 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         raise ConfigError(f"restore.sweep_steps has {outside}, which are not grid steps; allowed: steps of ift.steps "
                           f"{steps} (or none, for every grid step)")
     restore = config["restore"]
+    datasets = [dataset["name"] for dataset in config["ift_datasets"]]
+    unknown = [name for name in restore["sweep_datasets"] if name not in datasets]
+    if unknown:
+        raise ConfigError(f"restore.sweep_datasets has {unknown}, which are not IFT datasets; allowed: names in "
+                          f"ift_datasets {datasets} (or none, for every dataset)")
     for index, extra in enumerate(restore["extra_budgets"]):
         key = f"restore.extra_budgets[{index}]"
         outside = sorted(set(extra["steps"]) - set(steps))

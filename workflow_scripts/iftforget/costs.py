@@ -259,7 +259,7 @@ class _Planner:
                            Output("IFT trainer state", self.state_bytes(base), grid.keeps_ift("trainer_state", last))]
                 yield self.training_job(rule, base, "ift", step - previous, dataset, outputs)
                 previous = step
-                for budget in grid.step_budgets(step):
+                for budget in grid.step_budgets(step, dataset):
                     restored = Output("restored model", self.model_bytes(base), grid.keeps_restored())
                     yield self.training_job("restore", base, "restore", budget, corpus, [restored])
         for base in grid.base_models:

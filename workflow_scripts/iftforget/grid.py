@@ -59,6 +59,7 @@ class Grid:
         self.budget = restore["steps"]  # the budget of every step, at which the stages are called
         self.sweep_budgets = [b for b in restore["sweep_budgets"] if b != self.budget]
         self.sweep_steps = list(restore["sweep_steps"]) or list(self.steps)
+        self.sweep_datasets = list(restore["sweep_datasets"]) or list(self.datasets)
         # Budgets restored only at their own steps (e.g. a long budget at the last step).
         self.extra_budgets = {extra["budget"]: list(extra["steps"]) for extra in restore["extra_budgets"]}
 
@@ -67,11 +68,15 @@ class Grid:
         """Every restoration budget (the control is restored at each), ascending."""
         return sorted([self.budget, *self.sweep_budgets, *self.extra_budgets])
 
-    def step_budgets(self, step: int) -> list[int]:
-        """The budgets at which IFT@step is restored, ascending."""
-        sweep = self.sweep_budgets if step in self.sweep_steps else []
+    def step_budgets(self, step: int, dataset: str) -> list[int]:
+        """The budgets at which IFT@step of the run on `dataset` is restored, ascending."""
+        sweep = self.sweep_budgets if step in self.sweep_steps and dataset in self.sweep_datasets else []
         extra = [budget for budget, steps in self.extra_budgets.items() if step in steps]
         return sorted([self.budget, *sweep, *extra])
+
+    def dataset_budgets(self, dataset: str) -> list[int]:
+        """The budgets at which some IFT checkpoint of the runs on `dataset` is restored, ascending."""
+        return sorted({budget for step in self.steps for budget in self.step_budgets(step, dataset)})
 
     def base(self, base: str, replicate: int) -> ModelRef:
         return ModelRef("base", base, replicate=replicate)
@@ -101,7 +106,7 @@ class Grid:
                         for step in self.steps:
                             refs.append(self.ift(base, dataset, replicate, seed, step))
                             refs += [self.restored(base, dataset, replicate, seed, step, budget)
-                                     for budget in self.step_budgets(step)]
+                                     for budget in self.step_budgets(step, dataset)]
         return refs
 
     @functools.cached_property
@@ -131,7 +136,7 @@ class Grid:
         budget = self.budget if budget is None else budget
         models = [self.base(base, replicate), self.control(base, replicate, seed, budget)]
         for step in self.steps:
-            if budget in self.step_budgets(step):
+            if budget in self.step_budgets(step, dataset):
                 models += [self.ift(base, dataset, replicate, seed, step),
                            self.restored(base, dataset, replicate, seed, step, budget)]
         return models

@@ -106,7 +106,7 @@ class AnalysisPlan:
                 add("pooled_scores", pool, [task], f"{task}-scores")
                 add("residual_share", pool, [task], f"{task}-residual-share")
                 add("stage_counts", pool, [task], f"{task}-stage-counts")
-                if len(self.grid.budgets()) > 1:
+                if len(self.grid.dataset_budgets(pool[1])) > 1:
                     add("budget", pool, [task], f"{task}-budget")
         if len(self.grid.datasets) > 1:
             for model in self.grid.base_models:
