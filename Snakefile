@@ -46,3 +46,13 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Snakemake's scheduler leaves a timer per scheduling round that Python would wait for at exit (up to the workflow
+# profile's max-jobs-per-timespan timespan): cancelled once the run has ended (iftforget/scheduler_timers.py).
+onsuccess:
+    print(f"Scheduler timers cancelled at the end of the run: {cancel_scheduler_timers()}", file=sys.stderr)
+
+
+onerror:
+    print(f"Scheduler timers cancelled at the end of the run: {cancel_scheduler_timers()}", file=sys.stderr)

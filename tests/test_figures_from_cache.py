@@ -5,6 +5,7 @@ benchmarks/figures_from_cache.py, not here)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import zlib
 from pathlib import Path
@@ -116,7 +117,9 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
     assert from_cache == {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "figures": 1}
 
     report = tmp_path / "report.html"
-    run_in(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    result = run_in(tmp_path, *FROM_CACHE, "--report", str(report), "--report-after-run")
+    # The onsuccess hook found the scheduler's timers (Snakemake would otherwise wait for them before exiting).
+    assert re.search(r"Scheduler timers cancelled at the end of the run: [1-9]", result.stderr), result.stderr[-2000:]
     missing = [path for path in layout.targets() if not (tmp_path / path).is_file()]
     assert not missing
     assert report.is_file() and report.stat().st_size > 100_000
@@ -175,6 +178,7 @@ def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     broken.write_text(broken.read_text()[:500])
     result = run_in(tmp_path, *FROM_CACHE, check=False)
     assert result.returncode != 0
+    assert re.search(r"Scheduler timers cancelled at the end of the run: [1-9]", result.stderr), "the onerror hook"
     log = (tmp_path / "results" / "logs" / "analyze" / "world-llama" / "qa-mix.log").read_text()
     assert str(broken.relative_to(tmp_path)) in log and "corrupt" in log
     assert not (tmp_path / "results" / "figures").exists()

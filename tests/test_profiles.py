@@ -36,7 +36,7 @@ LOCAL_LIGHT_RULES = {"world", "tokenizer", "world_ift_data", "prepare_restore_co
 PREFETCH_RULES = {"prefetch", "prefetch_model", "prefetch_task", "prefetch_ift_data", "prefetch_restore_corpus"}
 # Settings of the workflow, which apply under any executor: only in profiles/default.
 WORKFLOW_KEYS = {"retries", "rerun-incomplete", "keep-going", "latency-wait", "printshellcmds", "set-resources",
-                 "set-threads", "group-components", "max-checksum-file-size"}
+                 "set-threads", "group-components", "max-checksum-file-size", "max-jobs-per-timespan"}
 # Facts about a cluster or a machine: only in the profiles installed by name. A workflow profile's
 # default-resources would replace a site profile's (partition, account) as a whole.
 MACHINE_KEYS = {"executor", "jobs", "cores", "resources", "default-resources", "set-resource-scopes",
