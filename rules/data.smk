@@ -1,6 +1,7 @@
 # External data of the paper-scale grid from local files: the IFT datasets mapped to chat messages and a fixed sample
 # of the restoration corpus, each written once as local JSON lines. Data from the hub is mapped and sampled by the
 # same scripts in rules prefetch_ift_data and prefetch_restore_corpus (rules/prefetch.smk), on a host with internet.
+# Both come first (the highest priority, as the world's data in rules/world.smk): every IFT and restoration reads them.
 
 
 rule prepare_ift_data:
@@ -12,6 +13,7 @@ rule prepare_ift_data:
         LAYOUT.benchmark("prepare_ift_data", "{dataset}")
     wildcard_constraints:
         dataset=one_of(GRID.local_datasets()),
+    priority: 3
     conda:
         "../envs/train.yaml"
     params:
@@ -33,6 +35,7 @@ rule prepare_restore_corpus:
         LAYOUT.benchmark("prepare_restore_corpus", "{corpus}")
     wildcard_constraints:
         corpus=one_of(GRID.local_corpora()),
+    priority: 3
     conda:
         "../envs/train.yaml"
     params:

@@ -2,8 +2,8 @@
 # for step k resumes the previous grid step's model and trainer state (optimizer, scheduler, RNG, data position), so
 # the chain is one run. ift.keep_models and ift.keep_trainer_state say which models and states are kept for a later
 # extension of the grid; the others are temp(), deleted by Snakemake once every job that reads them has run. The
-# segments have the highest priority: they are the grid's longest chain, and restorations and evaluations fill the
-# other cores meanwhile.
+# segments come right after the data and the pre-training they start from (priority 2, below their 3): they are the
+# grid's longest chain, and restorations and evaluations fill the other cores meanwhile.
 
 
 rule ift:

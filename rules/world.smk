@@ -1,5 +1,7 @@
 # The synthetic world of each replicate: people, biographies, QA and generic instructions, the restoration corpus,
-# the probes; its tokenizer; and the world's IFT datasets, mixed from its QA and generic instructions.
+# the probes; its tokenizer; and the world's IFT datasets, mixed from its QA and generic instructions. Like the
+# pre-training, these jobs come first (the highest priority): they take seconds, and a replicate's chain of IFT
+# segments cannot start without them (at the priority of evals they waited behind every ready restoration).
 
 
 rule world:
@@ -9,6 +11,7 @@ rule world:
         LAYOUT.log("world", "rep{replicate}"),
     benchmark:
         LAYOUT.benchmark("world", "rep{replicate}")
+    priority: 3
     conda:
         "../envs/train.yaml"
     params:
@@ -31,6 +34,7 @@ rule tokenizer:
         LAYOUT.log("tokenizer", "rep{replicate}"),
     benchmark:
         LAYOUT.benchmark("tokenizer", "rep{replicate}")
+    priority: 3
     conda:
         "../envs/train.yaml"
     params:
@@ -52,6 +56,7 @@ rule world_ift_data:
         LAYOUT.log("world_ift_data", "rep{replicate}/{dataset}"),
     benchmark:
         LAYOUT.benchmark("world_ift_data", "rep{replicate}/{dataset}")
+    priority: 3
     conda:
         "../envs/train.yaml"
     params:
