@@ -20,7 +20,7 @@ from iftforget.io import write_json_atomic
 from iftforget.models import check_model_dir, load_tokenizer
 from iftforget.request_store import cheap_request_cache
 from iftforget.settings import from_block
-from iftforget.tasks import is_chat_probe, is_world_task, world_task_config
+from iftforget.tasks import is_chat_probe, is_world_task, lm_eval_task_manager, world_task_config
 
 # The per-item score each task's analysis uses, the first of these that the task reports (else its first metric):
 # 1/0 correctness for knowledge probes, bits per byte for text.
@@ -142,7 +142,6 @@ def evaluate(
     to `rendered_dir`."""
     check_model_dir(model_path)
     import lm_eval  # imported here: it is slow to import and only this function needs it
-    from lm_eval.tasks import TaskManager
 
     tasks = list(outputs)
     if any(is_world_task(task) for task in tasks) and world_dir is None:
@@ -161,8 +160,7 @@ def evaluate(
         "attn_implementation": settings.attn_implementation,
     }
     external = [task for task in tasks if not is_world_task(task)]
-    # Indexing lm-eval's thousands of built-in tasks takes seconds; the world's probes need none of them.
-    task_manager = TaskManager(include_path=settings.include_path or None, include_defaults=bool(external))
+    task_manager = lm_eval_task_manager(external, settings.include_path)
     started = time.perf_counter()
     try:
         with cheap_request_cache() as stores, without_environment_report():

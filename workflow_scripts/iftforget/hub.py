@@ -170,10 +170,12 @@ def prefetch_task(task: str, include_path: str = "") -> dict[str, Any]:
     the datasets cache, and return the record of what was loaded: per subtask its dataset, splits and cache folder."""
     from importlib.metadata import version
 
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import get_task_dict
+
+    from iftforget.tasks import lm_eval_task_manager
 
     with fetching(f"the datasets of lm-eval task {task!r}"):
-        task_dict = get_task_dict([task], TaskManager(include_path=include_path or None))
+        task_dict = get_task_dict([task], lm_eval_task_manager([task], include_path))
     return {
         "kind": "lm_eval_task",
         "task": task,
