@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from iftforget.analysis.comparison import BASE, ComparisonKey, control, ift, load_comparison, restored
 from iftforget.analysis.decision import decide
-from iftforget.analysis.forgetting import BEFORE_GRID, AnalysisSettings, comparison_draws
+from iftforget.analysis.forgetting import BEFORE_GRID, NO_MATERIAL_DROP, AnalysisSettings, comparison_draws
+from iftforget.analysis.intervals import ItemBootstrap
 from iftforget.analysis.pooled import analyze_pooled
 from iftforget.analysis.tables import UNIT_COLUMNS, analyze_task, tidy_table
 
@@ -82,7 +85,7 @@ def analyze(tmp_path: Path, values, task="world_completion", metric="exact_match
             **extra):
     files = write_comparison(tmp_path, task, metric, values, **extra)
     data = load_comparison(ComparisonKey("b", "d", 0, 0, task), files, BUDGET)
-    return decide(comparison_draws(data, settings), data.steps, BUDGET, margin, settings)
+    return decide(ItemBootstrap(comparison_draws(data, settings)), data.steps, BUDGET, margin, settings)
 
 
 def rows(decision) -> pd.DataFrame:
@@ -120,17 +123,22 @@ def test_a_small_loss_inside_the_margin_is_pseudo_and_one_at_the_margin_undecide
     assert residual["ci_low"] < DELTA < residual["ci_high"]
 
 
-def test_no_significant_drop_and_no_loss_is_no_drop_not_pseudo(tmp_path):
+@pytest.mark.parametrize("dropped", [1, 8])
+def test_a_drop_that_does_not_clear_the_margin_is_no_material_drop_never_pseudo(tmp_path, dropped):
+    """1 of 200 items is no significant drop; 8 of 200 (0.04) is a significant drop whose interval does not clear
+    delta = 0.05. Neither is a real drop that restoration gives back, so neither is pseudo."""
     base = knowledge_items()
     values = planted(base, lost={})
-    values[ift(25)] = forget(base, 1)  # a drop of 1 item in 200: not significant
-    assert analyze(tmp_path, values).stages[25] == "no drop"
+    values[ift(25)] = forget(base, dropped)
+    decision = analyze(tmp_path, values)
+    assert quantity(rows(decision), "drop", 25)["significant"] == (dropped == 8)
+    assert decision.stages[25] == NO_MATERIAL_DROP
 
 
 def test_planted_knowledge_loss_gives_actual_stage_from_the_planted_step(tmp_path):
     decision = analyze(tmp_path, planted(knowledge_items(), lost={100: 36, 200: 36}))
     assert decision.stages == {25: "pseudo", 50: "pseudo", 100: "actual", 200: "actual"}
-    assert decision.k_star == 100 and decision.k_star_interval == (100, 100)
+    assert decision.k_star == 100 and decision.crossing == (50, 100)
     residual = quantity(rows(decision), "residual", 100, BUDGET)
     assert residual["estimate"] == pytest.approx(36 / 200) and residual["ci_low"] > DELTA
 
@@ -139,19 +147,22 @@ def test_a_grid_that_starts_inside_the_actual_stage_calls_no_k_star(tmp_path):
     decision = analyze(tmp_path, planted(knowledge_items(), lost={step: 36 for step in STEPS}))
     assert decision.stages[STEPS[0]] == "actual" and decision.starts_in_actual
     assert decision.k_star is None
-    k_star = quantity(rows(decision), "k_star")
-    assert k_star["stage"] == BEFORE_GRID and pd.isna(k_star["estimate"]) and k_star["ci_high"] == STEPS[0]
+    k_star, crossing = quantity(rows(decision), "k_star"), quantity(rows(decision), "crossing")
+    assert k_star["stage"] == BEFORE_GRID and pd.isna(k_star["estimate"])
+    assert (crossing["ci_low"], crossing["ci_high"]) == (0, STEPS[0]) and decision.crossing == (0, STEPS[0])
 
 
 def test_the_detectable_residual_follows_the_item_count(tmp_path):
-    """The smallest residual the data can detect: (z(0.975) + z(0.8)) x the residual's bootstrap standard error,
-    larger with fewer items."""
+    """The smallest residual the data can detect: (z of the step's simultaneous level + z(0.8)) x the residual's
+    bootstrap standard error, larger with fewer items."""
     lost = {step: 20 for step in STEPS}
     many = quantity(rows(analyze(tmp_path / "a", planted(knowledge_items(400), lost))), "residual_detectable", 25)
     few = quantity(rows(analyze(tmp_path / "b", planted(knowledge_items(100), lost))), "residual_detectable", 25)
     assert 0 < many["estimate"] < few["estimate"]
-    # Binomial check: 20 of 400 items differ, SE ~ sqrt(p (1 - p) / n) with p = 0.05.
-    assert many["estimate"] == pytest.approx((1.96 + 0.8416) * np.sqrt(0.05 * 0.95 / 400), rel=0.15)
+    # Binomial check: 20 of 400 items differ, SE ~ sqrt(p (1 - p) / n) with p = 0.05; 4 steps share the 5 %.
+    z = NormalDist().inv_cdf(1 - 0.05 / (2 * len(STEPS))) + NormalDist().inv_cdf(0.8)
+    assert many["ci_level"] == pytest.approx(1 - 0.05 / len(STEPS))
+    assert many["estimate"] == pytest.approx(z * np.sqrt(0.05 * 0.95 / 400), rel=0.15)
 
 
 def budget_values(base: np.ndarray, lost_by_budget: dict[int, int]) -> dict:
@@ -201,22 +212,91 @@ def unit_data(tmp_path: Path, name: str, lost: int, seed: int):
     return load_comparison(ComparisonKey("b", "d", seed, 0, "world_completion"), files, BUDGET)
 
 
-def test_pooling_replicates_that_disagree_widens_the_interval(tmp_path):
-    """Five runs with the same mean residual: when they agree the pooled interval is the item noise; when they
-    disagree it widens with the spread between runs, and the runs' stages are counted."""
-    agree = [(r, 0, unit_data(tmp_path, f"a{r}", 20, seed=r)) for r in range(5)]
-    disagree = [(r, 0, unit_data(tmp_path, f"d{r}", lost, seed=r)) for r, lost in enumerate([0, 10, 20, 30, 40])]
-    pooled = {name: analyze_pooled(units, DELTA, SETTINGS)
-              for name, units in (("agree", agree), ("disagree", disagree))}
-    width = {}
-    for name, result in pooled.items():
-        residual = quantity(pd.DataFrame(result.decision.rows), "residual", 100, BUDGET)
-        assert residual["estimate"] == pytest.approx(0.1)
-        width[name] = residual["ci_high"] - residual["ci_low"]
-    assert width["disagree"] > 1.5 * width["agree"]
-    counts = pooled["disagree"].stage_counts[100]
+def test_the_pooled_interval_is_a_t_interval_on_the_replicate_means(tmp_path):
+    """Five replicates that disagree (residuals 0 to 0.2): the pooled residual is their mean, its interval the
+    t-interval with 4 degrees of freedom at the level shared by the grid's steps; each replicate's stage is called
+    from its own items and counted."""
+    lost = [0, 10, 20, 30, 40]
+    units = [(r, 0, unit_data(tmp_path, f"d{r}", count, seed=r)) for r, count in enumerate(lost)]
+    result = analyze_pooled(units, DELTA, SETTINGS)
+    residual = quantity(pd.DataFrame(result.decision.rows), "residual", 100, BUDGET)
+    means = np.array(lost) / 200
+    half = stats.t.ppf(1 - 0.05 / (2 * len(STEPS)), df=4) * means.std(ddof=1) / np.sqrt(5)
+    assert residual["estimate"] == pytest.approx(means.mean())
+    assert (residual["ci_low"], residual["ci_high"]) == pytest.approx((means.mean() - half, means.mean() + half))
+    assert result.decision.method.startswith("t-interval on 5 run means")
+    counts = result.stage_counts[100]
     assert sum(counts.values()) == 5 and counts["actual"] >= 2 and counts["pseudo"] >= 1
-    assert pooled["agree"].stage_counts[100]["actual"] == 5 and pooled["agree"].k_star_agreement == 5
+    agree = [(r, 0, unit_data(tmp_path, f"a{r}", 40, seed=r)) for r in range(5)]
+    agreeing = analyze_pooled(agree, DELTA, SETTINGS)
+    assert agreeing.stage_counts[100]["actual"] == 5 and agreeing.k_star_agreement == 5
+
+
+def test_seeds_of_one_replicate_share_its_items_and_are_averaged_before_pooling(tmp_path):
+    """Two seeds of each of two replicates: the t-interval has 1 degree of freedom (two worlds), not 3; a single
+    replicate with two seeds is read through its items."""
+    units = [(r, seed, unit_data(tmp_path, f"r{r}s{seed}", 10 + 10 * r + 4 * seed, seed=r))
+             for r in range(2) for seed in range(2)]
+    two_worlds = analyze_pooled(units, DELTA, SETTINGS)
+    assert two_worlds.decision.method.startswith("t-interval on 2 run means (1 df)")
+    residual = quantity(pd.DataFrame(two_worlds.decision.rows), "residual", 100, BUDGET)
+    replicate_means = np.array([(10 + 14) / 2 / 200, (20 + 24) / 2 / 200])
+    half = stats.t.ppf(1 - 0.05 / (2 * len(STEPS)), df=1) * replicate_means.std(ddof=1) / np.sqrt(2)
+    assert residual["ci_high"] - residual["ci_low"] == pytest.approx(2 * half)
+    one_world = analyze_pooled(units[:2], DELTA, SETTINGS)
+    assert one_world.decision.method == ItemBootstrap.method
+
+
+def known_first(known: int, n_items: int = 200) -> np.ndarray:
+    """A base that answers its first `known` items right and the others wrong."""
+    return (np.arange(n_items) < known).astype(float)
+
+
+def identical_replicates(tmp_path: Path, values: dict, n: int = 5) -> list:
+    """`n` replicates that gave the same answers: every pooled interval collapses onto their common estimate."""
+    units = []
+    for replicate in range(n):
+        files = write_comparison(tmp_path / f"r{replicate}", "world_completion", "exact_match", values)
+        units.append((replicate, 0, load_comparison(ComparisonKey("b", "d", replicate, 0, "world_completion"), files,
+                                                    BUDGET)))
+    return units
+
+
+@pytest.mark.parametrize("known, residual_items, drop_items, expected", [
+    (120, 10, 60, "undecided"),  # residual 10/200 = delta, computed 7e-17 below it
+    (130, 10, 60, "undecided"),  # residual 10/200 = delta, computed 4e-17 above it
+    (130, 0, 10, NO_MATERIAL_DROP),  # drop 10/200 = delta, computed 4e-17 above it: not material, so not pseudo
+    (130, 11, 60, "actual"),  # one item more than delta: above it
+])
+def test_ties_with_the_margin_are_decided_on_the_grid_of_the_scores(tmp_path, known, residual_items, drop_items,
+                                                                      expected):
+    """Scores of 200 items lie on a grid of 1/200, and delta = 0.05 is on it; floating-point arithmetic puts an
+    exact tie a few 1e-17 off delta, on either side. A tie is never above or below."""
+    base = known_first(known)
+    values = {BASE: base, control(BUDGET): base}
+    for step in STEPS:
+        values[ift(step)] = forget(base, drop_items)
+        values[restored(step, BUDGET)] = forget(base, residual_items)
+    result = analyze_pooled(identical_replicates(tmp_path, values), DELTA, SETTINGS)
+    table = pd.DataFrame(result.decision.rows)
+    on_margin = quantity(table, "residual", 50, BUDGET) if residual_items else quantity(table, "drop", 50)
+    if expected != "actual":
+        # The case is a tie only in exact arithmetic: the computed interval is off delta by floating-point noise.
+        assert on_margin["ci_low"] == on_margin["ci_high"] != DELTA and abs(on_margin["ci_low"] - DELTA) < 1e-12
+    assert set(result.decision.stages.values()) == {expected}
+
+
+def test_a_change_of_exactly_zero_is_not_significant(tmp_path):
+    """The restoration-budget shrink is exactly 0 (restored@k and the control each lose 10 items more at the larger
+    budget); the floating-point residue of its four means (1.1e-16) must not make it significant."""
+    base = known_first(140)
+    values = planted(base, lost={})
+    values[control(50)], values[restored(25, 50)] = forget(base, 3), forget(base, 23)
+    values[control(BUDGET)], values[restored(25, BUDGET)] = forget(base, 13), forget(base, 33)
+    shrink = quantity(pd.DataFrame(analyze_pooled(identical_replicates(tmp_path, values), DELTA, SETTINGS)
+                                   .decision.rows), "residual_shrink", 25)
+    assert shrink["ci_low"] != 0 and abs(shrink["ci_low"]) < 1e-12, "not a floating-point tie: the case tests nothing"
+    assert not shrink["significant"] and shrink["stage"] == "stopped"
 
 
 def test_drop_is_recovered_plus_residual_plus_control_shift(tmp_path):

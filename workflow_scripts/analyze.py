@@ -19,9 +19,13 @@ def main() -> None:
         name = f"{entry['base_model']}/{entry['dataset']}/{entry['task']}"
         for unit in pooled.units:
             print(f"{name} rep{unit.replicate}/seed{unit.seed}: {unit.n_items} items, stages {unit.decision.stages}, "
-                  f"k* = {unit.decision.k_star}, budget {unit.decision.budget_status}")
-        print(f"{name} pooled over {len(pooled.units)} runs: stages {pooled.decision.stages}, k* = "
-              f"{pooled.decision.k_star} {pooled.decision.k_star_interval}, stage counts {pooled.stage_counts}")
+                  f"k* = {unit.decision.k_star}, transition test: {unit.decision.transition or 'not testable'}, "
+                  f"budget {unit.decision.budget_status}")
+        low, high = pooled.decision.crossing
+        print(f"{name} pooled over {len(pooled.units)} runs ({pooled.decision.method}): stages "
+              f"{pooled.decision.stages}, k* = {pooled.decision.k_star}, residual crosses the margin after step {low} "
+              f"and by step {high}, transition test: {pooled.decision.transition or 'not testable'}, stage counts "
+              f"{pooled.stage_counts}")
 
 
 if __name__ == "__main__":

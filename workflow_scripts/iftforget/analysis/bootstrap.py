@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 
@@ -23,28 +21,3 @@ def weighted_means(values: np.ndarray, weights: np.ndarray, counts: np.ndarray |
         return weights @ values / weights.sum()
     resampled_weights = counts * weights
     return resampled_weights @ values / resampled_weights.sum(axis=1, keepdims=True)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with its two-sided percentile interval."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-
-    @property
-    def significant(self) -> bool:
-        """Significantly above 0: the whole interval is above 0."""
-        return bool(self.ci_low > 0)
-
-
-def percentile_interval(point: float, replicates: np.ndarray, confidence: float) -> Estimate:
-    """The two-sided percentile interval of the draws (draws that are not finite, e.g. a ratio over a zero, are left
-    out; with none finite the interval is empty: NaN)."""
-    tail = (1.0 - confidence) / 2.0
-    finite = replicates[np.isfinite(replicates)]
-    if finite.size == 0:
-        return Estimate(float(point), float("nan"), float("nan"))
-    low, high = np.quantile(finite, [tail, 1.0 - tail])
-    return Estimate(float(point), float(low), float(high))

@@ -9,13 +9,13 @@ Scores themselves are reported in the metric's own units. With C_r the base rest
     residual(k, r)      = C_r - restored@(k, r)    what restoration cannot bring back: knowledge loss
     control_shift(r)    = B - C_r                  what restoring alone does to the base (so that
                                                    drop = recovered + residual + control_shift exactly)
+    restored_gap(k, r)  = B - restored@(k, r)      how far restored@k stays from the base itself
 
-The stage of step k (at the main budget r) uses the equivalence margin delta of the task (`call_stage`): *actual*
-when the whole interval of residual(k) lies above delta, *pseudo* when drop(k) is significantly above 0 and the
-whole interval of residual(k) lies below delta (the loss is shown to be small, not merely not shown to be large),
-*no drop* when neither drop(k) is significant nor residual(k) can exceed delta, *undecided* otherwise. k* is the
-first step in the actual stage; its interval comes from repeating the decision in every bootstrap resample. When the
-first grid step is already actual, the grid starts inside the actual stage and k* is not called.
+The stage of step k (at the main budget r) is called against the equivalence margin delta of the task (`call_stage`),
+from intervals that hold simultaneously over the grid's steps (`iftforget.analysis.decision`): *pseudo* when the drop
+is material (its whole interval above delta) and the whole interval of residual(k) lies below delta (a real drop that
+restoration gives back), *actual* when the whole interval of residual(k) lies above delta, *no material drop* when the
+drop's interval does not clear delta, *undecided* otherwise.
 
 Per item (binary metrics only), the path B -> IFT@k -> restored@k is one of eight, e.g. 1->0->1 (pseudo-forgotten)
 or 1->0->0 (actually forgotten). For multiple-choice tasks the forgetting rates are also chance-adjusted under the
@@ -26,22 +26,21 @@ ICLR 2026); see `chance_adjusted_transition`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from iftforget.analysis.bootstrap import Estimate, resample_counts, weighted_means
+from iftforget.analysis.bootstrap import resample_counts, weighted_means
 from iftforget.analysis.comparison import BASE, ComparisonData, control, ift, restored
+from iftforget.analysis.intervals import Estimate, Key, above, below
 from iftforget.settings import from_block
 
 PATHS = ["".join(p) for p in itertools.product("10", repeat=3)]  # "101" = 1 -> 0 -> 1
-STAGES = ("pseudo", "no drop", "undecided", "actual")
+NO_MATERIAL_DROP = "no material drop"
+STAGES = ("pseudo", NO_MATERIAL_DROP, "undecided", "actual")
 BEFORE_GRID = "before the first step"  # the stage label of k* when the grid starts inside the actual stage
 
-Key = tuple[str, int, int]  # (quantity, step, budget)
 Draws = dict[Key, tuple[float, np.ndarray]]  # point estimate and bootstrap draws of every quantity
 
 
@@ -58,38 +57,19 @@ class AnalysisSettings:
     def from_config(cls, block: dict[str, Any]) -> AnalysisSettings:
         return from_block(cls, block)
 
-    @property
-    def tail(self) -> float:
-        return (1.0 - self.confidence) / 2.0
-
-    def detectable(self, standard_error: float) -> float:
-        """The smallest effect a one-sided test at the interval's level detects with the configured power."""
-        normal = NormalDist()
-        return (normal.inv_cdf(1.0 - self.tail) + normal.inv_cdf(self.power)) * standard_error
-
 
 def call_stage(drop: Estimate, residual: Estimate, margin: float | None) -> str:
-    """The stage of a step from the intervals of its drop and residual and the margin delta."""
+    """The stage of a step from the intervals of its drop and residual and the margin delta (ties with delta are
+    neither above nor below it)."""
     if margin is None:
         return ""
-    if residual.ci_low > margin:
+    if above(residual.ci_low, margin):
         return "actual"
-    if residual.ci_high < margin:
-        return "pseudo" if drop.significant else "no drop"
+    if not above(drop.ci_low, margin):
+        return NO_MATERIAL_DROP
+    if below(residual.ci_high, margin):
+        return "pseudo"
     return "undecided"
-
-
-def first_actual_step(residuals: np.ndarray, offsets: np.ndarray, steps: Sequence[int], margin: float) -> np.ndarray:
-    """k* of each row of `residuals` (rows x steps): the first step called actual, else inf.
-
-    The offset of step k is estimate - ci_low of residual(k). For the original sample "residual - offset > delta" is
-    exactly "ci_low > delta"; applying the same offset to each resample's residual repeats the decision as it would
-    have come out on that resample.
-    """
-    actual = residuals - offsets > margin
-    first = np.where(actual.any(axis=1), np.argmax(actual, axis=1), -1)
-    steps_array = np.asarray(steps, dtype=float)
-    return np.where(first >= 0, steps_array[np.maximum(first, 0)], np.inf)
 
 
 def chance_adjusted_transition(transition: np.ndarray, stays_wrong: np.ndarray, choices: np.ndarray) -> np.ndarray:
@@ -135,6 +115,9 @@ def comparison_draws(data: ComparisonData, settings: AnalysisSettings) -> Draws:
                 draws[("score_restored", step, budget)] = score(restored(step, budget))
                 draws[("recovered", step, budget)] = difference(restored(step, budget), ift(step))
                 draws[("residual", step, budget)] = difference(control(budget), restored(step, budget))
+                # Against the base itself: whether restoration brought the score (for a pattern probe: the
+                # pre-training text pattern) all the way back, independently of what restoring did to the base.
+                draws[("restored_gap", step, budget)] = difference(BASE, restored(step, budget))
     if data.is_binary:
         draws.update(_item_path_draws(data, counts))
     return draws

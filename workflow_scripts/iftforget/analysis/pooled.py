@@ -1,10 +1,11 @@
 """One (base model, dataset, task) pooled over its units, the (replicate, seed) runs of the grid.
 
 A claim about the stages must hold across training runs, not only across items: the same seeds on another machine
-give another trajectory. The pooled estimate of a quantity is its mean over units, and its interval comes from a
-two-stage bootstrap: each resample draws units with replacement, then for each drawn unit one of its own item
-resamples (independently for a unit drawn twice). Units disagreeing widens the interval; units agreeing leaves the
-item noise. Per step, the pooled result also counts the units in each stage, and lists each unit's k*.
+give another trajectory. The pooled estimate of a quantity is its mean over units, and its interval a t-interval on
+the units' estimates (`iftforget.analysis.intervals.ReplicateMeans`): the spread of the units holds the spread
+between runs and each unit's item noise, and the t quantile keeps the interval valid with few units. A single unit
+is read through its items (its item bootstrap). Per step, the pooled result also counts the units in each stage,
+each called from its own item bootstrap under the same rule, and lists each unit's k*.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from iftforget.analysis.comparison import ComparisonData
 from iftforget.analysis.decision import Decision, decide
 from iftforget.analysis.forgetting import STAGES, AnalysisSettings, Draws, comparison_draws
+from iftforget.analysis.intervals import Estimator, ItemBootstrap, ReplicateMeans
 
 
 @dataclass
@@ -37,20 +39,26 @@ class PooledResult:
     k_star_agreement: int  # units whose k* lies within one grid step of the median unit's
 
 
-def pool_draws(unit_draws: list[Draws], settings: AnalysisSettings) -> Draws:
-    """The two-stage bootstrap of the mean over units of every quantity all units have."""
-    keys = [key for key in unit_draws[0] if all(key in draws for draws in unit_draws)]
-    n_units, n_resamples = len(unit_draws), settings.bootstrap_resamples
-    # A stream of its own, so that pooling does not change the item resamples of any unit.
-    rng = np.random.default_rng([settings.seed, n_units])
-    unit_pick = rng.integers(n_units, size=(n_resamples, n_units))
-    item_pick = rng.integers(n_resamples, size=(n_resamples, n_units))
-    pooled: Draws = {}
-    for key in keys:
-        points = np.array([draws[key][0] for draws in unit_draws])
-        boots = np.stack([draws[key][1] for draws in unit_draws])  # units x item resamples
-        pooled[key] = (float(points.mean()), boots[unit_pick, item_pick].mean(axis=1))
-    return pooled
+def pooled_estimator(unit_draws: list[Draws], replicates: list[int]) -> Estimator:
+    """The estimator of the units pooled: a t-interval on the replicates' means (the units of one replicate, its
+    seeds, share its world's items, so they are averaged first), or, with a single replicate, the item bootstrap of
+    its units' mean (the same item resamples in each: the spread between its seeds is then not in the interval)."""
+    by_replicate: dict[int, list[Draws]] = {}
+    for replicate, draws in zip(replicates, unit_draws, strict=True):
+        by_replicate.setdefault(replicate, []).append(draws)
+    means = [_mean_draws(group) for group in by_replicate.values()]
+    if len(means) == 1:
+        return ItemBootstrap(means[0])
+    return ReplicateMeans([{key: point for key, (point, _) in draws.items()} for draws in means])
+
+
+def _mean_draws(group: list[Draws]) -> Draws:
+    """The mean over units of every quantity all of them have (point and item resamples)."""
+    if len(group) == 1:
+        return group[0]
+    keys = [key for key in group[0] if all(key in draws for draws in group)]
+    return {key: (float(np.mean([draws[key][0] for draws in group])), np.mean([draws[key][1] for draws in group],
+                                                                            axis=0)) for key in keys}
 
 
 def _k_star_index(decision: Decision, steps: list[int]) -> int:
@@ -78,9 +86,11 @@ def analyze_pooled(units: list[tuple[int, int, ComparisonData]], margin: float |
             raise ValueError(f"unit rep{replicate}/seed{seed} of {first.key.task} differs from the others in metric, "
                              "steps or budget; pooled units must be the same grid")
     unit_draws = [comparison_draws(data, settings) for _, _, data in units]
-    results = [UnitResult(replicate, seed, len(data.item_ids), decide(draws, data.steps, data.budget, margin, settings))
+    results = [UnitResult(replicate, seed, len(data.item_ids),
+                          decide(ItemBootstrap(draws), data.steps, data.budget, margin, settings))
                for (replicate, seed, data), draws in zip(units, unit_draws, strict=True)]
-    pooled = decide(pool_draws(unit_draws, settings), first.steps, first.budget, margin, settings)
+    estimator = pooled_estimator(unit_draws, [replicate for replicate, _, _ in units])
+    pooled = decide(estimator, first.steps, first.budget, margin, settings)
     counts = {step: {stage: sum(r.decision.stages[step] == stage for r in results) for stage in STAGES}
               for step in first.steps}
     agreement = k_star_agreement([r.decision for r in results], first.steps) if margin is not None else 0

@@ -13,17 +13,20 @@ import numpy as np
 import pandas as pd
 
 from iftforget.analysis.comparison import ComparisonKey, Role, load_comparison
+from iftforget.analysis.decision import Decision
 from iftforget.analysis.forgetting import STAGES, AnalysisSettings
 from iftforget.analysis.pooled import PooledResult, UnitResult, analyze_pooled
 from iftforget.io import atomic_path, write_json_atomic
 
-ANALYSIS_FORMAT_VERSION = 3
-ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage"]
+ANALYSIS_FORMAT_VERSION = 4
+ROW_COLUMNS = [
+    "step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level",
+]
 UNIT_COLUMNS = ["base_model", "dataset", "replicate", "seed", "task", "metric", "higher_is_better", *ROW_COLUMNS,
-                "margin", "n_items", "n_resamples", "confidence"]
+                "margin", "n_items", "n_resamples", "confidence", "interval_method"]
 STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
 POOLED_COLUMNS = ["base_model", "dataset", "task", "metric", "higher_is_better", *ROW_COLUMNS, "margin", "n_units",
-                  *STAGE_COUNT_COLUMNS, "n_resamples", "confidence"]
+                  *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
 TABLE_PAGE = Path(__file__).with_name("table_page.html")
 
 
@@ -39,30 +42,39 @@ def _plain(value: Any) -> Any:
 
 
 def _common(key: ComparisonKey, metric: str, higher_is_better: bool, margin: float | None,
-            settings: AnalysisSettings) -> dict[str, Any]:
+            settings: AnalysisSettings, decision: Decision) -> dict[str, Any]:
     return {"base_model": key.base_model, "dataset": key.dataset, "task": key.task, "metric": metric,
             "higher_is_better": higher_is_better, "margin": margin, "n_resamples": settings.bootstrap_resamples,
-            "confidence": settings.confidence}
+            "confidence": settings.confidence, "interval_method": decision.method}
+
+
+def _decided(decision: Decision) -> dict[str, Any]:
+    """What a decision says besides its rows, as JSON."""
+    return {
+        "stages": {str(k): v for k, v in decision.stages.items()},
+        "starts_in_actual": decision.starts_in_actual,
+        "k_star": decision.k_star,
+        "crossing": list(decision.crossing),
+        "transition": decision.transition,
+        "step_level": decision.step_level,
+        "interval_method": decision.method,
+        "budget_status": {str(k): v for k, v in decision.budget_status.items()},
+    }
 
 
 def unit_json(key: ComparisonKey, unit: UnitResult, pooled: PooledResult, margin: float | None,
               settings: AnalysisSettings, files: Mapping[Role, str]) -> dict[str, Any]:
     """The JSON of one comparison: its decisions and its rows of forgetting.csv."""
-    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings)
-    common |= {"replicate": key.replicate, "seed": key.seed, "n_items": unit.n_items}
     decision = unit.decision
+    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings, decision)
+    common |= {"replicate": key.replicate, "seed": key.seed, "n_items": unit.n_items}
     return {
         "format_version": ANALYSIS_FORMAT_VERSION,
         "comparison": asdict(key),
         "settings": asdict(settings),
         "margin": margin,
         "steps": pooled.steps,
-        "stages": {str(k): v for k, v in decision.stages.items()},
-        "starts_in_actual": decision.starts_in_actual,
-        "k_star": decision.k_star,
-        "k_star_interval": list(decision.k_star_interval),
-        "k_star_found_share": decision.k_star_found_share,
-        "budget_status": {str(k): v for k, v in decision.budget_status.items()},
+        **_decided(decision),
         "eval_files": [{"kind": kind, "step": step, "budget": budget, "path": path}
                        for (kind, step, budget), path in files.items()],
         "rows": [{name: _plain((common | row).get(name)) for name in UNIT_COLUMNS} for row in decision.rows],
@@ -73,7 +85,8 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
                 settings: AnalysisSettings) -> dict[str, Any]:
     """The JSON of a comparison pooled over its units: the pooled decisions, stage counts, each unit's k*, and its
     rows of pooled.csv."""
-    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings) | {"n_units": len(pooled.units)}
+    common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings, pooled.decision)
+    common |= {"n_units": len(pooled.units)}
     rows = []
     for row in pooled.decision.rows:
         counts = pooled.stage_counts.get(row["step"], {})
@@ -85,17 +98,11 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
         "settings": asdict(settings),
         "margin": margin,
         "steps": pooled.steps,
-        "stages": {str(k): v for k, v in pooled.decision.stages.items()},
+        **_decided(pooled.decision),
         "stage_counts": {str(k): v for k, v in pooled.stage_counts.items()},
-        "starts_in_actual": pooled.decision.starts_in_actual,
-        "k_star": pooled.decision.k_star,
-        "k_star_interval": list(pooled.decision.k_star_interval),
         "k_star_agreement": pooled.k_star_agreement,
-        "budget_status": {str(k): v for k, v in pooled.decision.budget_status.items()},
-        "units": [{"replicate": u.replicate, "seed": u.seed, "n_items": u.n_items, "k_star": u.decision.k_star,
-                   "starts_in_actual": u.decision.starts_in_actual,
-                   "stages": {str(k): v for k, v in u.decision.stages.items()},
-                   "budget_status": {str(k): v for k, v in u.decision.budget_status.items()}} for u in pooled.units],
+        "units": [{"replicate": u.replicate, "seed": u.seed, "n_items": u.n_items, **_decided(u.decision)}
+                  for u in pooled.units],
         "rows": rows,
     }
 

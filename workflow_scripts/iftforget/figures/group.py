@@ -73,15 +73,16 @@ def draw_scores(ax: plt.Axes, rows: pd.DataFrame, *, shade_stages: bool) -> None
             if stage in STAGE_COLORS:
                 ax.axvspan(left, right, color=STAGE_COLORS[stage], alpha=0.45, linewidth=0, zorder=0)
         k_star = rows[rows["quantity"] == "k_star"].iloc[0]
+        crossing = rows[rows["quantity"] == "crossing"].iloc[0]
         transform = ax.get_xaxis_transform()
         if k_star["stage"] == BEFORE_GRID:
             ax.text(steps[0], 0.92, " actual from the first step:\n k* is before the grid", color="#b2182b",
                     transform=transform, ha="left", va="top", fontsize="x-small")
         elif pd.notna(k_star["estimate"]):
+            # The bar spans where the residual crosses delta: after its left end, by its right end.
             ax.axvline(k_star["estimate"], color="#b2182b", linestyle=":", linewidth=1.2)
-            low = k_star["ci_low"] if pd.notna(k_star["ci_low"]) else steps[0]
-            high = k_star["ci_high"] if pd.notna(k_star["ci_high"]) else ax.get_xlim()[1]
-            ax.plot([low, high], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform,
+            low = crossing["ci_low"] if pd.notna(crossing["ci_low"]) and crossing["ci_low"] > 0 else steps[0]
+            ax.plot([low, crossing["ci_high"]], [0.97, 0.97], color="#b2182b", linewidth=1.5, transform=transform,
                     solid_capstyle="butt")
             ax.text(k_star["estimate"], 0.92, f" k* = {int(k_star['estimate'])}", color="#b2182b", transform=transform,
                     ha="left", va="top", fontsize="small")

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from iftforget.analysis.forgetting import STAGES
 from iftforget.io import atomic_path
 
 COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
 MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
-STAGE_COLORS = {"pseudo": "#fdd49e", "undecided": "#e0e0e0", "actual": "#fb9a99"}  # "no drop": unshaded
-STAGE_ORDER = ("pseudo", "no drop", "undecided", "actual")
-STAGE_BAR_COLORS = {"pseudo": "#fdae61", "no drop": "#ffffbf", "undecided": "#bababa", "actual": "#d7191c"}
+STAGE_COLORS = {"pseudo": "#fdd49e", "undecided": "#e0e0e0", "actual": "#fb9a99"}  # "no material drop": unshaded
+STAGE_ORDER = STAGES
+STAGE_BAR_COLORS = {"pseudo": "#fdae61", "no material drop": "#ffffbf", "undecided": "#bababa", "actual": "#d7191c"}
 COMPONENT_COLORS = {"recovered": "#66a61e", "residual": "#e7298a", "control_shift": "#bdbdbd"}
 COMPONENT_LABELS = {
     "recovered": "recovered (pattern shift)",
@@ -88,7 +89,7 @@ def main_budget(rows: pd.DataFrame) -> int:
 
 def at_budget(rows: pd.DataFrame, budget: int) -> pd.DataFrame:
     """The rows of one restoration budget, with the rows that have none (the base, IFT@k, the drop, k*)."""
-    return rows[rows["budget"].isin([0, budget]) | rows["budget"].isna() | (rows["quantity"] == "k_star")]
+    return rows[rows["budget"].isin([0, budget]) | rows["budget"].isna() | rows["quantity"].isin(["k_star", "crossing"])]
 
 
 def select(table: pd.DataFrame, **columns) -> pd.DataFrame:
