@@ -27,7 +27,7 @@ class Decision:
     rows: list[dict[str, Any]]
     stages: dict[int, str]
     k_star: int | None  # the first step called actual (None: none, or the grid starts inside the actual stage)
-    crossing: tuple[int | None, int | None]  # residual shown below delta at the first (0: the base), above by the second
+    crossing: tuple[int | None, int | None]  # shown below delta at the first step (0: the base), above by the second
     starts_in_actual: bool
     transition: str  # TRANSITION_SHOWN, TRANSITION_NOT_SHOWN, or "" where the test has no two material steps
     step_level: float  # the level of each interval at a grid step

@@ -89,7 +89,8 @@ def main_budget(rows: pd.DataFrame) -> int:
 
 def at_budget(rows: pd.DataFrame, budget: int) -> pd.DataFrame:
     """The rows of one restoration budget, with the rows that have none (the base, IFT@k, the drop, k*)."""
-    return rows[rows["budget"].isin([0, budget]) | rows["budget"].isna() | rows["quantity"].isin(["k_star", "crossing"])]
+    keep = rows["budget"].isin([0, budget]) | rows["budget"].isna() | rows["quantity"].isin(["k_star", "crossing"])
+    return rows[keep]
 
 
 def select(table: pd.DataFrame, **columns) -> pd.DataFrame:
