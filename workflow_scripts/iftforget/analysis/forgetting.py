@@ -132,8 +132,8 @@ def _item_path_draws(data: ComparisonData, counts: np.ndarray) -> Draws:
     for step in data.steps:
         after_ift = data.column(ift(step)).astype(int)
         after_restore = data.column(restored(step, data.budget)).astype(int)
-        path = np.char.add(np.char.add(base.astype(str), after_ift.astype(str)), after_restore.astype(str))
-        indicators = {f"path_{p[0]}-{p[1]}-{p[2]}": (path == p).astype(float) for p in PATHS}
+        path = 4 * base + 2 * after_ift + after_restore  # the three answers as a binary number: "101" is 5
+        indicators = {f"path_{p[0]}-{p[1]}-{p[2]}": (path == int(p, 2)).astype(float) for p in PATHS}
         # Forgetting as item transitions: B -> IFT@k (everything IFT broke) and B -> restored@k (what stays broken).
         for name, after in (("ift", after_ift), ("restored", after_restore)):
             forgot = ((base == 1) & (after == 0)).astype(float)
