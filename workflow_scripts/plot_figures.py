@@ -20,6 +20,8 @@ def figure_job(figure: dict, units, pooled_table) -> partial:
     kind, where, tasks, paths = figure["kind"], figure["where"], figure["tasks"], figure["paths"]
     if kind == "grid":
         return partial(overview.plot_residual_grid, units, tasks, paths)
+    if kind == "headline":
+        return partial(pooled.plot_headline, pooled_table, units, where, tasks, paths)
     if kind == "contrast":
         return partial(pooled.plot_contrast, pooled_table, figure["model"], tasks[0], paths)
     if kind in POOLED_FIGURES:

@@ -15,6 +15,7 @@ from iftforget.grid import Grid, Group
 FIGURE_FORMATS = ("pdf", "png")
 # Report categories; the numbers order them in the report's menu, which sorts names as text (hence two digits).
 FIGURE_CATEGORIES = {
+    "headline": "00. Headline: scores, residual share, text pattern",
     "pooled_scores": "01. Pooled over replicates: scores against IFT step",
     "residual_share": "02. Pooled: residual share of the drop",
     "stage_counts": "03. Pooled: stage of each step across replicates",
@@ -27,7 +28,8 @@ FIGURE_CATEGORIES = {
     "grid": "10. Residual of every run",
     "table": "11. Tables",
 }
-FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap"}
+FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap",
+                "headline": "headline"}
 TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
 Pool = tuple[str, str]  # (base model, dataset): the units pooled by one analysis job
 
@@ -102,6 +104,8 @@ class AnalysisPlan:
                          "paths": self.figure_files(where, name)})
 
         for pool in self.pools():
+            if knowledge and probes:
+                add("headline", pool, [knowledge[0], probes[0]], "headline")
             for task in knowledge:
                 add("pooled_scores", pool, [task], f"{task}-scores")
                 add("residual_share", pool, [task], f"{task}-residual-share")
