@@ -178,11 +178,11 @@ def plot_stage_counts(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence
     n_units = int(pooled_rows(pooled, base_model, dataset, task)["n_units"].iloc[0])
     for position, stage in enumerate(rows["stage"]):
         ax.text(position, n_units + 0.1, stage, ha="center", va="bottom", fontsize=5, rotation=90)
-    ax.set_ylim(0, n_units * 1.6 + 0.5)
+    ax.set_ylim(0, n_units * 1.7 + 0.5)
     ax.set_xlabel("IFT step k (pooled stage above)")
     ax.set_ylabel("runs")
     ax.set_title(f"{task}: stage of each run, {base_model} + {dataset}", fontsize="small")
-    ax.legend(loc="upper left", ncol=2, fontsize="x-small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize="x-small")
     save(figure, paths)
 
 
