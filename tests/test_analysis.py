@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from iftforget.analysis.comparison import BASE, ComparisonKey, control, ift, load_comparison, restored
-from iftforget.analysis.decision import decide
+from iftforget.analysis.decision import TRANSITION_NOT_SHOWN, TRANSITION_SHOWN, decide
 from iftforget.analysis.forgetting import BEFORE_GRID, NO_MATERIAL_DROP, AnalysisSettings, comparison_draws
 from iftforget.analysis.intervals import ItemBootstrap
 from iftforget.analysis.pooled import analyze_pooled
@@ -388,3 +388,38 @@ def test_analyze_task_writes_each_run_and_the_pooled_result(tmp_path):
     assert (table.loc[table["quantity"] == "k_star", "estimate"] == 100).all()
     pooled = json.loads((tmp_path / "pooled.json").read_text())
     assert pooled["k_star"] == 100 and pooled["stage_counts"]["100"]["actual"] == 2
+
+
+def share_values(base: np.ndarray, drops: dict[int, int], residuals: dict[int, int]) -> dict:
+    """IFT@k loses drops[k] known items; restored@k keeps residuals[k] of them lost (the control is the base)."""
+    values = {BASE: base, control(BUDGET): base.copy()}
+    for step in STEPS:
+        values[ift(step)] = forget(base, drops[step])
+        values[restored(step, BUDGET)] = forget(base, residuals[step])
+    return values
+
+
+@pytest.mark.parametrize("residuals, verdict", [
+    ({25: 3, 50: 8, 100: 30, 200: 54}, TRANSITION_SHOWN),  # share 0.05 -> 0.9: one mechanism early, another late
+    ({25: 20, 50: 24, 100: 27, 200: 30}, TRANSITION_NOT_SHOWN),  # share 0.5 at every step: one mechanism
+])
+def test_the_transition_test_asks_whether_the_residual_share_of_the_drop_rises(tmp_path, residuals, verdict):
+    """Both residuals grow with k and cross delta, so a threshold alone would see two stages in both; only a rising
+    share of the drop is a change in the nature of forgetting."""
+    drops = {25: 40, 50: 48, 100: 54, 200: 60}
+    decision = analyze(tmp_path, share_values(knowledge_items(), drops, residuals))
+    change = quantity(rows(decision), "share_change")
+    expected = residuals[200] / drops[200] - residuals[25] / drops[25]
+    assert change["step"] == 25 and change["estimate"] == pytest.approx(expected)
+    assert decision.transition == verdict == change["stage"]
+    assert decision.stages[200] == "actual"
+
+
+def test_the_residual_crosses_the_margin_after_the_last_step_shown_below_it(tmp_path):
+    """Step 50's residual (10 of 200 = delta) straddles delta, step 100's lies above: the crossing is after step 25
+    (the last wholly below delta) and by step 100, not after 50."""
+    decision = analyze(tmp_path, planted(knowledge_items(), lost={50: 10, 100: 36, 200: 36}))
+    assert decision.stages[50] == "undecided" and decision.k_star == 100
+    assert decision.crossing == (25, 100)
+    crossing = quantity(rows(decision), "crossing")
+    assert (crossing["ci_low"], crossing["ci_high"]) == (25, 100)

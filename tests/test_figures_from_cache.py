@@ -144,7 +144,7 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     }
     run_in(tmp_path, *FROM_CACHE)
     kinds = {figure["kind"] for figure in layout.figure_plan()}
-    assert {"pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds
+    assert {"headline", "pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds
     assert not kinds & {"scores", "decomposition", "transitions", "pattern_probe"}, "no run's own figure"
     assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
     pooled = json.loads((tmp_path / layout.pooled_json(("world-llama", "qa-mix"), "world_completion")).read_text())

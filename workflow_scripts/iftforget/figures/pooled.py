@@ -166,7 +166,8 @@ def plot_headline(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, ta
 
 def plot_stage_counts(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str,
                       paths: Sequence[str]) -> None:
-    """How many runs call each step pseudo, no material drop, undecided or actual (stacked), with the pooled call above."""
+    """How many runs call each step pseudo, no material drop, undecided or actual (stacked), with the pooled call
+    above."""
     use_style()
     base_model, dataset = where
     rows = quantity_rows(pooled_rows(pooled, base_model, dataset, task), "drop")
