@@ -41,6 +41,7 @@ class StudyDesign:
     control_loss: float = 0.007
     n_items: int = 396
     n_replicates: int = 5
+    transition_from: int = 64  # the step whose residual share the transition test compares with the last step's
 
 
 def run_parameters(design: StudyDesign, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
@@ -56,13 +57,28 @@ def run_parameters(design: StudyDesign, rng: np.random.Generator, size: int) -> 
 
 
 def true_means(design: StudyDesign, draws: int = 400_000, seed: int = 12345) -> dict[Key, float]:
-    """The mean over runs of each step's expected drop and residual (what pooled intervals should cover)."""
+    """What pooled intervals should cover: the mean over runs of each step's expected drop and residual, their ratio
+    (the residual share of the drop), and the change of that share from `transition_from` to the last step."""
     parameters = run_parameters(design, np.random.default_rng(seed), draws)
     truth: dict[Key, float] = {}
     for index, step in enumerate(design.steps):
         truth[("drop", step, 0)] = float(parameters["drop"][:, index].mean())
         truth[("residual", step, BUDGET)] = float(parameters["residual"][:, index].mean())
+        truth[("residual_share", step, BUDGET)] = truth[("residual", step, BUDGET)] / truth[("drop", step, 0)]
+    last = design.steps[-1]
+    truth[("share_change", design.transition_from, BUDGET)] = (
+        truth[("residual_share", last, BUDGET)] - truth[("residual_share", design.transition_from, BUDGET)])
     return truth
+
+
+def share_terms(design: StudyDesign) -> dict[Key, list]:
+    """The ratio terms (numerator, denominator, coefficient) of each residual share and of the share change."""
+    terms = {("residual_share", step, BUDGET): [(("residual", step, BUDGET), ("drop", step, 0), 1.0)]
+             for step in design.steps}
+    last, first = design.steps[-1], design.transition_from
+    terms[("share_change", first, BUDGET)] = [(("residual", last, BUDGET), ("drop", last, 0), 1.0),
+                                               (("residual", first, BUDGET), ("drop", first, 0), -1.0)]
+    return terms
 
 
 def simulate_run(design: StudyDesign, rng: np.random.Generator, replicate: int) -> ComparisonData:
@@ -93,7 +109,7 @@ def simulate_study(design: StudyDesign, rng: np.random.Generator) -> list[Compar
 
 def coverage(design: StudyDesign, n_studies: int, seed: int,
              intervals: Callable[[list[ComparisonData]], dict[Key, Estimate]]) -> dict[str, float]:
-    """How often `intervals` (a study's intervals of each step's drop and residual) cover the truth: per quantity
+    """How often `intervals` (a study's intervals of every quantity of `true_means`) cover the truth: per quantity
     over all studies and steps, and per quantity for all steps of a study at once ("... all steps")."""
     truth = true_means(design)
     rng = np.random.default_rng(seed)
@@ -103,7 +119,7 @@ def coverage(design: StudyDesign, n_studies: int, seed: int,
         for key, value in truth.items():
             covered[key][study] = estimates[key].ci_low <= value <= estimates[key].ci_high
     result = {}
-    for quantity in ("drop", "residual"):
+    for quantity in dict.fromkeys(key[0] for key in truth):
         per_step = np.column_stack([hits for key, hits in covered.items() if key[0] == quantity])
         result[quantity] = float(per_step.mean())
         result[f"{quantity}, all steps"] = float(per_step.all(axis=1).mean())
