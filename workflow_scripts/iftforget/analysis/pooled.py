@@ -57,8 +57,12 @@ def _mean_draws(group: list[Draws]) -> Draws:
     if len(group) == 1:
         return group[0]
     keys = [key for key in group[0] if all(key in draws for draws in group)]
-    return {key: (float(np.mean([draws[key][0] for draws in group])), np.mean([draws[key][1] for draws in group],
-                                                                            axis=0)) for key in keys}
+    mean: Draws = {}
+    for key in keys:
+        points = [draws[key][0] for draws in group]
+        resamples = np.stack([draws[key][1] for draws in group])
+        mean[key] = (float(np.mean(points)), resamples.mean(axis=0))
+    return mean
 
 
 def _k_star_index(decision: Decision, steps: list[int]) -> int:

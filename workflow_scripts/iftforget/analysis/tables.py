@@ -19,9 +19,7 @@ from iftforget.analysis.pooled import PooledResult, UnitResult, analyze_pooled
 from iftforget.io import atomic_path, write_json_atomic
 
 ANALYSIS_FORMAT_VERSION = 4
-ROW_COLUMNS = [
-    "step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level",
-]
+ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level"]
 UNIT_COLUMNS = ["base_model", "dataset", "replicate", "seed", "task", "metric", "higher_is_better", *ROW_COLUMNS,
                 "margin", "n_items", "n_resamples", "confidence", "interval_method"]
 STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
