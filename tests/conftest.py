@@ -185,10 +185,12 @@ TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1
 
 # Files whose tests run one after another in one worker process when the suite runs in several (`-n 2`, the
 # README's test command): one SLURM test cluster on the machine at a time; module fixtures that run the workflow
-# (stand-in hub, paper-scale stand-ins), built once rather than once per worker. Every other test is scheduled on
-# its own. (pytest-xdist's xdist_group marks do not work with pytest 9: --dist loadgroup appends the group to a
-# test's node id, which pytest 9 no longer lets a plugin change, so grouped tests were spread over both workers.)
-ONE_WORKER_FILES = {"tests/test_slurm.py", "tests/test_paper_scale.py", "tests/test_offline.py"}
+# (stand-in hub, paper-scale stand-ins, sharded runs), built once rather than once per worker. Every other test is
+# scheduled on its own. (pytest-xdist's xdist_group marks do not work with pytest 9: --dist loadgroup appends the
+# group to a test's node id, which pytest 9 no longer lets a plugin change, so grouped tests were spread over both
+# workers.)
+ONE_WORKER_FILES = {"tests/test_slurm.py", "tests/test_paper_scale.py", "tests/test_offline.py",
+                    "tests/test_fsdp_cpu.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
