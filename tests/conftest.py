@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,19 @@ def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, what: str, log: Path,
+             deadline_s: float = 900) -> None:
+    """Poll `condition` until it holds; fail if the process (a Snakemake run writing to `log`) ends first or the
+    deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"snakemake ended ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {deadline_s} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.05)
 
 
 def job_counts(snakemake_output: str) -> dict[str, int]:

@@ -1,8 +1,9 @@
-"""Sharded training (FSDP2) executed on CPU: the paper preset's launcher and accelerate config (accelerate/fsdp.yaml,
-float32 instead of bf16 so that runs compare closely) with two processes on a gloo process group, through the
-workflow's own rules on a tiny Llama saved to disk. Each process holds a shard of the parameters; the IFT@k folder
-is a whole Hugging Face model that one process loads and evaluates like the same segment trained without sharding;
-a chain of sharded segments, one of them killed and rerun, equals one uninterrupted sharded run."""
+"""Sharded training (FSDP2) executed on CPU: the paper preset's launcher and accelerate config (accelerate/fsdp.yaml)
+with two processes on a gloo process group, through the workflow's own rules on a tiny Llama saved to disk. Each
+process holds a shard of the parameters; the IFT@k folder is a whole Hugging Face model that one process loads and
+evaluates like the same segment trained by DDP (both in float32, so that they compare closely); a chain of sharded
+segments, one of them killed and rerun, equals one uninterrupted sharded run; a restoration runs sharded in the
+preset's own settings (bf16). docs/paper-scale.md lists what of a GPU job this does not execute."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 import yaml
 from transformers import AutoModelForCausalLM
 
-from conftest import REPO, SNAKEMAKE, TINY_SHAPE, merge_config, model_shape, run_snakemake
+from conftest import REPO, SNAKEMAKE, TINY_SHAPE, merge_config, model_shape, run_snakemake, wait_for
 from iftforget.models import build_base_model
 from iftforget.tokenizer import train_tokenizer
 from iftforget.world_text import GENERIC_WORDS
@@ -34,7 +35,6 @@ EVAL = f"{RESULTS}/eval/tiny/rep0/ift/chat/seed0/step{STEPS}/local_mc.json"
 # Here they agree bit for bit (docs/paper-scale.md); elsewhere the reduce-scatter of sharded gradients and the
 # all-reduce of DDP may add in another order.
 ATOL = 1e-6
-DEADLINE_S = 300
 
 
 def sentence(i: int) -> str:
@@ -52,7 +52,7 @@ def cpu_fsdp_config(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory) -> dict[str, Path]:
+def stand_ins(tmp_path_factory) -> dict[str, Any]:
     """A tiny Llama base model on disk, Alpaca-format instruction data, a plain-text corpus and a local multiple-choice
     lm-eval task; the config of a run on them with two training processes sharded by FSDP."""
     root = tmp_path_factory.mktemp("fsdp-stand-ins")
@@ -202,16 +202,6 @@ def test_restoration_in_the_paper_settings_saves_a_bf16_model_that_one_process_l
     assert '"precision": "bf16"' in job_log(paper_settings, "restore", CONTROL)
 
 
-def wait_for(condition, process: subprocess.Popen, what: str, log: Path) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"snakemake ended ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {DEADLINE_S} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.05)
-
-
 def kill_with_every_descendant(process: subprocess.Popen) -> None:
     """SIGKILL to a process and all its descendants, as a lost node or a scheduler's cgroup kill ends a job. Not its
     process group: torch's elastic agent (behind accelerate launch and torchrun) starts each training process in a
@@ -239,7 +229,8 @@ def test_sharded_chain_with_a_killed_segment_equals_the_uninterrupted_sharded_ru
                                    cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     in_progress = tmp_path / f"{IFT}.inprogress"
     try:
-        wait_for(lambda: any(in_progress.glob("checkpoint-*/trainer_state.json")), process, "an in-job save", log)
+        wait_for(lambda: any(in_progress.glob("checkpoint-*/trainer_state.json")), process, "an in-job save", log,
+                 deadline_s=300)
     finally:
         kill_with_every_descendant(process)
     assert not (tmp_path / IFT).exists(), "killed before the segment's end"
