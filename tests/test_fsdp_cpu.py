@@ -202,6 +202,24 @@ def test_restoration_in_the_paper_settings_saves_a_bf16_model_that_one_process_l
     assert '"precision": "bf16"' in job_log(paper_settings, "restore", CONTROL)
 
 
+def test_a_sharded_final_save_fails_the_job_rather_than_becoming_its_model(tmp_path):
+    """With fsdp_state_dict_type SHARDED_STATE_DICT, a save holds the model as one distcp file per process and no
+    config: the job stops there instead of moving a folder that nothing can load into place (the eval of it would fail
+    later, naming the folder rather than the setting)."""
+    from iftforget.checkpoints import finish
+
+    work, output = tmp_path / "step4.inprogress", tmp_path / "step4"
+    final = work / "checkpoint-4"
+    for folder in ("pytorch_model_fsdp_0", "optimizer_0"):
+        (final / folder).mkdir(parents=True)
+        for rank in (0, 1):
+            (final / folder / f"__{rank}_0.distcp").write_bytes(b"shard")
+    (final / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
+    with pytest.raises(RuntimeError, match="FULL_STATE_DICT"):
+        finish(work, 4, output, tmp_path / "step4.trainer-state")
+    assert not output.exists() and not (tmp_path / "step4.trainer-state").exists()
+
+
 def kill_with_every_descendant(process: subprocess.Popen) -> None:
     """SIGKILL to a process and all its descendants, as a lost node or a scheduler's cgroup kill ends a job. Not its
     process group: torch's elastic agent (behind accelerate launch and torchrun) starts each training process in a
