@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,19 @@ def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, what: str, log: Path,
+             deadline_s: float = 900) -> None:
+    """Poll `condition` until it holds; fail if the process (a Snakemake run writing to `log`) ends first or the
+    deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"snakemake ended ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {deadline_s} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.05)
 
 
 def job_counts(snakemake_output: str) -> dict[str, int]:
@@ -185,10 +199,12 @@ TINY_SHAPE = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1
 
 # Files whose tests run one after another in one worker process when the suite runs in several (`-n 2`, the
 # README's test command): one SLURM test cluster on the machine at a time; module fixtures that run the workflow
-# (stand-in hub, paper-scale stand-ins), built once rather than once per worker. Every other test is scheduled on
-# its own. (pytest-xdist's xdist_group marks do not work with pytest 9: --dist loadgroup appends the group to a
-# test's node id, which pytest 9 no longer lets a plugin change, so grouped tests were spread over both workers.)
-ONE_WORKER_FILES = {"tests/test_slurm.py", "tests/test_paper_scale.py", "tests/test_offline.py"}
+# (stand-in hub, paper-scale stand-ins, sharded runs), built once rather than once per worker. Every other test is
+# scheduled on its own. (pytest-xdist's xdist_group marks do not work with pytest 9: --dist loadgroup appends the
+# group to a test's node id, which pytest 9 no longer lets a plugin change, so grouped tests were spread over both
+# workers.)
+ONE_WORKER_FILES = {"tests/test_slurm.py", "tests/test_paper_scale.py", "tests/test_offline.py",
+                    "tests/test_fsdp_cpu.py"}
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -11,22 +11,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config,
+                      wait_for)
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
-
-DEADLINE_S = 900
-
 
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(model_dir / "model.safetensors")
@@ -37,17 +34,6 @@ def assert_same_weights(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys()
     for name in wa:
         torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=1e-6, msg=f"{name} differs")
-
-
-def wait_for(condition, process: subprocess.Popen, what: str, log: Path) -> None:
-    """Poll `condition` until it holds; fail if the process ends first or the deadline passes."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"snakemake ended ({process.returncode}) before {what}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {DEADLINE_S} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.05)
 
 
 # --- a real SIGKILL mid-way through a training job ----------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from iftforget.io import replace_dir
+from iftforget.models import model_dir_problems
 
 TRAINER_STATE = "trainer_state.json"
 # What a model folder keeps; everything else a Trainer checkpoint holds (optimizer, scheduler, scaler, per-rank RNG
@@ -90,6 +91,10 @@ def finish(work: Path, step: int, output: Path, state_output: Path | None,
     final = work / f"checkpoint-{step}"
     if not (final / TRAINER_STATE).is_file():
         raise RuntimeError(f"training stopped without its final save {final}")
+    problems = model_dir_problems(final)
+    if problems:  # a sharded save: nothing that one process could load would become the output
+        raise RuntimeError(f"the final save {final} holds no whole model ({'; '.join(problems)}); with FSDP, the "
+                           "accelerate config needs fsdp_state_dict_type: FULL_STATE_DICT (accelerate/fsdp.yaml)")
     # Renamed first: from here on a kill leaves nothing that a rerun would take for a resumable save.
     final = final.rename(work / "finished")
     model_files = {path for pattern in MODEL_FILE_PATTERNS for path in final.glob(pattern)}

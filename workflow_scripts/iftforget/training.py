@@ -41,6 +41,7 @@ from iftforget.checkpoints import (
     stage_resume_checkpoint,
     work_dir_for,
 )
+from iftforget.cpu_fsdp import allow_fsdp_on_cpu, fsdp_requested
 from iftforget.models import save_cast
 from iftforget.settings import from_block
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, start_tracking
@@ -111,11 +112,15 @@ class ProgressLog(TrainerCallback):
         self._last_step = 0
         self._last_tokens = 0
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
         self._last_time = time.perf_counter()
         self._last_step = state.global_step
         self._last_tokens = state.num_input_tokens_seen
         print(f"[train] start at step {state.global_step} of {state.max_steps}", flush=True)
+        if model is not None:
+            held, total = held_parameter_values(model)
+            print(f"[train] process {args.process_index} of {args.world_size} holds {held} of {total} parameter "
+                  "values", flush=True)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -154,6 +159,16 @@ def configure_threads(threads: int) -> None:
 
 def count_parameters(model: PreTrainedModel) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def held_parameter_values(model: torch.nn.Module) -> tuple[int, int]:
+    """How many parameter values this process holds, and how many the model has: fewer under FSDP, whose
+    parameters are DTensors of which each process keeps its shard; all of them in one process or under DDP."""
+    from torch.distributed.tensor import DTensor
+
+    parameters = list(model.parameters())
+    held = sum(p.to_local().numel() if isinstance(p, DTensor) else p.numel() for p in parameters)
+    return held, sum(p.numel() for p in parameters)
 
 
 def load_text_dataset(path: str | Path, columns: tuple[str, ...]) -> Dataset:
@@ -244,6 +259,8 @@ def train(
         print(f"[train] resuming this job's own save {in_job}", flush=True)
         checkpoint = in_job
     start_tracking(stage.report_to, tracking_dir, fresh=checkpoint is None or checkpoint != in_job)
+    if stage.device == "cpu" and fsdp_requested():
+        allow_fsdp_on_cpu()  # accelerate alone falls back to DDP on CPU (iftforget.cpu_fsdp)
     args = sft_config(stage, work, total_steps, assistant_only, run_name)
     trainer_class = FullLogitsSFTTrainer if uses_full_logits(stage) else SFTTrainer
     trainer = trainer_class(
