@@ -15,6 +15,9 @@ import functools
 import os
 from typing import Any
 
+# The accelerate release whose AcceleratorState.__init__ this module was written against (requirements.txt pins it).
+CHECKED_ACCELERATE = "1.15"
+
 
 def fsdp_requested() -> bool:
     """Whether the launcher asked this process to shard (`accelerate launch` with distributed_type FSDP)."""
@@ -23,9 +26,13 @@ def fsdp_requested() -> bool:
 
 def allow_fsdp_on_cpu() -> None:
     """Make accelerate select FSDP for a CPU process group when the launcher asked for it, as it does on GPUs.
-    Call before the Trainer creates its Accelerator; calling it again changes nothing."""
+    Call before the Trainer creates its Accelerator; calling it again changes nothing. Another accelerate release
+    than the one checked is an error naming this switch, not a silent fallback."""
+    import accelerate
     from accelerate.state import AcceleratorState, PartialState
     from accelerate.utils import DistributedType
+
+    check_accelerate_version(accelerate.__version__)
 
     library_init = AcceleratorState.__init__
     if getattr(library_init, "selects_fsdp_on_cpu", False):
@@ -45,3 +52,14 @@ def allow_fsdp_on_cpu() -> None:
 
     init.selects_fsdp_on_cpu = True  # type: ignore[attr-defined]
     AcceleratorState.__init__ = init  # type: ignore[method-assign]
+
+
+def check_accelerate_version(version: str) -> None:
+    """FSDP on CPU rests on accelerate's internals as of CHECKED_ACCELERATE: another release stops the job."""
+    if version.split(".")[:2] != CHECKED_ACCELERATE.split("."):
+        raise RuntimeError(
+            f"FSDP on CPU (iftforget.cpu_fsdp) switches accelerate's AcceleratorState to FSDP for a CPU process group, "
+            f"written against accelerate {CHECKED_ACCELERATE}.x; this is accelerate {version}. Check whether "
+            "AcceleratorState.__init__ now selects FSDP on CPU by itself (then remove the switch) or still falls back "
+            "to DDP (then update CHECKED_ACCELERATE), or train on a GPU."
+        )
