@@ -55,7 +55,8 @@ def two_stage_bootstrap(settings: AnalysisSettings, level: float, design: StudyD
         result = {key: percentile_interval(point, boot, level) for key, (point, boot) in pooled.items()}
         for key, terms in share_terms(design).items():
             point = sum(c * pooled[n][0] / pooled[d][0] for n, d, c in terms)
-            boot = sum(c * pooled[n][1] / pooled[d][1] for n, d, c in terms)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a resample without a drop: left out
+                boot = sum(c * pooled[n][1] / pooled[d][1] for n, d, c in terms)
             result[key] = percentile_interval(point, boot, level)
         return result
     return intervals
