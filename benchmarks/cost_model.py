@@ -20,8 +20,8 @@ from typing import Any
 
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.grid import PRETRAIN_SOURCE, WORLD_SOURCE, Grid
-from iftforget.hub import HF_HOME_DIR
-from iftforget.models import ModelShape, base_model_config, is_hub_id, parameters_of
+from iftforget.hub import HF_HOME_DIR, is_hub_id
+from iftforget.models import ModelShape, base_model_config, parameters_of
 from iftforget.schema import ConfigError
 from iftforget.tasks import is_world_task
 
