@@ -7,7 +7,8 @@ Run it in the working directory of the run (local paths in the config are relati
 layered and validated as Snakemake's --configfile does; the throughput options override the config's `costs` block.
 The jobs are the workflow's own (iftforget.grid), so each rule's job count is what `snakemake -n` plans in an empty
 working directory; the model sizes come from each base model's config.json where it is on this machine, else from
-`base_models[].parameters` (schemas/config.schema.yaml documents every `costs` key).
+`base_models[].parameters` (schemas/config.schema.yaml documents every `costs` key). The estimates themselves are
+computed in benchmarks/cost_model.py, beside this script.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
 from iftforget.config import ConfigError, check_config, load_config_files  # noqa: E402
-from iftforget.costs import format_plan, plan_costs  # noqa: E402
+from cost_model import format_plan, plan_costs  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 sys.path.insert(0, str(SCRIPTS))
 from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
-from iftforget.grid import EVAL_RESULT_KEYS, STAGE_RESULT_KEYS, Grid
+from iftforget.grid import EVAL_RESULT_KEYS, Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
 from iftforget.scheduler_timers import cancel_scheduler_timers

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from iftforget.evaluation import EvalSettings, evaluate, request_cache
-from iftforget.models import locate_model, split_revision
+from iftforget.hub import locate_model, split_revision
 
 
 def task_output(value: str) -> tuple[str, str]:

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 from iftforget.chat import comparison_template
-from iftforget.models import load_model, load_tokenizer, locate_model, saved_dtype
+from iftforget.hub import locate_model
+from iftforget.models import load_model, load_tokenizer, saved_dtype
 from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 

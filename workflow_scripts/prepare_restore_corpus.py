@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from iftforget.data import prepare_text_corpus
-from iftforget.hub import hub_token
-from iftforget.models import locate_model
+from iftforget.hub import hub_token, locate_model
 
 
 def main() -> None:

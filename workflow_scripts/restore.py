@@ -4,7 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.models import load_model, load_tokenizer, locate_model, saved_dtype
+from iftforget.hub import locate_model
+from iftforget.models import load_model, load_tokenizer, saved_dtype
 from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
 
 

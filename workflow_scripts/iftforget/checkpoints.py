@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from iftforget.io import replace_dir
-from iftforget.models import model_dir_problems
+from iftforget.model_files import model_dir_problems
 
 TRAINER_STATE = "trainer_state.json"
 # What a model folder keeps; everything else a Trainer checkpoint holds (optimizer, scheduler, scaler, per-rank RNG

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from iftforget.models import is_hub_id, looks_like_local_path
+from iftforget.hub import is_hub_id, looks_like_local_path
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names

@@ -13,6 +13,7 @@ from typing import Any
 
 from datasets import Dataset, IterableDataset, load_dataset
 
+from iftforget.hub import DEFAULT_REVISION, fetching
 from iftforget.io import write_jsonl_atomic
 from iftforget.settings import from_block
 
@@ -47,8 +48,6 @@ def load_source(source: str, split: str, config_name: str = "", streaming: bool 
         return load_dataset(builder, data_files={split: str(path)}, split=split, streaming=streaming)
     if path.is_dir():
         return load_dataset(str(path), split=split, streaming=streaming)
-    from iftforget.hub import DEFAULT_REVISION, fetching
-
     with fetching(f"dataset {source} at revision {revision or DEFAULT_REVISION}"):
         return load_dataset(source, config_name or None, split=split, streaming=streaming,
                             revision=revision or DEFAULT_REVISION, token=token)
@@ -106,8 +105,6 @@ def prepare_text_corpus(
     """Stream the corpus and write the first `sample_tokens` tokens' worth of documents (counted with the base
     model's tokenizer) as JSON lines of {"text": ...}."""
     from transformers import AutoTokenizer
-
-    from iftforget.hub import fetching
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     stream = load_source(source, split, config_name, streaming=True, revision=revision, token=token)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iftforget.chat import comparison_template, render_probe_file
+from iftforget.hub import raise_if_task_not_prefetched
 from iftforget.io import write_json_atomic
 from iftforget.models import check_model_dir, load_tokenizer
 from iftforget.request_store import cheap_request_cache
@@ -183,8 +184,6 @@ def evaluate(
     except Exception as error:
         # Offline, a task whose datasets were not prefetched fails deep in `datasets`: name it, and how to fetch it.
         if external:
-            from iftforget.hub import raise_if_task_not_prefetched
-
             raise_if_task_not_prefetched(external, task_manager, error)
         raise
     seconds = time.perf_counter() - started

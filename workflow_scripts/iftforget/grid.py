@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from iftforget.models import is_hub_id, with_revision
+from iftforget.hub import is_hub_id, with_revision
 from iftforget.paths import MODEL_PATTERNS, Layout, ModelRef
 from iftforget.tasks import is_world_task
 from iftforget.world import WORLD_FILES
@@ -153,7 +153,7 @@ class Grid:
 
     def model_location(self, ref: ModelRef) -> str:
         """Where a model is loaded from: its directory in the grid, the path of a local external base, or the hub id
-        of a hub base with its revision as `org/name@revision` (hub ids hold no '@'; iftforget.models.locate_model
+        of a hub base with its revision as `org/name@revision` (hub ids hold no '@'; iftforget.hub.locate_model
         finds that snapshot in the hub cache)."""
         if ref.kind == "base" and not self.is_pretrained_here(ref.base_model):
             model = self.base_models[ref.base_model]

@@ -1,23 +1,31 @@
-"""Hub artifacts for compute nodes without internet: fetched once, on a host with internet, into the caches inside
-the working directory (the prefetch_* rules of rules/prefetch.smk), and found there offline by every other job.
+"""Where a model is, and the hub caches that hold hub artifacts for compute nodes without internet.
+
+A base model is a local folder or a hub id at a revision (`org/name@revision`, the way the rules hand it to a job);
+`locate_model` turns either into the folder it is loaded from. Hub artifacts (models, and lm-eval's task datasets)
+are fetched once, on a host with internet, into the caches inside the working directory (the prefetch_* rules of
+rules/prefetch.smk), and found there offline by every other job.
 
 Every job runs with HF_HOME below results_dir and with HF_HUB_OFFLINE=1 and HF_DATASETS_OFFLINE=1; the prefetch_*
 jobs alone turn both off (rules/common.smk). A job that needs a model or task dataset that is not in the cache fails
 with a NotPrefetchedError that names it and the command that fetches it; a prefetch on a host that cannot reach the
 hub fails with a HubUnreachableError that says where to run it.
 
-huggingface_hub, datasets and lm-eval are imported inside the functions (the Snakefile imports iftforget.models).
+Whether a snapshot is complete is iftforget.model_files' test; checking and loading a model is iftforget.models,
+which imports this module (never the reverse). huggingface_hub, datasets and lm-eval are imported inside the
+functions: the Snakefile imports this module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from iftforget.models import model_dir_problems
+from iftforget.model_files import model_dir_problems
+from iftforget.tasks import lm_eval_task_manager
 
 # The caches every job reads hub artifacts from, below results_dir (HF_HOME and HF_DATASETS_CACHE; rules/common.smk).
 HF_HOME_DIR, DATASETS_CACHE_DIR = "cache/hf", "cache/datasets"
@@ -32,6 +40,7 @@ FETCH_HINT = (
 OTHER_FORMATS = ("*.h5", "*.msgpack", "*.ckpt", "*.onnx", "*.ot", "*.tflite", "*.gguf", "*.pt", "*.pth",
                  "original/*", "consolidated*")
 PYTORCH_BIN = ("*.bin", "*.bin.index.json")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 
 
 class NotPrefetchedError(FileNotFoundError):
@@ -96,7 +105,41 @@ def _relative(path: str | Path) -> str:
     return str(path)
 
 
-# --- models ------------------------------------------------------------------------------------------------------
+# --- where a model is: a local path, or a hub id at a revision ---------------------------------------------------
+def looks_like_local_path(source: str) -> bool:
+    """A source written as a path (absolute, relative with ./ or ../, home, or a JSON file name)."""
+    return source.startswith(("/", "./", "../", "~")) or source.endswith((".json", ".jsonl"))
+
+
+def is_hub_id(source: str) -> bool:
+    """`name` or `org/name` that is not an existing local path: a repository on the Hugging Face hub."""
+    return not looks_like_local_path(source) and not Path(source).exists() and bool(_HUB_ID.match(source))
+
+
+def with_revision(repo_id: str, revision: str) -> str:
+    """A hub model at a revision as one string, `org/name@revision` (`org/name` for the default branch), the way
+    the rules hand a model to a job."""
+    return f"{repo_id}@{revision}" if revision else repo_id
+
+
+def split_revision(location: str) -> tuple[str, str]:
+    """(hub id, revision) of `org/name@revision` or `org/name`; a local path comes back whole with no revision."""
+    repo_id, at, revision = location.partition("@")
+    if at and is_hub_id(repo_id):
+        return repo_id, revision
+    return location, ""
+
+
+def locate_model(location: str) -> str:
+    """The folder a model is loaded from: a local path as it is, or for a hub id (`org/name@revision`) its snapshot
+    in the hub cache, found offline (cached_model: a model not prefetched is named, with how to fetch it)."""
+    repo_id, revision = split_revision(location)
+    if not is_hub_id(repo_id):
+        return location
+    return cached_model(repo_id, revision)
+
+
+# --- models in the hub cache -------------------------------------------------------------------------------------
 def prefetch_model(repo_id: str, revision: str, token: str | None = None) -> dict[str, Any]:
     """Fetch a model's snapshot (config, tokenizer, weights in one format) at `revision` into the hub cache, and
     return the record of what was fetched: the commit the revision resolved to and the files."""
@@ -171,8 +214,6 @@ def prefetch_task(task: str, include_path: str = "") -> dict[str, Any]:
     from importlib.metadata import version
 
     from lm_eval.tasks import get_task_dict
-
-    from iftforget.tasks import lm_eval_task_manager
 
     with fetching(f"the datasets of lm-eval task {task!r}"):
         task_dict = get_task_dict([task], lm_eval_task_manager([task], include_path))

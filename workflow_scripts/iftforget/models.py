@@ -1,76 +1,23 @@
-"""Models and tokenizers, for training and evaluation alike: where one is (a local folder or a hub id), whether a
-local folder is complete, and loading both through transformers.
+"""Checking and loading models and tokenizers, for training and evaluation alike: whether a local model folder is
+complete before it is loaded, loading through transformers, the dtype a model is saved in, and the Llama-style base
+model pre-trained from scratch.
 
-`check_model_dir` is called before anything is loaded, so that a broken cache is named with how to rebuild it and
-never half loaded. transformers is imported inside the loaders only: the Snakefile imports this module.
+Where a model is (a local folder, or a hub id found in the hub cache) is iftforget.hub's business: a job locates its
+model there first and hands the folder to the loaders here. `check_model_dir` is called before anything is loaded,
+so that a broken cache is named with how to rebuild it and never half loaded. torch and transformers are imported
+inside the functions only, so that importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iftforget.hub import is_hub_id
+from iftforget.model_files import model_dir_problems
 from iftforget.settings import from_block
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-
-
-def looks_like_local_path(source: str) -> bool:
-    """A source written as a path (absolute, relative with ./ or ../, home, or a JSON file name)."""
-    return source.startswith(("/", "./", "../", "~")) or source.endswith((".json", ".jsonl"))
-
-
-def is_hub_id(source: str) -> bool:
-    """`name` or `org/name` that is not an existing local path: a repository on the Hugging Face hub."""
-    return not looks_like_local_path(source) and not Path(source).exists() and bool(_HUB_ID.match(source))
-
-
-def with_revision(repo_id: str, revision: str) -> str:
-    """A hub model at a revision as one string, `org/name@revision` (`org/name` for the default branch), the way
-    the rules hand a model to a job."""
-    return f"{repo_id}@{revision}" if revision else repo_id
-
-
-def split_revision(location: str) -> tuple[str, str]:
-    """(hub id, revision) of `org/name@revision` or `org/name`; a local path comes back whole with no revision."""
-    repo_id, at, revision = location.partition("@")
-    if at and is_hub_id(repo_id):
-        return repo_id, revision
-    return location, ""
-
-
-def locate_model(location: str) -> str:
-    """The folder a model is loaded from: a local path as it is, or for a hub id (`org/name@revision`) its snapshot
-    in the hub cache, found offline (iftforget.hub.cached_model: a model not prefetched is named, with how to
-    fetch it)."""
-    repo_id, revision = split_revision(location)
-    if not is_hub_id(repo_id):
-        return location
-    from iftforget.hub import cached_model
-
-    return cached_model(repo_id, revision)
-
-
-def _safetensors_problem(path: Path) -> str | None:
-    """Why a .safetensors file is unusable (truncated or not safetensors), or None; reads only its header."""
-    size = path.stat().st_size
-    try:
-        with path.open("rb") as handle:
-            (header_length,) = struct.unpack("<Q", handle.read(8))
-            if header_length > size - 8:
-                return f"{path.name} is truncated ({size} bytes, its header alone claims {header_length})"
-            header = json.loads(handle.read(header_length))
-    except (struct.error, ValueError, UnicodeDecodeError):
-        return f"{path.name} is not a safetensors file"
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-    if 8 + header_length + end > size:
-        return f"{path.name} is truncated ({size} bytes of {8 + header_length + end})"
-    return None
 
 
 def check_model_dir(model: str | Path) -> None:
@@ -88,26 +35,6 @@ def check_model_dir(model: str | Path) -> None:
             f"model directory {path} is incomplete: {'; '.join(problems)}. Delete it and rebuild it with: "
             f"snakemake --forcerun {path}"
         )
-
-
-def model_dir_problems(path: Path) -> list[str]:
-    """What keeps a model directory from loading whole: a missing config, missing or truncated weights."""
-    problems = []
-    if not (path / "config.json").is_file():
-        problems.append("config.json is missing")
-    shards = sorted(path.glob("model*.safetensors"))
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            listed = set(json.loads(index.read_text())["weight_map"].values())
-        except (ValueError, KeyError):
-            listed = set()
-            problems.append(f"{index.name} is corrupt")
-        problems += [f"weight shard {name} is missing" for name in sorted(listed - {s.name for s in shards})]
-    problems += [problem for shard in shards if (problem := _safetensors_problem(shard))]
-    if not shards and not list(path.glob("pytorch_model*.bin")):
-        problems.append("no weights (model*.safetensors or pytorch_model*.bin)")
-    return problems
 
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> Any:

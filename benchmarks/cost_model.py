@@ -1,4 +1,5 @@
-"""The cost planner: the GPU-hours and disk that a config's grid plans, per rule and in total.
+"""The cost model of benchmarks/plan_cost.py: the GPU-hours and disk that a config's grid plans, per rule and in
+total.
 
 Every number is an estimate from stated assumptions: parameter counts (a model's config.json where it is on this
 machine, else `base_models[].parameters`), token counts (optimizer steps x sequences per step x the config's
@@ -19,7 +20,8 @@ from typing import Any
 
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.grid import PRETRAIN_SOURCE, WORLD_SOURCE, Grid
-from iftforget.models import ModelShape, is_hub_id
+from iftforget.hub import HF_HOME_DIR, is_hub_id
+from iftforget.models import ModelShape, base_model_config, parameters_of
 from iftforget.schema import ConfigError
 from iftforget.tasks import is_world_task
 
@@ -138,16 +140,12 @@ def base_model_size(config: dict[str, Any], index: int) -> BaseModelSize:
     on the meta device) when that is on this machine, else `base_models[index].parameters`; a model pre-trained here
     is the pretrain.model shape with tokenizer.vocab_size tokens (an upper bound: the trained vocabulary can be
     smaller), trained and saved in float32."""
-    from iftforget.models import base_model_config, parameters_of
-
     entry = config["base_models"][index]
     if entry["source"] == PRETRAIN_SOURCE:
         shape = ModelShape.from_config(config["pretrain"]["model"])
         count = parameters_of(base_model_config(shape, config["tokenizer"]["vocab_size"]))
         return BaseModelSize(count, "pretrain.model with tokenizer.vocab_size", "float32", "trained here in float32")
     # The prefetch rules fetch into the hub cache below HF_HOME, the same for every job.
-    from iftforget.hub import HF_HOME_DIR
-
     prefetch_cache = Path(config["results_dir"]) / HF_HOME_DIR / "hub"
     found = _local_config_json(entry["source"], entry.get("revision"), prefetch_cache)
     if found is not None:
