@@ -49,7 +49,7 @@ rule all:
 
 
 # Snakemake's scheduler leaves a timer per scheduling round that Python would wait for at exit (up to the workflow
-# profile's max-jobs-per-timespan timespan): cancelled once the run has ended (iftforget/scheduler_timers.py).
+# profile's max-jobs-per-timespan timespan): cancelled once the run has ended (iftforget/library_patches.py).
 onsuccess:
     print(f"Scheduler timers cancelled at the end of the run: {cancel_scheduler_timers()}", file=sys.stderr)
 

@@ -15,8 +15,8 @@ from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
+from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
-from iftforget.scheduler_timers import cancel_scheduler_timers
 from iftforget.tracking import NO_TRACKING, check_tracker_installed
 from iftforget.world import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
@@ -30,6 +30,12 @@ try:
         check_tracker_installed(config["training"]["report_to"])
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
+# The Snakefile's hooks cancel the scheduler's timers (iftforget.library_patches): another Snakemake release stops
+# here, before any job, naming the patch.
+try:
+    check_release("snakemake")
+except RuntimeError as error:
+    raise WorkflowError(str(error)) from None
 
 GRID = Grid(config)
 LAYOUT = GRID.layout

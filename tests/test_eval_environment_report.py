@@ -9,7 +9,7 @@ import lm_eval.evaluator
 import pytest
 import torch.utils.collect_env
 
-from iftforget.evaluation import without_environment_report
+from iftforget.library_patches import without_environment_report
 
 
 @pytest.fixture

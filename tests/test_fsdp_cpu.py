@@ -15,14 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import accelerate
 import pytest
 import torch
 import yaml
 from transformers import AutoModelForCausalLM
 
 from conftest import REPO, SNAKEMAKE, TINY_SHAPE, merge_config, model_shape, run_snakemake, wait_for
-from iftforget.cpu_fsdp import check_accelerate_version
 from iftforget.models import build_base_model
 from iftforget.tokenizer import train_tokenizer
 from iftforget.world_text import GENERIC_WORDS
@@ -264,10 +262,3 @@ def test_sharded_chain_with_a_killed_segment_equals_the_uninterrupted_sharded_ru
     assert "resuming this job's own save" in rerun_log
     assert held_shares(rerun_log)[0][0] < held_shares(rerun_log)[0][1], "the rerun is sharded too"
     assert max_difference(tmp_path / IFT, sharded / IFT) <= ATOL
-
-
-def test_fsdp_on_cpu_refuses_an_accelerate_release_it_was_not_checked_against():
-    """The CPU switch rests on accelerate's internals: another release stops the job with a message naming it."""
-    check_accelerate_version(accelerate.__version__)  # the pinned release passes
-    with pytest.raises(RuntimeError, match=r"iftforget.cpu_fsdp.*accelerate 1\.15\.x; this is accelerate 1\.16\.0"):
-        check_accelerate_version("1.16.0")

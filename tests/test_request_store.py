@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlitedict import SqliteDict
 
-from iftforget.request_store import RequestStore, cheap_request_cache
+from iftforget.library_patches import cheap_request_cache
+from iftforget.request_store import RequestStore
 
 
 def stored(path) -> dict:

@@ -1,4 +1,4 @@
-"""The work-around for Snakemake's re-evaluation timers (iftforget.scheduler_timers): at the end of a run the
+"""The work-around for Snakemake's re-evaluation timers (iftforget.library_patches): at the end of a run the
 Snakefile's hooks cancel the scheduler's pending timers, so that Snakemake exits with its last job and not up to a
 timespan of the workflow profile's max-jobs-per-timespan later, and no other timer of the process is touched. That
 the hooks find Snakemake's own timers in a real run is checked by tests/test_figures_from_cache.py."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from iftforget.scheduler_timers import cancel_scheduler_timers, is_scheduler_timer
+from iftforget.library_patches import cancel_scheduler_timers, is_scheduler_timer
 
 
 def callback_of(module: str):

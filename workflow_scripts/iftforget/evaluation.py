@@ -6,11 +6,9 @@ of lm-eval's own tasks (triviaqa, mmlu, ...) or one of the user's in `eval.inclu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from iftforget.chat import comparison_template, render_probe_file
 from iftforget.hub import raise_if_task_not_prefetched
 from iftforget.io import write_json_atomic
 from iftforget.models import check_model_dir, load_tokenizer
-from iftforget.request_store import cheap_request_cache
+from iftforget.library_patches import cheap_request_cache, without_environment_report
 from iftforget.settings import from_block
 from iftforget.tasks import is_chat_probe, is_world_task, lm_eval_task_manager, world_task_config
 
@@ -194,26 +192,6 @@ def evaluate(
         payloads[task] = eval_payload(results, task, model_path, model_info or {}, settings, seconds, tasks)
         write_json_atomic(outputs[task], payloads[task])
     return payloads
-
-
-@contextlib.contextmanager
-def without_environment_report() -> Iterator[None]:
-    """Within this block, lm-eval's `simple_evaluate` does not collect its environment report: torch's collect_env,
-    which runs `pip list` and ten other commands, 1.5 s of every eval job, for results fields (pretty_env_info and
-    the versions beside it) that no eval JSON keeps. lm-eval calls it unconditionally, by the name it imported into
-    lm_eval.evaluator; that name is swapped for the duration of the block."""
-    import lm_eval.evaluator
-
-    original = lm_eval.evaluator.add_env_info
-    lm_eval.evaluator.add_env_info = _no_environment_report
-    try:
-        yield
-    finally:
-        lm_eval.evaluator.add_env_info = original
-
-
-def _no_environment_report(storage: dict[str, Any]) -> None:
-    storage["pretty_env_info"] = "not collected (iftforget.evaluation.without_environment_report)"
 
 
 def _render_chat_probes(specs: list[dict[str, Any]], model_path: str, chat_format: tuple[str | Path, str],

@@ -4,16 +4,13 @@ lm-eval's `CachingLM` (what `simple_evaluate(use_cache=...)` builds) keeps its a
 `autocommit=True`: every answer is written twice (once by the cache hook during the forward passes, once more after
 them) and every write waits for its own SQLite commit, with a stack trace recorded per statement. Profiled on one
 study eval job that was a third of the job's time. lm-eval builds that SqliteDict itself and has no option for it, so
-`cheap_request_cache()` swaps in `RequestCachingLM`, lm-eval's class with only the store replaced by
-`RequestStore`: the same SQLite file and table (a cache written by either is read by the other), held in memory,
-each answer written once, committed in batches. What was committed survives a killed job, which then asks the model
-only what was not; lm-eval itself commits at the end of each request type."""
+`iftforget.library_patches.cheap_request_cache()` swaps in `RequestCachingLM`, lm-eval's class with only the store
+replaced by `RequestStore`: the same SQLite file and table (a cache written by either is read by the other), held in
+memory, each answer written once, committed in batches. What was committed survives a killed job, which then asks the
+model only what was not; lm-eval itself commits at the end of each request type."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from typing import Any
 
 from sqlitedict import SqliteDict
@@ -57,43 +54,3 @@ class RequestStore(SqliteDict):
     def commit(self, blocking: bool = True) -> None:
         super().commit(blocking)
         self.uncommitted = 0
-
-
-def _caching_lm_class() -> type:
-    from lm_eval.api.model import CachingLM
-
-    class RequestCachingLM(CachingLM):
-        """lm-eval's CachingLM over a `RequestStore` (its own __init__, with the store swapped; the lookups, the
-        hook and the per-batch commit are lm-eval's)."""
-
-        stores: list[RequestStore] = []
-
-        # Not calling super().__init__(): it would open the autocommitting store this class replaces.
-        def __init__(self, lm: Any, cache_db: str) -> None:
-            self.lm = lm
-            self.cache_db = cache_db
-            if os.path.dirname(cache_db):
-                os.makedirs(os.path.dirname(cache_db), exist_ok=True)
-            self.dbdict = RequestStore(cache_db)
-            RequestCachingLM.stores.append(self.dbdict)
-            lm.set_cache_hook(self.get_cache_hook())
-
-    return RequestCachingLM
-
-
-@contextlib.contextmanager
-def cheap_request_cache() -> Iterator[list[RequestStore]]:
-    """Within this block, `simple_evaluate(use_cache=...)` keeps its requests in a `RequestStore`. Yields the stores
-    it opened (one per cache file), committed and closed on leaving the block."""
-    import lm_eval.api.model
-
-    caching_lm = _caching_lm_class()
-    original = lm_eval.api.model.CachingLM
-    lm_eval.api.model.CachingLM = caching_lm  # simple_evaluate looks the class up here when it builds the cache
-    try:
-        yield caching_lm.stores
-    finally:
-        lm_eval.api.model.CachingLM = original
-        for store in caching_lm.stores:
-            store.commit()
-            store.close()

@@ -41,7 +41,7 @@ from iftforget.checkpoints import (
     stage_resume_checkpoint,
     work_dir_for,
 )
-from iftforget.cpu_fsdp import allow_fsdp_on_cpu, fsdp_requested
+from iftforget.library_patches import allow_fsdp_on_cpu, fsdp_requested
 from iftforget.models import save_cast
 from iftforget.settings import from_block
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, start_tracking
@@ -260,7 +260,7 @@ def train(
         checkpoint = in_job
     start_tracking(stage.report_to, tracking_dir, fresh=checkpoint is None or checkpoint != in_job)
     if stage.device == "cpu" and fsdp_requested():
-        allow_fsdp_on_cpu()  # accelerate alone falls back to DDP on CPU (iftforget.cpu_fsdp)
+        allow_fsdp_on_cpu()  # accelerate alone falls back to DDP on CPU (iftforget.library_patches)
     args = sft_config(stage, work, total_steps, assistant_only, run_name)
     trainer_class = FullLogitsSFTTrainer if uses_full_logits(stage) else SFTTrainer
     trainer = trainer_class(
