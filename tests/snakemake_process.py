@@ -14,6 +14,7 @@ import atexit
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,8 @@ multiprocessing.util.get_temp_dir()
 
 def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, stdout: str, stderr: str) -> None:
     """In the forked process: become `snakemake ARGS` run in `cwd` with `env`, writing to the two files."""
+    # A process group of its own, as a shell gives a command: a timeout then stops the run's jobs with it.
+    os.setsid()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -65,7 +68,8 @@ def run(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) 
         process.start()
         process.join(timeout)
         if process.is_alive():
-            process.kill()
+            # The whole group: killing Snakemake alone leaves its running jobs' shells orphaned and writing.
+            os.killpg(process.pid, signal.SIGKILL)
             process.join()
             raise subprocess.TimeoutExpired(list(command), timeout, stdout.read_text(errors="replace"),
                                             stderr.read_text(errors="replace"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ rule slow:
     output:
         "slow.txt",
     shell:
-        "sleep 20; touch {output}"
+        "echo $$ > shell.pid; sleep 20; touch {output}"
 """
 
 
@@ -65,7 +66,21 @@ def test_a_run_has_its_directory_environment_output_and_exit_status(workdir):
     assert again.returncode == 0
 
 
-def test_a_run_past_its_timeout_is_stopped(workdir):
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a killed process that its parent has not reaped yet does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_run_past_its_timeout_is_stopped_with_its_jobs(workdir):
+    """The timeout stops the job's shell too: an orphaned shell would write slow.txt after the test looked."""
     with pytest.raises(subprocess.TimeoutExpired):
-        snakemake(workdir, "slow.txt", timeout=5)
+        snakemake(workdir, "slow.txt", timeout=8)
+    shell = int((workdir / "shell.pid").read_text())
+    deadline = time.monotonic() + 10
+    while running(shell) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(shell), "the job's shell outlived the timeout"
     assert not (workdir / "slow.txt").exists()
