@@ -40,6 +40,7 @@ def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, 
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # the server fixed it at its start: the run's own TMPDIR applies, as in a fresh process
     os.umask(umask)
     for fd, path in ((1, stdout), (2, stderr)):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

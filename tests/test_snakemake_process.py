@@ -16,7 +16,12 @@ from conftest import SNAKEMAKE
 
 SNAKEFILE = """
 import atexit
+import tempfile
 from pathlib import Path
+
+# Where Snakemake itself puts its temporary files: the run's TMPDIR, as for a `snakemake` process of its own.
+onstart:
+    Path("tempdir.txt").write_text(tempfile.gettempdir())
 
 # An exit handler, as Snakemake registers some (removing its runtime source cache): a run's exit runs it.
 atexit.register(lambda: Path("exit-handlers-ran").touch())
@@ -37,7 +42,8 @@ rule slow:
 
 
 def snakemake(workdir: Path, *args: str, marker: str = "one", timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MARKER": marker}
+    (workdir / "tmp").mkdir(exist_ok=True)
+    env = {**os.environ, "MARKER": marker, "TMPDIR": str(workdir / "tmp")}
     return snakemake_process.run([SNAKEMAKE, "--snakefile", str(workdir / "Snakefile"), "--cores", "1", *args],
                                  cwd=workdir, env=env, timeout=timeout)
 
@@ -52,6 +58,7 @@ def test_a_run_has_its_directory_environment_output_and_exit_status(workdir):
     result = snakemake(workdir, "--printshellcmds", marker="first-run")
     assert result.returncode == 0, result.stderr
     assert (workdir / "seen.txt").read_text().split() == ["first-run", str(workdir)]
+    assert (workdir / "tempdir.txt").read_text() == str(workdir / "tmp")
     assert "Finished jobid" in result.stderr  # Snakemake's own progress, as the command prints it
     assert "to-stdout" in result.stdout and "to-stderr" in result.stderr  # and its jobs' output
     assert (workdir / "exit-handlers-ran").exists()
