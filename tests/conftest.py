@@ -81,6 +81,16 @@ def smoke_config(overrides: dict | None = None) -> dict:
     return config
 
 
+def evaluated_models_count(config: dict) -> int:
+    """How many models a grid evaluates, counted from the config by the README's description of the grid (not by
+    the code that builds it), for a config with one restoration budget: per base model and replicate the base, and
+    per seed the control and, per IFT dataset and step, IFT@k and restored@k."""
+    restore = config["restore"]
+    assert not restore["extra_budgets"] and set(restore["sweep_budgets"]) <= {restore["steps"]}, "one budget"
+    per_seed = 1 + len(config["ift_datasets"]) * 2 * len(config["ift"]["steps"])
+    return len(config["base_models"]) * len(config["replicates"]) * (1 + len(config["seeds"]) * per_seed)
+
+
 def config_args(workdir: Path, overrides: dict | None = None, name: str = "overrides") -> list[str]:
     """--configfile and --directory arguments of a smoke run in `workdir`, with `overrides` as one more file."""
     files = list(SMOKE_FILES)
