@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.util
 import os
 import signal
@@ -31,6 +32,13 @@ _CONTEXT.set_forkserver_preload(PRELOADED)
 # test sets for a run (tests/test_security.py checks that a run writes nothing into its own TMPDIR).
 _SCRATCH = tempfile.gettempdir()
 multiprocessing.util.get_temp_dir()
+
+
+def start_server() -> None:
+    """Start the fork server now, in the test session's own environment (conftest calls this; the server imports
+    this module too). A server started by the first run would keep the variables a test had set for that run (a
+    TMPDIR to check, for one) as its own, and hand its temporary folders to every later run."""
+    multiprocessing.forkserver.ensure_running()
 
 
 def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, stdout: str, stderr: str) -> None:
