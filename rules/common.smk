@@ -105,8 +105,10 @@ def training_launch(wildcards, resources):
         launcher = f"torchrun --standalone --nproc_per_node {processes} -m"
     else:
         accelerate_config = config["training"]["accelerate_config"]
-        config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
-        launcher = f"accelerate launch --num_processes {processes}{config_option} -m"
+        # Without a config file accelerate starts a single process where it finds fewer GPUs than processes (on CPU
+        # always): --multi_gpu is its multi-process launcher (gloo on CPU). A config file (FSDP) names its own.
+        mode = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else " --multi_gpu"
+        launcher = f"accelerate launch --num_processes {processes}{mode} -m"
     return f"python -m gpu_slots --gpus {resources.gpu} -- {launcher}"
 
 
