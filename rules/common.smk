@@ -10,8 +10,7 @@ from pathlib import Path
 
 # Offline: Snakemake's own process (huggingface_hub would ask the hub for its registry of agents) and every job, which
 # inherits it; only the prefetch_* jobs turn it off, in their commands. Set before the libraries read it at import.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <rule>` in every job's shell (and the Snakefile imports the library): the
