@@ -2,10 +2,15 @@
 
 import json
 import math
+import os
 import re
 import shlex
 import sys
 from pathlib import Path
+
+# Offline: Snakemake's own process (huggingface_hub would ask the hub for its registry of agents) and every job, which
+# inherits it; only the prefetch_* jobs turn it off, in their commands. Set before the libraries read it at import.
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <rule>` in every job's shell (and the Snakefile imports the library): the
@@ -43,16 +48,18 @@ PLAN = AnalysisPlan(GRID, config["analysis"])
 RESULTS = LAYOUT.root
 
 
-# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the hub and datasets caches
-# inside the working directory, so that jobs write nowhere else. Jobs run offline (compute nodes of most clusters have
-# no internet): they read hub models and lm-eval's task datasets from these caches, where the prefetch_* rules
-# (rules/prefetch.smk, local rules run where Snakemake runs) put them; those rules alone go online.
+# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the hub, datasets and bytecode
+# caches inside the working directory, so that jobs write nowhere else (Python's bytecode of the adapters would go to
+# the workflow's own folder). Jobs run offline (above; compute nodes of most clusters have no internet): they read hub
+# models and lm-eval's task datasets from these caches, where the prefetch_* rules (rules/prefetch.smk, local rules run
+# where Snakemake runs) put them; those rules alone go online.
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
     f" export HF_HOME={shlex.quote(RESULTS)}/{HF_HOME_DIR} HF_DATASETS_CACHE={shlex.quote(RESULTS)}/{DATASETS_CACHE_DIR}"
-    " HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false"
+    " TOKENIZERS_PARALLELISM=false"
     f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"
-    f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib; "
+    f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib"
+    f" PYTHONPYCACHEPREFIX={shlex.quote(RESULTS)}/cache/pycache; "
 )
 
 # A hub token is read from the environment only (transformers reads HF_TOKEN); never from a config file.
@@ -103,8 +110,10 @@ def training_launch(wildcards, resources):
         launcher = f"torchrun --standalone --nproc_per_node {processes} -m"
     else:
         accelerate_config = config["training"]["accelerate_config"]
-        config_option = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else ""
-        launcher = f"accelerate launch --num_processes {processes}{config_option} -m"
+        # Without a config file accelerate starts a single process where it finds fewer GPUs than processes (on CPU
+        # always): --multi_gpu is its multi-process launcher (gloo on CPU). A config file (FSDP) names its own.
+        mode = f" --config_file {shlex.quote(accelerate_config)}" if accelerate_config else " --multi_gpu"
+        launcher = f"accelerate launch --num_processes {processes}{mode} -m"
     return f"python -m gpu_slots --gpus {resources.gpu} -- {launcher}"
 
 

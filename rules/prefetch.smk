@@ -58,11 +58,12 @@ rule prefetch_task:
         "../envs/eval.yaml"
     params:
         include_path=config["eval"]["include_path"],
+        token_env=lambda wildcards, output: config["hub_token_env"],
     message:
         "Fetching the datasets of lm-eval task {wildcards.task} through lm-eval"
     shell:
         "HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 python -m prefetch task --task {wildcards.task:q}"
-        " --include-path={params.include_path:q} --out {output:q} > {log:q} 2>&1"
+        " --include-path={params.include_path:q} --token-env={params.token_env:q} --out {output:q} > {log:q} 2>&1"
 
 
 # A hub IFT dataset is read and mapped to chats where it is fetched (the mapping is light); the jobs read the result.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Results are shared on clusters: every run in the tests writes under the common umask 022 (group and others read).
 os.umask(0o022)
+snakemake_process.start_server()
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -95,6 +97,16 @@ def smoke_config(overrides: dict | None = None) -> dict:
     return config
 
 
+def evaluated_models_count(config: dict) -> int:
+    """How many models a grid evaluates, counted from the config by the README's description of the grid (not by
+    the code that builds it), for a config with one restoration budget: per base model and replicate the base, and
+    per seed the control and, per IFT dataset and step, IFT@k and restored@k."""
+    restore = config["restore"]
+    assert not restore["extra_budgets"] and set(restore["sweep_budgets"]) <= {restore["steps"]}, "one budget"
+    per_seed = 1 + len(config["ift_datasets"]) * 2 * len(config["ift"]["steps"])
+    return len(config["base_models"]) * len(config["replicates"]) * (1 + len(config["seeds"]) * per_seed)
+
+
 def config_args(workdir: Path, overrides: dict | None = None, name: str = "overrides") -> list[str]:
     """--configfile and --directory arguments of a smoke run in `workdir`, with `overrides` as one more file."""
     files = list(SMOKE_FILES)
@@ -143,7 +155,8 @@ HOME_REDIRECTS = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME
 def run_smoke_as_a_hub_job(root: Path) -> None:
     """The smoke preset end to end in root/work, as a hub job would run: the token declared (hub_token_env) and set
     in the environment, and HOME and TMPDIR pointing at the empty folders root/home and root/tmp, so that any write
-    outside the working directory shows; Snakemake's output in root/snakemake-output.txt."""
+    outside the working directory shows; Snakemake's output in root/snakemake-output.txt, and the files that the
+    run created in the workflow's own folder in root/written-in-workflow.json."""
     workdir, home, tmp = root / "work", root / "home", root / "tmp"
     for folder in (workdir, home, tmp):
         folder.mkdir()
@@ -151,10 +164,20 @@ def run_smoke_as_a_hub_job(root: Path) -> None:
         patch.setenv("HF_TOKEN", SECRET)
         patch.setenv("HOME", str(home))
         patch.setenv("TMPDIR", str(tmp))
-        for variable in HOME_REDIRECTS:
+        for variable in (*HOME_REDIRECTS, "PYTHONDONTWRITEBYTECODE"):  # Python writes bytecode unless told not to
             patch.delenv(variable, raising=False)
+        before = workflow_files()
         result = run_snakemake("--cores", "2", *config_args(workdir, {"hub_token_env": "HF_TOKEN"}), timeout=1200)
+        after = workflow_files()
     (root / "snakemake-output.txt").write_text(result.stdout + result.stderr)
+    (root / "written-in-workflow.json").write_text(json.dumps(sorted(after - before)))
+
+
+def workflow_files() -> set[str]:
+    """Every file below the workflow's own folder (but the tests' and git's): jobs run with its workflow_scripts on
+    PYTHONPATH, where Python would write bytecode."""
+    return {str(path) for path in REPO.rglob("*")
+            if path.is_file() and path.relative_to(REPO).parts[0] not in ("tests", ".git", ".pytest_cache")}
 
 
 @pytest.fixture(scope="session")

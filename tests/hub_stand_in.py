@@ -94,6 +94,7 @@ class HubStandIn:
     def __init__(self, repos: list[Repo]) -> None:
         self.repos = {(repo.kind, repo.repo_id): repo for repo in repos}
         self.requests: list[str] = []
+        self.authorizations: set[str | None] = set()  # the Authorization headers sent (None: a request without one)
         self.unhandled: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -132,6 +133,7 @@ class HubStandIn:
         query = parse_qs(url.query)
         parts = url.path.strip("/").split("/")
         self.requests.append(f"{method} {url.path}")
+        self.authorizations.add(request.headers.get("Authorization"))
         if url.path == "/api/agent-harnesses":  # huggingface_hub's best-effort telemetry: none here
             return self.error(request, 404, "", "no registry")
         if parts[:1] == ["api"] and len(parts) >= 4 and parts[1] in ("models", "datasets"):

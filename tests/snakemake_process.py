@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,11 +34,21 @@ _SCRATCH = tempfile.gettempdir()
 multiprocessing.util.get_temp_dir()
 
 
+def start_server() -> None:
+    """Start the fork server now, in the test session's own environment (conftest calls this; the server imports
+    this module too). A server started by the first run would keep the variables a test had set for that run (a
+    TMPDIR to check, for one) as its own, and hand its temporary folders to every later run."""
+    multiprocessing.forkserver.ensure_running()
+
+
 def _snakemake_main(args: list[str], cwd: str, env: dict[str, str], umask: int, stdout: str, stderr: str) -> None:
     """In the forked process: become `snakemake ARGS` run in `cwd` with `env`, writing to the two files."""
+    # A process group of its own, as a shell gives a command: a timeout then stops the run's jobs with it.
+    os.setsid()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # the server fixed it at its start: the run's own TMPDIR applies, as in a fresh process
     os.umask(umask)
     for fd, path in ((1, stdout), (2, stderr)):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -65,7 +77,8 @@ def run(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) 
         process.start()
         process.join(timeout)
         if process.is_alive():
-            process.kill()
+            # The whole group: killing Snakemake alone leaves its running jobs' shells orphaned and writing.
+            os.killpg(process.pid, signal.SIGKILL)
             process.join()
             raise subprocess.TimeoutExpired(list(command), timeout, stdout.read_text(errors="replace"),
                                             stderr.read_text(errors="replace"))

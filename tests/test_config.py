@@ -239,6 +239,23 @@ def schema_keys(*path: str) -> set[str]:
     return set(node["properties"])
 
 
+def settings_classes() -> list[type]:
+    """Every dataclass of the workflow's library built from a config block (it has `from_config`)."""
+    import dataclasses
+    import importlib
+    import inspect
+    import pkgutil
+
+    import iftforget
+
+    found = []
+    for module_info in pkgutil.walk_packages(iftforget.__path__, "iftforget."):
+        module = importlib.import_module(module_info.name)
+        found += [cls for _, cls in inspect.getmembers(module, inspect.isclass) if cls.__module__ == module.__name__
+                  and dataclasses.is_dataclass(cls) and hasattr(cls, "from_config")]
+    return found
+
+
 def test_settings_classes_take_every_field_from_the_schema_and_declare_no_default():
     """The schema is the one source of defaults: each settings class is built from a validated config block,
     declares no default of its own, and has no field that the config cannot set."""
@@ -247,18 +264,20 @@ def test_settings_classes_take_every_field_from_the_schema_and_declare_no_defaul
     from iftforget.analysis.forgetting import AnalysisSettings
     from iftforget.data import IFTMapping
     from iftforget.evaluation import EvalSettings
-    from iftforget.grid import STAGE_KEYS
     from iftforget.models import ModelShape
     from iftforget.training import StageArgs
 
     settable = {
         WorldConfig: schema_keys("world"),
         ModelShape: schema_keys("pretrain", "model"),
-        StageArgs: schema_keys("training") | set(STAGE_KEYS) | {"seed"},
+        # The shared `training` block, and what a stage's own block may set in its place.
+        StageArgs: schema_keys("training") | schema_keys("pretrain") | schema_keys("ift") | schema_keys("restore")
+        | {"seed"},
         EvalSettings: schema_keys("eval") | {"trust_remote_code", "attn_implementation"},
         AnalysisSettings: schema_keys("analysis"),
         IFTMapping: schema_keys("ift_datasets", "items"),
     }
+    assert set(settings_classes()) == set(settable), "every settings class of the library is checked here"
     for cls, keys in settable.items():
         fields = dataclasses.fields(cls)
         assert {f.name for f in fields} <= keys, f"{cls.__name__} has fields the config cannot set"

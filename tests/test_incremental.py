@@ -1,6 +1,7 @@
 """Extending a finished grid costs only the new work: the jobs Snakemake plans for each change of the config, counted
 by rule on a copy of a finished smoke run; each check also names work that must not rerun. One change (appending a
-grid step) is run for real, and every artifact that existed before keeps its checksum."""
+grid step) is run for real, and every artifact that existed before is left as it was (same file, bytes and time);
+and the chain of IFT jobs that built the last grid step ends at the weights of one straight IFT job to that step."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from conftest import config_args, job_counts, run_snakemake, smoke_config
+from conftest import config_args, evaluated_models_count, job_counts, run_snakemake, smoke_config
 from iftforget.grid import Grid
 
 ANALYSIS = {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
@@ -37,7 +39,7 @@ def smoke_steps() -> list[int]:
 
 
 def models_count() -> int:
-    return len(Grid(smoke_config()).models())
+    return evaluated_models_count(smoke_config())
 
 
 def test_appending_a_step_plans_its_segment_restoration_and_evals_only(finished):
@@ -102,9 +104,12 @@ def test_changing_an_analysis_option_plans_only_the_analysis(finished):
     assert counts == ANALYSIS, counts
 
 
-def checksums(root: Path) -> dict[str, str]:
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted((root / "results").rglob("*")) if path.is_file()}
+def checksums(root: Path) -> dict[str, tuple[str, int, int]]:
+    """Every result file's checksum, inode and modification time: a deterministic job that reran writes the same
+    bytes, but into a new file (inode) or at a new time."""
+    files = [path for path in sorted((root / "results").rglob("*")) if path.is_file()]
+    return {str(path.relative_to(root)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_ino,
+                                          path.stat().st_mtime_ns) for path in files}
 
 
 def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finished, tmp_path):
@@ -122,7 +127,8 @@ def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finis
     changed = [path for path, digest in kept.items() if after.get(path) != digest]
     assert changed == [], changed
     assert len(after) > len(before), "the new step's models and evals were added"
-    assert job_counts(result.stdout + result.stderr)["ift"] == 1
+    assert job_counts(result.stdout + result.stderr) == {"ift": 1, "restore": 1, "eval": 2, "summarize": 1,
+                                                         **ANALYSIS}
     config = yaml.safe_load((workdir / "append.yaml").read_text())
     assert config["ift"]["steps"][-1] == steps[-1] * 2
 
@@ -161,3 +167,25 @@ def test_the_request_cache_is_emptied_when_the_model_is_rebuilt(tmp_path):
     (model / "model.safetensors").write_bytes(b"other weights")  # rebuilt
     request_cache(cache, str(model), settings)
     assert not (cache / "requests_rank0.db").exists(), "a rebuilt model is never served the old model's answers"
+
+
+def test_the_chain_of_ift_jobs_ends_at_the_weights_of_one_straight_ift_job(finished, tmp_path):
+    """IFT@k of the smoke run was built by one job per grid step, each resuming the one before; the same rule run
+    once, straight from the base model to k (a grid with k as its only step), gives the same weights."""
+    from transformers import AutoModelForCausalLM
+
+    workdir = tmp_path / "straight"
+    shutil.copytree(finished, workdir, symlinks=True)
+    steps = smoke_steps()
+    assert len(steps) > 1, "the smoke grid's IFT@k is a chain of several jobs"
+    grid = Grid(smoke_config())
+    last = next(ref for ref in grid.models() if ref.kind == "ift" and ref.step == steps[-1])
+    folder = grid.layout.path("model", model=last)
+    chained = AutoModelForCausalLM.from_pretrained(workdir / folder).state_dict()
+    result = run_snakemake(folder, "--cores", "2", *config_args(workdir, {"ift": {"steps": [steps[-1]]}}, "one"),
+                           "--forcerun", "ift")
+    assert job_counts(result.stdout + result.stderr) == {"ift": 1}, "one job, from the base model to k"
+    straight = AutoModelForCausalLM.from_pretrained(workdir / folder).state_dict()
+    assert chained.keys() == straight.keys()
+    for name in chained:
+        torch.testing.assert_close(straight[name], chained[name], rtol=0, atol=1e-6, msg=f"{name} differs")

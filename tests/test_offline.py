@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_SHAPE, job_counts, model_shape, run_snakemake
+from conftest import REPO, SECRET, TINY_SHAPE, job_counts, model_shape, run_snakemake
 from hub_stand_in import HubStandIn, Repo
 from iftforget.models import build_base_model
 from iftforget.tokenizer import train_tokenizer
@@ -24,6 +24,8 @@ RESULTS = "results/offline"
 MODEL_ID, IFT_ID = "stand-in/tiny-llama", "stand-in/alpaca-mini"
 CORPUS_ID, TASK_ID = "stand-in/corpus-mini", "stand-in/mc-mini"
 FETCH_HINT = "snakemake prefetch"
+# The run's token variable (hub_token_env), and a token in HF_TOKEN, which huggingface_hub would send by itself.
+TOKEN_ENV, OTHER_TOKEN = "IFTFORGET_TEST_HUB_TOKEN", "hf_OTHER-token-not-named-by-hub_token_env"
 # What the offline run builds: every job that reads a hub artifact (IFT and the control read the model, the control
 # the corpus sample, both evaluations the task's dataset, the base's the model), and no more (the machine is small).
 TARGETS = [f"{RESULTS}/eval/tiny/rep0/base/hub_mc.json",
@@ -81,16 +83,24 @@ def hub(tmp_path_factory) -> dict:
         "ift": {"learning_rate": 1e-3, "batch_size": 4, "total_steps": 2, "steps": [2]},
         "restore": {"learning_rate": 1e-4, "steps": 1, "batch_size": 4},
         "eval": {"tasks": ["hub_mc"], "include_path": str(tasks), "batch_size": 8},
+        "hub_token_env": TOKEN_ENV,
     }
     (root / "offline.yaml").write_text(yaml.safe_dump(config))
     return {"repos": repos, "config": root / "offline.yaml"}
 
 
 def snakemake(workdir: Path, home: Path, endpoint: str, *args: str, check: bool = True, config: str = "offline.yaml"):
-    """Snakemake on the run's config in `workdir`, with HOME empty and HF_ENDPOINT set, as a user would run it."""
+    """Snakemake on the run's config in `workdir`, with HOME empty and HF_ENDPOINT set, as a user would run it: the
+    offline switches that the tests' own process sets are not handed on, so that the jobs are offline only where
+    the workflow makes them so; the token of hub_token_env is set, and HF_TOKEN holds another one that no request
+    may carry."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOME", str(home))
         env.setenv("HF_ENDPOINT", endpoint)
+        env.delenv("HF_HUB_OFFLINE", raising=False)
+        env.delenv("HF_DATASETS_OFFLINE", raising=False)
+        env.setenv(TOKEN_ENV, SECRET)
+        env.setenv("HF_TOKEN", OTHER_TOKEN)
         return run_snakemake(*args, "--configfile", str(REPO / "config.yaml"), str(workdir / config),
                              "--directory", str(workdir), check=check, timeout=900)
 
@@ -111,11 +121,12 @@ def prefetched(hub, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def offline_run(prefetched) -> dict:
-    """The grid's jobs that read hub artifacts, with the stand-in stopped (HF_ENDPOINT still names its closed
-    port)."""
-    result = snakemake(prefetched["workdir"], prefetched["home"], prefetched["endpoint"], "--cores", "2", *TARGETS)
-    return prefetched | {"offline": result}
+def offline_run(prefetched, hub) -> dict:
+    """The grid's jobs that read hub artifacts, with a stand-in hub up and answering (as a login node's network
+    would), so that any request a job makes is seen, not refused; the later tests use the stopped one's port."""
+    with HubStandIn(list(hub["repos"].values())) as stand_in:
+        result = snakemake(prefetched["workdir"], prefetched["home"], stand_in.url, "--cores", "2", *TARGETS)
+    return prefetched | {"offline": result, "asked": stand_in.requests}
 
 
 def test_prefetch_fetches_every_hub_artifact_into_the_working_directory(prefetched, hub):
@@ -140,8 +151,20 @@ def test_prefetch_fetches_every_hub_artifact_into_the_working_directory(prefetch
     assert written_outside(prefetched["home"]) == [], "the downloads went to the working directory"
 
 
-def test_the_grid_runs_from_the_cache_with_the_hub_gone(offline_run, hub):
+def test_the_prefetch_sends_only_the_token_that_hub_token_env_names_and_writes_it_nowhere(prefetched):
+    # Requests that need no token (huggingface_hub's registry of agents) may come without one.
+    authorizations = prefetched["stand_in"].authorizations
+    assert f"Bearer {SECRET}" in authorizations and authorizations <= {f"Bearer {SECRET}", None}, authorizations
+    output = prefetched["result"].stdout + prefetched["result"].stderr
+    assert SECRET not in output
+    leaks = [path for folder in (prefetched["workdir"], prefetched["home"]) for path in folder.rglob("*")
+             if path.is_file() and SECRET.encode() in path.read_bytes()]
+    assert leaks == [], "the token appears in logs, the caches or snakemake's metadata"
+
+
+def test_the_grid_runs_from_the_cache_asking_the_hub_nothing(offline_run, hub):
     output = offline_run["offline"].stdout + offline_run["offline"].stderr
+    assert offline_run["asked"] == [], "a job sent requests to the hub"
     assert job_counts(output) == {"ift": 1, "restore_control": 1, "eval": 2}, "nothing is fetched again"
     evals = sorted((offline_run["workdir"] / RESULTS / "eval").rglob("hub_mc.json"))
     assert len(evals) == 2
@@ -169,9 +192,13 @@ def test_a_refilled_cache_reruns_nothing_and_another_revision_reruns_the_models_
     pinned) reruns every job that reads the model."""
     workdir = copy_of(offline_run, tmp_path)
     shutil.rmtree(workdir / RESULTS / "cache")
+    # This time no token variable is named: the prefetch sends no token, though HF_TOKEN holds one.
+    no_token = yaml.safe_load((workdir / "offline.yaml").read_text()) | {"hub_token_env": ""}
+    (workdir / "no-token.yaml").write_text(yaml.safe_dump(no_token))
     with HubStandIn(list(hub["repos"].values())) as stand_in:
         snakemake(workdir, offline_run["home"], stand_in.url, "prefetch", "--cores", "2", "--forcerun",
-                  "prefetch_model", "prefetch_task")
+                  "prefetch_model", "prefetch_task", config="no-token.yaml")
+    assert stand_in.authorizations == {None}, "no token unless hub_token_env names one"
     assert (workdir / RESULTS / "cache" / "hf" / "hub" / "models--stand-in--tiny-llama").is_dir()
     run = (workdir, offline_run["home"], offline_run["endpoint"])
     assert job_counts(snakemake(*run, "-n", "--cores", "1", *TARGETS).stdout) == {}

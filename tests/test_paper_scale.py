@@ -1,10 +1,12 @@
 """The paper-scale code paths, offline: a local model directory in place of a hub id, local JSON files in the
-instruction and pre-training formats, a local lm-eval task in place of the hub tasks, and IFT with two processes
-(torchrun, gloo on CPU). The real code and real files: the same rules and scripts a paper-scale run uses."""
+instruction and pre-training formats, a local lm-eval task in place of the hub tasks, and training with two processes
+(gloo on CPU) started by `accelerate launch` (the paper preset's launcher) and, for one IFT job, by torchrun. The real
+code and real files: the same rules and scripts a paper-scale run uses."""
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -67,7 +69,8 @@ def stand_ins(tmp_path_factory) -> dict[str, Path]:
         "ift_datasets": [{"name": "alpaca-local", "source": str(root / "alpaca.json"), "format": "instruction"}],
         "restore_corpus": {"name": "corpus-local", "source": str(root / "corpus.jsonl"), "sample_tokens": 300},
         "seeds": [0],
-        "training": {"threads": 1, "processes": 2, "launcher": "torchrun", "logging_steps": 1, "save_every_steps": 0},
+        "training": {"threads": 1, "processes": 2, "launcher": "accelerate", "logging_steps": 1,
+                     "save_every_steps": 0},
         "ift": {"learning_rate": 1e-3, "schedule": "cosine", "warmup_ratio": 0.03, "batch_size": 4, "total_steps": 4,
                 "steps": [2, 4]},
         "restore": {"learning_rate": 1e-4, "steps": 2, "batch_size": 4},
@@ -90,9 +93,30 @@ def paper_run(stand_ins, tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("paper-run")
     results = "results/paper-local"
     targets = [f"{results}/eval/tiny/rep0/{model}/{task}.json" for model in EVALUATED for task in TASKS]
-    run_snakemake(*targets, "--cores", "2", "--configfile", str(REPO / "config.yaml"), str(stand_ins["config"]),
-                  "--directory", str(workdir), timeout=1200)
+    result = run_snakemake(*targets, "--cores", "2", "--configfile", str(REPO / "config.yaml"),
+                           str(stand_ins["config"]), "--directory", str(workdir), "--printshellcmds", timeout=1200)
+    assert re.search(r"accelerate launch .*--num_processes 2 .*-m ift ", result.stdout + result.stderr)
     return workdir / results
+
+
+@pytest.fixture(scope="module")
+def torchrun_segment(stand_ins, tmp_path_factory) -> Path:
+    """IFT@2 alone, its two processes started by torchrun; returns its job's log."""
+    workdir = tmp_path_factory.mktemp("torchrun-run")
+    overrides = workdir / "torchrun.yaml"
+    overrides.write_text(yaml.safe_dump({"training": {"launcher": "torchrun"}}))
+    segment = "models/tiny/rep0/ift/alpaca-local/seed0/step2"
+    result = run_snakemake(f"results/paper-local/{segment}", "--cores", "2", "--configfile",
+                           str(REPO / "config.yaml"), str(stand_ins["config"]), str(overrides), "--directory",
+                           str(workdir), "--printshellcmds", timeout=1200)
+    assert "torchrun --standalone --nproc_per_node 2 -m ift " in result.stdout + result.stderr
+    return workdir / "results" / "paper-local" / "logs" / "ift" / "tiny" / "rep0" / "ift" / "alpaca-local" / "seed0"
+
+
+def test_torchrun_runs_an_ift_segment_in_two_processes(torchrun_segment):
+    log = (torchrun_segment / "step2.log").read_text()
+    assert log.count("[env]") == 2, f"two processes ran the segment:\n{log[-3000:]}"
+    assert "[train] step 2/4" in log, log[-3000:]
 
 
 def test_instruction_data_is_mapped_to_chat_messages(paper_run):
@@ -120,7 +144,7 @@ def test_two_process_ift_checkpoints_load_and_resume(paper_run):
     state = json.loads((segment / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["max_steps"] == 4
     log = (paper_run / "logs" / "ift" / "tiny" / "rep0" / "ift" / "alpaca-local" / "seed0" / "step4.log").read_text()
-    assert log.count("[env]") == 2, "two processes ran the segment"
+    assert log.count("[env]") == 2, f"two processes ran the segment:\n{log[-3000:]}"
     assert "start at step 2 of 4" in log, "the second segment resumed the first one's state"
     tokenizer = AutoTokenizer.from_pretrained(segment)
     assert "<|assistant|>" in tokenizer.chat_template, "a base model without a chat format got the configured one"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, job_counts, run_snakemake
+from conftest import REPO, SNAKEMAKE, evaluated_models_count, job_counts, run_snakemake
 from iftforget.config import check_config
 from iftforget.grid import Grid
 
@@ -107,7 +107,7 @@ def test_profile_installed_by_name_runs_the_default_grid_with_the_workflow_profi
     assert f"Using profiles {profile} and workflow specific profile profiles/default " in output, output[:2000]
     counts = job_counts(output)
     assert RULES_OF_THE_GRID <= counts.keys(), output[-3000:]
-    assert counts["eval"] == len(default_grid().models())
+    assert counts["eval"] == evaluated_models_count(default_grid().config)
     if profile == "slurm":
         # The eval jobs go to the cluster N to a submission (the eval rule's group, N from the workflow profile);
         # tests/test_slurm.py counts the submissions on a real cluster. (A local run ignores groups.)

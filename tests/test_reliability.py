@@ -229,6 +229,82 @@ def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run
     assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
 
 
+# A job's adapter run as its rule runs it (`python -m ADAPTER ...`), but killed with SIGKILL in the middle of the first
+# file it writes into WATCHED: half the text written and flushed, then the process is gone, no clean-up run.
+KILLED_MID_WRITE = """
+import builtins, io, os, runpy, signal, sys
+from pathlib import Path
+
+watched, adapter, sys.argv = Path(sys.argv[1]).resolve(), sys.argv[2], sys.argv[2:]
+real_open = io.open
+
+
+class KilledMidWrite:
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, data):
+        self.handle.write(data[: len(data) // 2])
+        self.handle.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self.handle.__exit__(*exc)
+
+
+def watching_open(file, mode="r", *args, **kwargs):
+    handle = real_open(file, mode, *args, **kwargs)
+    writes = any(flag in mode for flag in "wax+")
+    if writes and isinstance(file, (str, os.PathLike)) and Path(file).resolve().parent == watched:
+        return KilledMidWrite(handle)
+    return handle
+
+
+builtins.open = io.open = watching_open
+runpy.run_module(adapter, run_name="__main__", alter_sys=True)
+"""
+
+
+def killed_mid_write(adapter: str, watched: Path, *arguments: str) -> list[str]:
+    """Run the adapter, killed in the middle of its first write into `watched`; the names of the files left there."""
+    watched.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(watched), adapter, *arguments], cwd=watched.parent,
+        env={**os.environ, "PYTHONPATH": str(REPO / "workflow_scripts")}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == -signal.SIGKILL, f"not killed mid-write ({result.returncode}):\n{result.stderr[-3000:]}"
+    return sorted(path.name for path in watched.iterdir())
+
+
+def test_world_eval_and_summary_jobs_killed_mid_write_leave_no_output_file(smoke_run, tmp_path):
+    """Each writes to a hidden temporary file and renames it into place: killed while writing, the job leaves
+    only that temporary file, never a half-written file under an output's name."""
+    config = smoke_config()
+    grid = Grid(config)
+    base = grid.models()[0]
+    left = {
+        "world": killed_mid_write("world", tmp_path / "world", "--world", json.dumps(config["world"]), "--out-dir",
+                                  str(tmp_path / "world")),
+        "eval": killed_mid_write(
+            "eval", tmp_path / "eval", "--model", str(smoke_run / grid.layout.path("model", model=base)),
+            "--outputs", f"world_mc_completion={tmp_path / 'eval' / 'world_mc_completion.json'}",
+            "--settings", json.dumps(defaults("eval")), "--execution",
+            json.dumps({"threads": 1, "attn_implementation": "sdpa"}),
+            "--world-dir", str(smoke_run / grid.world_dir(0)),
+            "--cache-dir", str(tmp_path / "cache"), "--chat-template", str(REPO / "templates" / "tulu.jinja"),
+            "--chat-template-source", "model"),
+        "summarize": killed_mid_write("summarize", tmp_path / "summary", "--out", str(tmp_path / "summary" / "s.csv"),
+                                      *(str(smoke_run / path) for path in grid.eval_files())),
+    }
+    for job, names in left.items():
+        assert names and all(name.startswith(".") and name.endswith(".tmp") for name in names), f"{job}: {names}"
+
+
 def test_runs_with_two_cores_leave_only_complete_results(smoke_run):
     """The smoke run (--cores 2: restorations and evaluations side by side, sharing the world, the tokenizer and
     the datasets cache) ran jobs at once, and has every eval JSON complete, no job error in any log, and no

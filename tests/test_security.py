@@ -3,6 +3,7 @@ is written nowhere, and a run writes nothing outside its working directory."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,5 +68,7 @@ def test_nothing_is_written_outside_the_working_directory(hub_job):
         if not (p.is_dir() and p.relative_to(home).parts[:2] == snakemake_cache[: len(p.relative_to(home).parts)])
     ]
     assert written == [], "a run writes only below its working directory"
+    written_in_workflow = json.loads((workdir.parent / "written-in-workflow.json").read_text())
+    assert written_in_workflow == [], "the run wrote into the workflow's folder (bytecode of its scripts?)"
     cache = workdir / "results" / "smoke" / "cache" / "datasets"
     assert cache.is_dir(), "the datasets cache is in the working directory"

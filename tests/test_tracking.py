@@ -1,28 +1,30 @@
 """Optional experiment tracking (training.report_to): off by default; when on, every training job's run is named after
 the model it builds, logs inside the working directory, and a missing tracker stops the run before any job.
 
-No tracker package is installed in the test environment (tensorboard is not pinned in requirements.txt), so the
-tests that need one check whichever behaviour the environment calls for: event files where tensorboard is
-importable, otherwise the error that names the key and the package, raised before any training or job. The naming of
-runs and the arguments handed to transformers are checked without a tracker.
+tensorboard is pinned in requirements.txt: a tracked training run writes event files that hold its loss, and
+Snakemake hands every training job its run name. A missing tracker is shown by hiding the package from the check
+(in the test process, and in a `snakemake` process of its own): the error names the key and the package, before
+any training or job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from transformers.integrations import is_tensorboard_available
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import TINY_SHAPE, config_args, model_shape, run_snakemake, smoke_config, stage_args, world_config
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, model_shape, run_snakemake, smoke_config, stage_args,
+                      world_config)
 from iftforget.config import default_config
 from iftforget.grid import Grid
 from iftforget.schema import ConfigError
 from iftforget.training import load_text_dataset, sft_config, train
-
-TENSORBOARD = is_tensorboard_available()
 
 
 def test_tracking_is_off_by_default_and_hands_transformers_no_tracker(tmp_path):
@@ -66,7 +68,7 @@ def tiny(tmp_path_factory) -> Path:
     return root
 
 
-def test_a_tensorboard_run_writes_its_events_in_the_jobs_folder_or_stops_naming_the_key(tiny, tmp_path):
+def test_a_tensorboard_run_writes_its_loss_in_the_jobs_folder(tiny, tmp_path):
     from iftforget.models import load_model, load_tokenizer
 
     stage = dataclasses.replace(stage_args(), report_to="tensorboard", threads=1, batch_size=4, logging_steps=1,
@@ -75,22 +77,18 @@ def test_a_tensorboard_run_writes_its_events_in_the_jobs_folder_or_stops_naming_
     folder = tmp_path / "results" / "tracking" / "restore" / "m"
     folder.mkdir(parents=True)
     (folder / "events.out.tfevents.stale").write_text("a superseded attempt's events")
-
-    def run() -> None:
-        model = load_model(str(tiny / "base"), False, "sdpa")
-        train(model, load_tokenizer(str(tiny / "base")), dataset, stage, tmp_path / "out",
-              total_steps=2, stop_step=2, run_name="restore/m", tracking_dir=folder)
-
-    if TENSORBOARD:
-        run()
-        events = [path for path in folder.rglob("events.out.tfevents.*") if path.name != "events.out.tfevents.stale"]
-        assert events, f"no event files in {folder}"
-        assert not (folder / "events.out.tfevents.stale").exists(), "a fresh job clears an earlier attempt's logs"
-    else:
-        with pytest.raises(ConfigError) as error:
-            run()
-        assert "training.report_to" in str(error.value) and "tensorboard" in str(error.value)
-        assert not (tmp_path / "out").exists() and not (tmp_path / "out.inprogress").exists(), "nothing trained"
+    model = load_model(str(tiny / "base"), False, "sdpa")
+    train(model, load_tokenizer(str(tiny / "base")), dataset, stage, tmp_path / "out",
+          total_steps=2, stop_step=2, run_name="restore/m", tracking_dir=folder)
+    events = [path for path in folder.rglob("events.out.tfevents.*") if path.name != "events.out.tfevents.stale"]
+    assert events, f"no event files in {folder}"
+    assert not (folder / "events.out.tfevents.stale").exists(), "a fresh job clears an earlier attempt's logs"
+    losses = []
+    for path in events:
+        accumulator = EventAccumulator(str(path)).Reload()
+        if "train/loss" in accumulator.Tags()["scalars"]:
+            losses += [event.step for event in accumulator.Scalars("train/loss")]
+    assert sorted(losses) == [1, 2], "the loss of every logged step"
 
 
 def test_a_missing_tracker_stops_the_job_naming_the_key_and_the_package(monkeypatch):
@@ -106,18 +104,35 @@ def test_a_missing_tracker_stops_the_job_naming_the_key_and_the_package(monkeypa
     check_tracker_installed("none")  # tracking off needs nothing
 
 
-def test_snakemake_hands_each_training_job_its_run_name_or_stops_before_any_job(tmp_path):
+def test_snakemake_hands_each_training_job_its_run_name(tmp_path):
     tracked = {"training": {"report_to": "tensorboard"}}
-    result = run_snakemake("-n", "-p", "--cores", "1", *config_args(tmp_path, tracked), check=False)
+    result = run_snakemake("-n", "-p", "--cores", "1", *config_args(tmp_path, tracked))
     output = result.stdout + result.stderr
-    if TENSORBOARD:
-        assert result.returncode == 0, output
-        run = "ift/world-llama/rep0/ift/qa-mix/seed0/step5"
-        assert f"--run-name {run} --tracking-dir results/smoke/tracking/{run}" in output
-        assert "--run-name restore/world-llama/rep0/control/seed0/hold-bios/r5" in output
-        assert "--run-name pretrain/world-llama/rep0/base" in output
-    else:
-        assert result.returncode != 0, output
-        assert "training.report_to" in output and "pip install tensorboard" in output, output
-        assert "Job stats" not in output, "no job was scheduled"
-        assert not (tmp_path / "results").exists()
+    run = "ift/world-llama/rep0/ift/qa-mix/seed0/step5"
+    assert f"--run-name {run} --tracking-dir results/smoke/tracking/{run}" in output
+    assert "--run-name restore/world-llama/rep0/control/seed0/hold-bios/r5" in output
+    assert "--run-name pretrain/world-llama/rep0/base" in output
+
+
+# `snakemake` with the tracker packages hidden from importlib's lookup, as in a Python that lacks them.
+WITHOUT_TENSORBOARD = """
+import importlib.util, sys
+found = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *args: None if name in ("tensorboard", "tensorboardX") else found(name, *args)
+from snakemake.cli import main
+sys.argv = ["snakemake", *sys.argv[1:]]
+main(sys.argv[1:])
+"""
+
+
+def test_snakemake_without_the_tracker_stops_before_any_job(tmp_path):
+    tracked = {"training": {"report_to": "tensorboard"}}
+    command = [sys.executable, "-c", WITHOUT_TENSORBOARD, "--snakefile", str(REPO / "Snakefile"), "-n", "--cores",
+               "1", *config_args(tmp_path, tracked)]
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(SNAKEMAKE).parent), os.environ.get("PATH", "")])}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "training.report_to" in output and "pip install tensorboard" in output, output
+    assert "Job stats" not in output, "no job was scheduled"
+    assert not (tmp_path / "results").exists()

@@ -132,8 +132,21 @@ def test_a_killed_job_resumes_from_its_last_save(base, tmp_path):
         run(tmp_path / "killed", callbacks=[CrashAt(5)])
     assert not (tmp_path / "killed").exists(), "a killed job leaves no output that looks complete"
     assert (work_dir_for(tmp_path / "killed") / "checkpoint-4" / "trainer_state.json").is_file()
-    run(tmp_path / "killed")
+    rerun = StepsTrained()
+    run(tmp_path / "killed", callbacks=[rerun])
+    # Training is deterministic, so a retrain from scratch gives these weights too: the steps show the resume.
+    assert rerun.steps == [5, 6], "the rerun went on from its save at step 4"
     assert_same_weights(tmp_path / "straight", tmp_path / "killed")
+
+
+class StepsTrained(TrainerCallback):
+    """The optimizer steps a run takes (global step numbers): a resumed run takes only those after its save."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps.append(state.global_step)
 
 
 def test_restored_and_pretrained_models_keep_only_weights_and_tokenizer(base, tmp_path):

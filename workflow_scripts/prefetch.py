@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.hub import hub_token, prefetch_model, prefetch_task
+from iftforget.hub import prefetch_model, prefetch_task, use_only_the_named_token
 from iftforget.io import write_json_atomic
 
 
@@ -16,15 +16,16 @@ def main() -> None:
     model = kinds.add_parser("model", help="a hub model's snapshot (config, tokenizer, weights)")
     model.add_argument("--repo-id", required=True)
     model.add_argument("--revision", default="", help="branch, tag or commit; empty: the default branch")
-    model.add_argument("--token-env", default="", help="the environment variable holding a hub token, if any")
     task = kinds.add_parser("task", help="the datasets of an lm-eval task or group, loaded through lm-eval")
     task.add_argument("--task", required=True)
     task.add_argument("--include-path", default="", help="a folder of extra task YAMLs (eval.include_path)")
     for sub in (model, task):
+        sub.add_argument("--token-env", default="", help="the environment variable holding a hub token, if any")
         sub.add_argument("--out", required=True, type=Path, help="the JSON record of what was fetched")
     args = parser.parse_args()
+    token = use_only_the_named_token(args.token_env)
     if args.kind == "model":
-        record = prefetch_model(args.repo_id, args.revision, hub_token(args.token_env))
+        record = prefetch_model(args.repo_id, args.revision, token)
         print(f"[prefetch] {args.repo_id} at {record['revision']} = commit {record['commit']}: "
               f"{len(record['files'])} files in {record['snapshot']}", flush=True)
     else:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from iftforget.data import IFTMapping, prepare_ift_dataset
-from iftforget.hub import hub_token
+from iftforget.hub import use_only_the_named_token
 
 
 def main() -> None:
@@ -18,7 +18,7 @@ def main() -> None:
     spec = args.spec
     count = prepare_ift_dataset(spec["source"], spec["split"], spec["config_name"], IFTMapping.from_config(spec),
                                 spec["max_examples"], args.out, revision=spec["revision"],
-                                token=hub_token(args.token_env))
+                                token=use_only_the_named_token(args.token_env))
     print(f"{count} chat examples from {spec['source']} -> {args.out}")
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from iftforget.data import prepare_text_corpus
-from iftforget.hub import hub_token, locate_model
+from iftforget.hub import locate_model, use_only_the_named_token
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     spec = args.spec
     counts = prepare_text_corpus(spec["source"], spec["split"], spec["config_name"], spec["text_field"],
                                  spec["sample_tokens"], locate_model(args.tokenizer), args.out,
-                                 revision=spec["revision"], token=hub_token(args.token_env))
+                                 revision=spec["revision"], token=use_only_the_named_token(args.token_env))
     print(f"{counts} from {spec['source']} -> {args.out}")
 
 

@@ -56,6 +56,17 @@ def hub_token(env_name: str) -> str | None:
     return (os.environ.get(env_name) or None) if env_name else None
 
 
+def use_only_the_named_token(env_name: str) -> str | None:
+    """The job's hub token: the one in the variable that `hub_token_env` names, and no other. huggingface_hub (under
+    datasets and lm-eval too) sends HF_TOKEN or HUGGING_FACE_HUB_TOKEN by itself, so those hold this token or none."""
+    token = hub_token(env_name)
+    for variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        os.environ.pop(variable, None)
+    if token:
+        os.environ["HF_TOKEN"] = token
+    return token
+
+
 def model_ignore_patterns(files: Iterable[str]) -> list[str]:
     """The files of a model repository that are not fetched: weights in other frameworks' formats, and PyTorch .bin
     weights when the repository has safetensors ones (Llama-2's repositories hold both, 13 GB each at 7B).
