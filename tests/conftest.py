@@ -305,3 +305,56 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("system packages the tests installed (they stay installed; docs/testing.md)")
         for packages, why in INSTALLED_SYSTEM_PACKAGES:
             terminalreporter.write_line(f"{packages}: {why}")
+
+
+def stand_in_sentence(i: int) -> str:
+    """The i-th sentence of the stand-ins' text: eight of the world's generic words."""
+    from iftforget.world_text import GENERIC_WORDS
+
+    return " ".join(GENERIC_WORDS[(i * 7 + j) % len(GENERIC_WORDS)] for j in range(8)) + "."
+
+
+def write_stand_ins(root: Path) -> None:
+    """Local stand-ins for what a paper-scale run takes from the hub: a tiny Llama base model on disk ("tiny-llama",
+    like Llama-2 base: a tokenizer without a chat template), Alpaca-format instruction data ("alpaca.json") and a
+    pre-training-format corpus ("corpus.jsonl") as local JSON files, and two local lm-eval tasks in "tasks/":
+    local_mc (multiple choice) and local_text (a loglikelihood_rolling pattern probe)."""
+    from iftforget.models import build_base_model
+    from iftforget.tokenizer import train_tokenizer
+    from iftforget.world_text import GENERIC_WORDS
+
+    sentence = stand_in_sentence
+    texts = [sentence(i) for i in range(200)]
+    # A "base model" like Llama-2 base: a tokenizer without a chat template, weights on disk.
+    tokenizer = train_tokenizer(texts + ["What is the next word?"], vocab_size=400)
+    tokenizer.chat_template = None
+    model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
+    model.save_pretrained(root / "tiny-llama")
+    tokenizer.save_pretrained(root / "tiny-llama")
+    # Alpaca-format instruction data and a pre-training-format corpus, as local JSON files.
+    (root / "alpaca.json").write_text(json.dumps([
+        {"instruction": f"Continue: {sentence(i)[:20]}", "input": "", "output": sentence(i + 1)} for i in range(40)
+    ]))
+    (root / "corpus.jsonl").write_text("".join(json.dumps({"text": sentence(i + 100)}) + "\n" for i in range(60)))
+    # Local lm-eval tasks: multiple choice and a loglikelihood_rolling (pattern) probe.
+    (root / "tasks").mkdir()
+    (root / "tasks" / "mc.jsonl").write_text("".join(
+        json.dumps({"query": sentence(i)[:30], "choices": [GENERIC_WORDS[i % 5], GENERIC_WORDS[(i + 1) % 5]],
+                    "gold": 0}) + "\n" for i in range(12)
+    ))
+    (root / "tasks" / "text.jsonl").write_text(
+        "".join(json.dumps({"text": sentence(i + 150)}) + "\n" for i in range(8))
+    )
+    (root / "tasks" / "local_mc.yaml").write_text(yaml.safe_dump({
+        "task": "local_mc", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "mc.jsonl")}},
+        "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{query}}",
+        "doc_to_choice": "{{choices}}",
+        "doc_to_target": "gold", "metric_list": [{"metric": "acc"}], "metadata": {"version": 1},
+    }))
+    (root / "tasks" / "local_text.yaml").write_text(yaml.safe_dump({
+        "task": "local_text", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "text.jsonl")}},
+        "test_split": "test", "output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}",
+        "metric_list": [{"metric": "bits_per_byte"}, {"metric": "word_perplexity"}], "metadata": {"version": 1},
+    }))

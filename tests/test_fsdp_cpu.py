@@ -20,10 +20,7 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM
 
-from conftest import REPO, SNAKEMAKE, TINY_SHAPE, merge_config, model_shape, run_snakemake, wait_for
-from iftforget.models import build_base_model
-from iftforget.tokenizer import train_tokenizer
-from iftforget.world_text import GENERIC_WORDS
+from conftest import REPO, SNAKEMAKE, merge_config, run_snakemake, wait_for, write_stand_ins
 
 RESULTS = "results/fsdp-cpu"
 RUN = f"{RESULTS}/models/tiny/rep0"
@@ -35,10 +32,6 @@ EVAL = f"{RESULTS}/eval/tiny/rep0/ift/chat/seed0/step{STEPS}/local_mc.json"
 # Here they agree bit for bit (docs/paper-scale.md); elsewhere the reduce-scatter of sharded gradients and the
 # all-reduce of DDP may add in another order.
 ATOL = 1e-6
-
-
-def sentence(i: int) -> str:
-    return " ".join(GENERIC_WORDS[(i * 7 + j) % len(GENERIC_WORDS)] for j in range(8)) + "."
 
 
 def cpu_fsdp_config(folder: Path) -> Path:
@@ -56,27 +49,7 @@ def stand_ins(tmp_path_factory) -> dict[str, Any]:
     """A tiny Llama base model on disk, Alpaca-format instruction data, a plain-text corpus and a local multiple-choice
     lm-eval task; the config of a run on them with two training processes sharded by FSDP."""
     root = tmp_path_factory.mktemp("fsdp-stand-ins")
-    texts = [sentence(i) for i in range(120)]
-    tokenizer = train_tokenizer(texts + ["Continue:"], vocab_size=400)
-    tokenizer.chat_template = None
-    build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0).save_pretrained(root / "tiny-llama")
-    tokenizer.save_pretrained(root / "tiny-llama")
-    (root / "alpaca.json").write_text(json.dumps([
-        {"instruction": f"Continue: {sentence(i)[:20]}", "input": "", "output": sentence(i + 1)} for i in range(40)
-    ]))
-    (root / "corpus.jsonl").write_text("".join(json.dumps({"text": sentence(i + 60)}) + "\n" for i in range(40)))
-    (root / "tasks").mkdir()
-    (root / "tasks" / "mc.jsonl").write_text("".join(
-        json.dumps({"query": sentence(i)[:30], "choices": [GENERIC_WORDS[i % 5], GENERIC_WORDS[(i + 1) % 5]],
-                    "gold": 0}) + "\n" for i in range(12)
-    ))
-    (root / "tasks" / "local_mc.yaml").write_text(yaml.safe_dump({
-        "task": "local_mc", "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "mc.jsonl")}},
-        "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{query}}",
-        "doc_to_choice": "{{choices}}", "doc_to_target": "gold", "metric_list": [{"metric": "acc"}],
-        "metadata": {"version": 1},
-    }))
+    write_stand_ins(root)
     config = {
         "results_dir": RESULTS,
         "base_models": [{"name": "tiny", "source": str(root / "tiny-llama")}],

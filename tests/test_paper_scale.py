@@ -14,55 +14,12 @@ import pytest
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from conftest import REPO, TINY_SHAPE, model_shape, run_snakemake
-from iftforget.tokenizer import train_tokenizer
-from iftforget.models import build_base_model
-from iftforget.world_text import GENERIC_WORDS
-
-WORDS = GENERIC_WORDS
-
-
-def sentence(i: int) -> str:
-    return " ".join(WORDS[(i * 7 + j) % len(WORDS)] for j in range(8)) + "."
-
+from conftest import REPO, run_snakemake, write_stand_ins
 
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("paper")
-    texts = [sentence(i) for i in range(200)]
-    # A "base model" like Llama-2 base: a tokenizer without a chat template, weights on disk.
-    tokenizer = train_tokenizer(texts + ["What is the next word?"], vocab_size=400)
-    tokenizer.chat_template = None
-    model = build_base_model(model_shape(**TINY_SHAPE), tokenizer, seed=0)
-    model.save_pretrained(root / "tiny-llama")
-    tokenizer.save_pretrained(root / "tiny-llama")
-    # Alpaca-format instruction data and a pre-training-format corpus, as local JSON files.
-    (root / "alpaca.json").write_text(json.dumps([
-        {"instruction": f"Continue: {sentence(i)[:20]}", "input": "", "output": sentence(i + 1)} for i in range(40)
-    ]))
-    (root / "corpus.jsonl").write_text("".join(json.dumps({"text": sentence(i + 100)}) + "\n" for i in range(60)))
-    # Local lm-eval tasks: multiple choice and a loglikelihood_rolling (pattern) probe.
-    (root / "tasks").mkdir()
-    (root / "tasks" / "mc.jsonl").write_text("".join(
-        json.dumps({"query": sentence(i)[:30], "choices": [WORDS[i % 5], WORDS[(i + 1) % 5]], "gold": 0}) + "\n"
-        for i in range(12)
-    ))
-    (root / "tasks" / "text.jsonl").write_text(
-        "".join(json.dumps({"text": sentence(i + 150)}) + "\n" for i in range(8))
-    )
-    (root / "tasks" / "local_mc.yaml").write_text(yaml.safe_dump({
-        "task": "local_mc", "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "mc.jsonl")}},
-        "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "{{query}}",
-        "doc_to_choice": "{{choices}}",
-        "doc_to_target": "gold", "metric_list": [{"metric": "acc"}], "metadata": {"version": 1},
-    }))
-    (root / "tasks" / "local_text.yaml").write_text(yaml.safe_dump({
-        "task": "local_text", "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(root / "tasks" / "text.jsonl")}},
-        "test_split": "test", "output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}",
-        "metric_list": [{"metric": "bits_per_byte"}, {"metric": "word_perplexity"}], "metadata": {"version": 1},
-    }))
+    write_stand_ins(root)
     config = {
         "results_dir": "results/paper-local",
         "base_models": [{"name": "tiny", "source": str(root / "tiny-llama")}],
