@@ -35,7 +35,7 @@ window.addEventListener('load', async () => {
             shown.push({
               category, subcategory, format,
               images: images.map((img) => ({file: (img.src.match(/filename=([^;]+)/) || [])[1], width: img.naturalWidth, height: img.naturalHeight})),
-              pages: pages.map((f) => ({file: (f.src.match(/filename=([^;]+)/) || [])[1], text: decoded(f.src).slice(0, 4000)})),
+              pages: pages.map((f) => ({file: (f.src.match(/filename=([^;]+)/) || [])[1], text: decoded(f.src).slice(0, 12000)})),
             });
           }
         }

@@ -4,11 +4,13 @@ naming the patch."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from importlib.metadata import version
 
 import pytest
 
-from conftest import REPO, SMOKE_FILES, run_snakemake
+from conftest import REPO, SMOKE_FILES, SNAKEMAKE
 from iftforget.library_patches import CHECKED_RELEASES, check_release
 
 DISTRIBUTIONS = {"lm_eval": "lm-eval", "accelerate": "accelerate", "snakemake": "snakemake"}
@@ -25,7 +27,7 @@ def test_the_pinned_release_passes_and_another_one_names_the_patch(package):
         check_release(package, moved)
 
 
-def test_snakemake_stops_before_any_job_when_its_release_is_not_the_checked_one(tmp_path, monkeypatch):
+def test_snakemake_stops_before_any_job_when_its_release_is_not_the_checked_one(tmp_path):
     """The Snakefile's hooks rely on Snakemake's scheduler: with another release the run stops while the DAG is
     built, naming the patch, and writes nothing."""
     sitecustomize = tmp_path / "site" / "sitecustomize.py"
@@ -36,9 +38,11 @@ def test_snakemake_stops_before_any_job_when_its_release_is_not_the_checked_one(
         "_real = m.version\n"
         "m.version = lambda name: '99.0.0' if name == 'snakemake' else _real(name)\n"
     )
-    monkeypatch.setenv("PYTHONPATH", str(sitecustomize.parent))
-    result = run_snakemake("-n", "--cores", "1", "--configfile", *SMOKE_FILES, "--directory", str(tmp_path / "run"),
-                           cwd=REPO, check=False)
+    # A fresh process (not the tests' fork server, whose Python has already started), so that it reads the file.
+    env = {**os.environ, "PYTHONPATH": str(sitecustomize.parent)}
+    result = subprocess.run([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "-n", "--cores", "1", "--configfile",
+                             *SMOKE_FILES, "--directory", str(tmp_path / "run")], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "library_patches patches snakemake" in result.stdout + result.stderr
     assert not (tmp_path / "run" / "results").exists()

@@ -87,4 +87,4 @@ def test_report_shows_every_figure_and_the_tidy_table(tmp_path, pytestconfig):
     assert [page["file"] for page in tables] == ["forgetting.html", "pooled.html"]
     for page, columns in zip(tables, (UNIT_COLUMNS, POOLED_COLUMNS), strict=True):
         assert all(f"<th>{column}</th>" in page["text"] for column in columns), page["file"]
-    assert "<td>residual</td>" in tables[0]["text"]  # the reader keeps the first 4000 characters of a page
+    assert "<td>residual</td>" in tables[0]["text"]  # the reader keeps the first 12,000 characters of a page
