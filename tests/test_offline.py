@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from conftest import REPO, SECRET, TINY_SHAPE, job_counts, model_shape, run_snakemake
+from conftest import stand_in_sentence as sentence
 from hub_stand_in import HubStandIn, Repo
 from iftforget.models import build_base_model
 from iftforget.tokenizer import train_tokenizer
-from test_paper_scale import WORDS, sentence
+from iftforget.world_text import GENERIC_WORDS as WORDS
 
 RESULTS = "results/offline"
 MODEL_ID, IFT_ID = "stand-in/tiny-llama", "stand-in/alpaca-mini"
