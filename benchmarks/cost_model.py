@@ -271,7 +271,10 @@ class _Planner:
         yield Job("summarize")
         for _ in self.plan.pools():
             yield Job("analyze")
-        yield from (Job("forgetting_table"), Job("plot_figures"), Job("all"))
+        yield from (Job("forgetting_table"), Job("plot_figures"))
+        if self.plan.limit_figures():
+            yield Job("residual_limit")
+        yield Job("all")
 
     def assumptions(self) -> list[str]:
         costs, config = self.costs, self.config

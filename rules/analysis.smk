@@ -93,3 +93,46 @@ rule plot_figures:
     shell:
         "python -m plot_figures --plan {params.plan:q} --processes {threads} --units {input.units:q}"
         " --pooled {input.pooled:q} > {log:q} 2>&1"
+
+
+# The residual's limit under restoration, where some step is restored at three or more budgets: a saturating curve
+# per replicate, the limit pooled over replicates (iftforget.analysis.limit).
+if PLAN.limit_figures():
+
+    rule residual_limit:
+        input:
+            PLAN.table_file("forgetting", "csv"),
+        output:
+            table=report(
+                PLAN.table_file(LIMIT_TABLE, "csv"),
+                caption="../report/limit-table.rst",
+                category=FIGURE_CATEGORIES["table"],
+                labels={"table": LIMIT_TABLE, "format": "CSV"},
+            ),
+            figures=[
+                report(
+                    path,
+                    caption="../report/limit.rst",
+                    category=FIGURE_CATEGORIES["limit"],
+                    subcategory=f"{figure['base_model']} / {figure['dataset']}",
+                    labels={"figure": "residual limit", "format": path.rsplit(".", 1)[1].upper()},
+                )
+                for figure in PLAN.limit_figures()
+                for path in figure["paths"]
+            ],
+        log:
+            LAYOUT.log("residual_limit"),
+        benchmark:
+            LAYOUT.benchmark("residual_limit")
+        # Seconds on one core, like the other analysis rules (localrules in the Snakefile).
+        localrule: True
+        conda:
+            "../envs/analysis.yaml"
+        params:
+            figures=as_json(PLAN.limit_figures()),
+            confidence=config["analysis"]["confidence"],
+        message:
+            "Fitting the residual's limit under restoration ({config[analysis][confidence]} intervals over replicates)"
+        shell:
+            "python -m residual_limit --units {input:q} --confidence {params.confidence} --figures {params.figures:q}"
+            " --out {output.table:q} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # The adapters run as `python -m <rule>` in every job's shell (and the Snakefile imports the library): the
 # workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
 sys.path.insert(0, str(SCRIPTS))
-from iftforget.analysis.plan import FIGURE_CATEGORIES, AnalysisPlan
+from iftforget.analysis.plan import FIGURE_CATEGORIES, LIMIT_TABLE, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR

@@ -20,7 +20,7 @@ from iftforget.config import check_config
 from iftforget.grid import Grid
 from iftforget.paths import ModelRef
 
-ANALYSIS_RULES = ["analyze", "forgetting_table", "plot_figures", "figures"]
+ANALYSIS_RULES = ["analyze", "forgetting_table", "plot_figures", "residual_limit", "figures"]
 # The README's figures-from-cache command, less the report path (added per test).
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
 UPSTREAM_RULES = {"world", "tokenizer", "world_ift_data", "pretrain", "ift", "restore", "restore_control", "eval",
@@ -140,7 +140,7 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
                             analysis=yaml.safe_load((REPO / "config.yaml").read_text()).get("analysis", {})
                             | {"run_figures": False})
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
-        "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
+        "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "residual_limit": 1, "figures": 1,
     }
     run_in(tmp_path, *FROM_CACHE)
     kinds = {figure["kind"] for figure in layout.figure_plan()}

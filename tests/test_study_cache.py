@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, job_counts, run_snakemake
-from iftforget.analysis.plan import AnalysisPlan
+from iftforget.analysis.plan import LIMIT_TABLE, AnalysisPlan
 from iftforget.config import check_config, load_config_files
 from iftforget.grid import Grid
 from test_figures_from_cache import FROM_CACHE, UPSTREAM_RULES
@@ -61,7 +61,10 @@ def test_the_run_is_redrawn_from_its_cache_to_the_committed_tables(tmp_path: Pat
 
     missing = [path for path in plan.targets() if not (tmp_path / path).is_file()]
     assert missing == [] and (tmp_path / "report.html").is_file(), missing[:5]
-    for table in ("forgetting", "pooled"):
+    # The residual's limit where the run restores a step at three or more budgets (the study and its 800-step add-on).
+    tables = ["forgetting", "pooled"] + ([LIMIT_TABLE] if plan.limit_figures() else [])
+    assert (folder / f"{LIMIT_TABLE}.csv").is_file() == bool(plan.limit_figures())
+    for table in tables:
         redrawn = pd.read_csv(tmp_path / plan.table_file(table, "csv"))
         committed = pd.read_csv(folder / f"{table}.csv")
         pd.testing.assert_frame_equal(redrawn, committed)

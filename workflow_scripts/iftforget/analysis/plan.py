@@ -27,10 +27,15 @@ FIGURE_CATEGORIES = {
     "pattern_probe": "09. Each run: text pattern probe",
     "grid": "10. Residual of every run",
     "table": "11. Tables",
+    "limit": "12. Pooled: the residual's limit under restoration",
 }
 FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap",
                 "headline": "headline"}
 TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
+LIMIT_TABLE = "residual_limit"
+# A saturating curve of the residual against the budget has three parameters, so the residual's limit is fitted at a
+# step restored at three or more budgets (iftforget.analysis.limit).
+LIMIT_MIN_BUDGETS = 3
 Pool = tuple[str, str]  # (base model, dataset): the units pooled by one analysis job
 
 
@@ -143,9 +148,29 @@ class AnalysisPlan:
         return specs
 
     def targets(self) -> list[str]:
-        """The tidy tables and every figure the config asks for."""
+        """The tidy tables and every figure the config asks for, and the residual's limit where it is fitted."""
         tables = [self.table_file(table, ext) for table in TABLES for ext in ("csv", "html")]
-        return tables + [path for path, _, _, _ in self.figure_specs()]
+        limit = [self.table_file(LIMIT_TABLE, "csv")] if self.limit_figures() else []
+        return tables + [path for path, _, _, _ in self.figure_specs()] + limit + [
+            path for figure in self.limit_figures() for path in figure["paths"]]
+
+    # --- the residual's limit ------------------------------------------------------------------------------------
+    def limit_step(self, dataset: str) -> int | None:
+        """The last grid step of `dataset` restored at LIMIT_MIN_BUDGETS or more budgets (None if there is none)."""
+        steps = [s for s in self.grid.steps if len(self.grid.step_budgets(s, dataset)) >= LIMIT_MIN_BUDGETS]
+        return max(steps) if steps else None
+
+    def limit_figures(self) -> list[dict[str, Any]]:
+        """One figure per pool with a step to fit: the residual against the budget at that step, per knowledge probe
+        (the table fits every such step; the figure shows the last)."""
+        figures = []
+        for pool in self.pools():
+            step = self.limit_step(pool[1])
+            if step is not None and self.knowledge_tasks():
+                figures.append({"base_model": pool[0], "dataset": pool[1],
+                                "cases": [[task, step] for task in self.knowledge_tasks()],
+                                "paths": self.figure_files(pool, "residual-limit")})
+        return figures
 
     # --- inputs and plans of the jobs ----------------------------------------------------------------------------
     def unit_models(self, group: Group, task: str) -> list[dict[str, Any]]:

@@ -1,0 +1,34 @@
+"""Adapter of rule `residual_limit`: the residual's limit under restoration (iftforget.analysis.limit), fitted on the
+tidy table of every run, as a CSV and one figure per (base model, dataset)."""
+
+import argparse
+import json
+
+import pandas as pd
+
+from iftforget.analysis.limit import limit_table
+from iftforget.figures.limit import plot_limit
+from iftforget.io import atomic_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--units", required=True, help="forgetting.csv, the tidy table of every run")
+    parser.add_argument("--confidence", required=True, type=float, help="level of the pooled intervals")
+    parser.add_argument("--figures", required=True, type=json.loads,
+                        help="JSON list of {base_model, dataset, cases: [[task, step]...], paths}")
+    parser.add_argument("--out", required=True, help="the limit table (CSV)")
+    args = parser.parse_args()
+
+    units = pd.read_csv(args.units)
+    limits = limit_table(units, args.confidence)
+    with atomic_path(args.out) as tmp:
+        limits.to_csv(tmp, index=False)
+    for figure in args.figures:
+        plot_limit(units, limits, figure["base_model"], figure["dataset"], [tuple(c) for c in figure["cases"]],
+                   figure["paths"])
+    print(f"{int(limits['replicate'].isna().sum())} pooled limits -> {args.out}; {len(args.figures)} figures")
+
+
+if __name__ == "__main__":
+    main()
