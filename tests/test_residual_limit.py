@@ -92,10 +92,14 @@ def test_the_pooled_limit_is_the_mean_of_the_replicates_limits_with_a_t_interval
 
 
 def test_seeds_of_a_replicate_are_averaged_before_the_fit():
-    """Two seeds of each of three replicates: three limits, not six (the replicates are the independent units)."""
-    table = limit_table(units_table({r: exponential(0.2 + 0.05 * r, 0.4, 60) for r in range(3)}, seeds=(0, 1)),
-                        0.95)
-    assert table[table["replicate"].notna() & (table["family"] == "power")]["replicate"].tolist() == [0, 1, 2]
+    """Two seeds of each of three replicates, 0.1 apart: three limits, not six (the replicates are the independent
+    units), each the limit of its seeds' mean curve."""
+    units = units_table({r: exponential(0.2 + 0.05 * r, 0.4, 60) for r in range(3)}, seeds=(0, 1))
+    units.loc[(units["seed"] == 1) & (units["quantity"] == "residual"), "estimate"] += 0.1
+    table = limit_table(units, 0.95)
+    fitted = table[table["replicate"].notna() & (table["family"] == "exponential")]
+    assert fitted["replicate"].tolist() == [0, 1, 2]
+    assert fitted["limit"].to_numpy() == pytest.approx([0.25, 0.30, 0.35], abs=2e-3)
     assert int(table.loc[table["replicate"].isna(), "n_replicates"].iloc[0]) == 3
 
 
