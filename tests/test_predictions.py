@@ -1,0 +1,46 @@
+"""The confirmatory study's predictions (presets/confirmatory-predictions.yaml, restating docs/confirmatory.md) are
+checked against a pooled table: they restate the exploratory study's outcome, so they hold on its committed table, and
+a contrary row or a missing one fails the prediction it belongs to and no other."""
+
+from __future__ import annotations
+
+import pandas as pd
+import yaml
+
+from conftest import REPO
+from iftforget.analysis.predictions import check_predictions
+
+PREDICTIONS = yaml.safe_load((REPO / "presets" / "confirmatory-predictions.yaml").read_text())["predictions"]
+STUDY = pd.read_csv(REPO / "figures" / "study" / "pooled.csv")
+
+
+def held(pooled: pd.DataFrame) -> dict[str, bool]:
+    return {outcome.prediction: outcome.held for outcome in check_predictions(PREDICTIONS, pooled)}
+
+
+def test_every_prediction_restates_the_exploratory_study_and_holds_on_its_table():
+    assert held(STUDY) == {"1": True, "2": True, "3": True, "4": True, "5": True}
+
+
+def test_a_pseudo_step_fails_the_first_prediction_only():
+    pooled = STUDY.copy()
+    pooled.loc[(pooled["task"] == "world_completion") & (pooled["dataset"] == "qa-mix") & (pooled["step"] == 8)
+               & (pooled["quantity"] == "residual") & (pooled["budget"] == 50), "stage"] = "pseudo"
+    assert held(pooled) == {"1": False, "2": True, "3": True, "4": True, "5": True}
+
+
+def test_an_undecided_late_step_fails_the_prediction_of_actual_forgetting():
+    pooled = STUDY.copy()
+    pooled.loc[(pooled["task"] == "world_mc_completion") & (pooled["dataset"] == "format-only")
+               & (pooled["step"] == 256) & (pooled["quantity"] == "residual"), "stage"] = "undecided"
+    assert held(pooled) == {"1": True, "2": True, "3": False, "4": True, "5": True}
+
+
+def test_a_transition_test_that_was_not_run_or_reaches_0_fails_its_prediction():
+    untested = STUDY[~((STUDY["quantity"] == "share_change") & (STUDY["task"] == "world_mc_completion")
+                       & (STUDY["dataset"] == "qa-mix"))]
+    assert held(untested)["4"] is False
+    reaching_0 = STUDY.copy()
+    reaching_0.loc[(reaching_0["quantity"] == "share_change") & (reaching_0["task"] == "world_completion")
+                   & (reaching_0["dataset"] == "qa-mix"), "ci_low"] = 0.0
+    assert held(reaching_0)["4"] is False
