@@ -2,7 +2,8 @@
 of rows of pooled.csv (tasks x datasets x steps, one quantity at one budget) and what every one of them must show (a
 stage, or an interval wholly above 0). A prediction holds when every row of every check does; a missing row fails it.
 
-    python -m iftforget.analysis.predictions presets/confirmatory-predictions.yaml results/confirmatory/analysis/pooled.csv
+    python -m iftforget.analysis.predictions presets/confirmatory-predictions.yaml \
+        results/confirmatory/analysis/pooled.csv
 """
 
 from __future__ import annotations
