@@ -37,13 +37,25 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
 
+def python_on_path(**extra: str) -> dict[str, str]:
+    """The environment of a Snakemake run from the tests: its jobs run `python`, the interpreter running the tests,
+    whether or not its environment is activated."""
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            **extra}
+
+
+def model_weights(folder: Path) -> dict:
+    """A model folder's weights as one process loads them (tied weights under each of their names)."""
+    from transformers import AutoModelForCausalLM  # imported here: most tests never load a model
+
+    return AutoModelForCausalLM.from_pretrained(folder).state_dict()
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages. The run is
     `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process)."""
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), *args]
-    # Jobs run `python`: the interpreter running the tests, whether or not its environment is activated.
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = snakemake_process.run(command, cwd=cwd, env=env, timeout=timeout)
+    result = snakemake_process.run(command, cwd=cwd, env=python_on_path(), timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"

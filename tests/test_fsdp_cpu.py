@@ -8,10 +8,8 @@ preset's own settings (bf16). docs/paper-scale.md lists what of a GPU job this d
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,8 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM
 
-from conftest import REPO, SNAKEMAKE, merge_config, run_snakemake, wait_for, write_stand_ins
+from conftest import (REPO, SNAKEMAKE, merge_config, model_weights, python_on_path, run_snakemake, wait_for,
+                      write_stand_ins)
 
 RESULTS = "results/fsdp-cpu"
 RUN = f"{RESULTS}/models/tiny/rep0"
@@ -120,13 +119,8 @@ def held_shares(log: str) -> dict[int, tuple[int, int]]:
     return {int(rank): (int(held), int(total)) for rank, held, total in found}
 
 
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    """A model folder's weights as one process loads them (tied weights under each of their names)."""
-    return AutoModelForCausalLM.from_pretrained(folder).state_dict()
-
-
 def max_difference(a: Path, b: Path) -> float:
-    wa, wb = weights(a), weights(b)
+    wa, wb = model_weights(a), model_weights(b)
     assert wa.keys() == wb.keys()
     return max((wa[name] - wb[name]).abs().max().item() for name in wa)
 
@@ -214,7 +208,7 @@ def test_sharded_chain_with_a_killed_segment_equals_the_uninterrupted_sharded_ru
     chain = {"ift": {"steps": [4, STEPS]}, "training": {"save_every_steps": 2}}
     files = config_files(tmp_path, stand_ins["config"], chain)
     log = tmp_path / "killed-snakemake.log"
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env = python_on_path()
     with log.open("w") as handle:
         process = subprocess.Popen([SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), IFT, "--cores", "2", *files],
                                    cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, evaluated_models_count, job_counts, run_snakemake
+from conftest import REPO, SNAKEMAKE, evaluated_models_count, job_counts, python_on_path, run_snakemake
 from iftforget.config import check_config
 from iftforget.grid import Grid
 
@@ -60,8 +60,7 @@ def isolated_config_folders(config_home: Path) -> dict[str, str]:
     """The environment of a Snakemake run whose user and site config folders are `config_home` and an empty one."""
     site = config_home.parent / f"{config_home.name}-site"
     site.mkdir(exist_ok=True)
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "XDG_CONFIG_HOME": str(config_home), "XDG_CONFIG_DIRS": str(site), "PATH": path}
+    return python_on_path(XDG_CONFIG_HOME=str(config_home), XDG_CONFIG_DIRS=str(site))
 
 
 def snakemake_in_repo(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
@@ -151,11 +150,13 @@ def test_each_profile_keeps_to_its_layer():
 
 def declared_localrules() -> set[str]:
     """The rules named by the `localrules:` directives of the Snakefile and the rule files (one name a line, as
-    snakefmt writes it)."""
+    snakefmt writes it), and those that declare `localrule: True` themselves (a rule defined only for some grids)."""
     names: set[str] = set()
     for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
-        for block in re.findall(r"^localrules:\n((?:    \w+,\n)+)", path.read_text(), flags=re.MULTILINE):
+        text = path.read_text()
+        for block in re.findall(r"^localrules:\n((?:    \w+,\n)+)", text, flags=re.MULTILINE):
             names |= set(re.findall(r"\w+", block))
+        names |= set(re.findall(r"rule (\w+):\n(?:(?![ \t]*rule )[^\n]*\n)*?[ \t]+localrule: True\n", text))
     assert names, "the Snakefile declares its localrules"
     return names
 

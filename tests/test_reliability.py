@@ -15,22 +15,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
-from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, run_snakemake, smoke_config,
-                      wait_for)
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, model_weights, python_on_path,
+                      run_snakemake, smoke_config, wait_for)
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
-def weights(model_dir: Path) -> dict[str, torch.Tensor]:
-    return load_file(model_dir / "model.safetensors")
-
-
 def assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = weights(a), weights(b)
+    wa, wb = model_weights(a), model_weights(b)
     assert wa.keys() == wb.keys()
     for name in wa:
         torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=1e-6, msg=f"{name} differs")
@@ -54,7 +49,7 @@ def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     shutil.copytree(straight / grid.world_dir(0), killed / grid.world_dir(0))
 
     log = tmp_path / "killed-snakemake.log"
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env = python_on_path()
     with log.open("w") as handle:
         # Its own session: the kill reaches snakemake, the job's shell and the training process, like a lost node.
         process = subprocess.Popen(
