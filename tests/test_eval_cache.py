@@ -1,0 +1,37 @@
+"""The committed eval caches (iftforget.eval_cache): every eval JSON of a run, unpacked where the figures-from-cache
+command reads it, with each item's score exact and only the multiple-choice log-likelihoods rounded."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+from iftforget.eval_cache import pack
+
+
+def eval_json(items: list[dict]) -> dict:
+    return {"format_version": 1, "task": "t", "score": 0.5, "items": items}
+
+
+def test_the_archive_holds_every_eval_json_at_its_path_with_scores_exact_and_loglikelihoods_rounded(tmp_path: Path,
+                                                                                                   monkeypatch):
+    root = Path("results/run")
+    files = {root / "eval/m/rep0/base/world_mc_completion.json":
+             eval_json([{"id": "a", "acc": 1.0, "loglikelihoods": [-1.23456789, -0.0004999]}]),
+             root / "eval/m/rep0/base/world_completion.json": eval_json([{"id": "a", "exact_match": 0.0}])}
+    for path, record in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(json.dumps(record))
+    out = tmp_path / "evals.tar.xz"
+    (tmp_path / "unpacked").mkdir()
+    monkeypatch.chdir(tmp_path)  # the archive's paths are those below the working directory, as a run has them
+    assert pack(root, out) == 2
+    with tarfile.open(out) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+        assert sorted(archive.getnames()) == sorted(map(str, files))
+    mc = json.loads((tmp_path / "unpacked" / root / "eval/m/rep0/base/world_mc_completion.json").read_text())
+    assert mc["items"] == [{"id": "a", "acc": 1.0, "loglikelihoods": [-1.235, -0.0]}]
+    assert mc["score"] == 0.5 and mc["task"] == "t"
+    completion = json.loads((tmp_path / "unpacked" / root / "eval/m/rep0/base/world_completion.json").read_text())
+    assert completion == files[root / "eval/m/rep0/base/world_completion.json"]

@@ -1,0 +1,62 @@
+"""A run's eval JSONs packed into one committed archive (figures/<run>/evals.tar.xz), from which the figures-from-cache
+command redraws its tables and figures with no model and no training or evaluation job.
+
+The multiple-choice log-likelihoods are rounded (to `decimals`) in the archive: they are most of its bytes and no
+analysis reads their values (only how many choices an item has; each item's score is kept exactly), so a redraw from
+the archive gives the tables of the unrounded files (tests/test_study_cache.py compares them with the committed ones).
+
+    python -m iftforget.eval_cache --root results/confirmatory --out figures/confirmatory/evals.tar.xz
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import lzma
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from iftforget.io import atomic_path
+
+LOGLIKELIHOOD_DECIMALS = 3
+
+
+def rounded(record: dict[str, Any], decimals: int = LOGLIKELIHOOD_DECIMALS) -> dict[str, Any]:
+    """An eval JSON with each item's log-likelihoods rounded; every other field as it was."""
+    items = [item | {"loglikelihoods": [round(value, decimals) for value in item["loglikelihoods"]]}
+             if "loglikelihoods" in item else item for item in record.get("items", [])]
+    return record | {"items": items} if "items" in record else record
+
+
+def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS) -> int:
+    """Every eval JSON below `root`/eval into an xz tar archive at `out` (paths as `root`/eval/...: the archive is
+    unpacked in the working directory); returns how many files it holds."""
+    files = sorted((root / "eval").rglob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no eval JSON below {root / 'eval'}")
+    with atomic_path(out) as tmp:
+        # One xz stream over files sorted by path: the same task's files of neighbouring models compress together.
+        with (lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as stream,
+              tarfile.open(fileobj=stream, mode="w") as tar):
+            for path in files:
+                data = (json.dumps(rounded(json.loads(path.read_text()), decimals), indent=1) + "\n").encode()
+                info = tarfile.TarInfo(str(path))
+                info.size, info.mtime, info.mode = len(data), int(path.stat().st_mtime), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return len(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", required=True, type=Path, help="the run's results folder (results_dir)")
+    parser.add_argument("--out", required=True, type=Path, help="the archive to write (.tar.xz)")
+    parser.add_argument("--decimals", type=int, default=LOGLIKELIHOOD_DECIMALS)
+    args = parser.parse_args()
+    count = pack(args.root, args.out, args.decimals)
+    print(f"{count} eval JSONs -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
