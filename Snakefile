@@ -33,11 +33,13 @@ localrules:
     all,
     figures,
     world,
+    world_fresh_corpus,
     tokenizer,
     world_ift_data,
     prepare_restore_corpus,
     summarize,
     analyze,
+    analyze_arm,
     forgetting_table,
     plot_figures,
 

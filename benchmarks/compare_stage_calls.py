@@ -1,6 +1,7 @@
 """The stage calls that differ between two versions of a run's tidy tables (for example the committed tables and
 those redrawn by a newer analysis): per (dataset, task, step), the pooled stage and each replicate's stage, printed
-as a Markdown table. "no drop" of earlier tables is read as "no material drop".
+as a Markdown table. "no drop" of earlier tables is read as "no material drop". Only the main restoration corpus is
+compared (tables with a restoration arm also hold its rows, named in the column corpus; earlier tables have none).
 
     python benchmarks/compare_stage_calls.py OLD_FOLDER NEW_FOLDER    # each holding pooled.csv and forgetting.csv
 """
@@ -21,6 +22,8 @@ def stage_calls(folder: Path) -> pd.DataFrame:
     pooled = pd.read_csv(folder / "pooled.csv").assign(replicate=-1)
     units = pd.read_csv(folder / "forgetting.csv")
     table = pd.concat([pooled, units], ignore_index=True)
+    if "corpus" in table:  # the main corpus' rows come first
+        table = table[table["corpus"] == table["corpus"].iloc[0]]
     keys = ["dataset", "task", "step", "replicate"]
     budget = table.loc[table["quantity"] == "residual_detectable", "budget"].iloc[0]
     residual = table[(table["quantity"] == "residual") & (table["budget"] == budget)].set_index(keys)

@@ -229,6 +229,8 @@ class _Planner:
                 yield Job("tokenizer")
             for _ in world_datasets:
                 yield Job("world_ift_data")
+            for _ in grid.fresh_corpora():
+                yield Job("world_fresh_corpus")
             for base in pretrained:
                 model = Output("base model pre-trained here", self.model_bytes(base), True)
                 yield self.training_job("pretrain", base, "pretrain", config["pretrain"]["steps"], "pretrain", [model])
@@ -247,7 +249,6 @@ class _Planner:
             sample = config["restore_corpus"]["sample_tokens"] * TEXT_BYTES_PER_TOKEN
             rule = "prefetch_restore_corpus" if grid.hub_corpora() else "prepare_restore_corpus"
             yield Job(rule, outputs=[Output("restoration corpus sample", sample, True)])
-        corpus = grid.corpus
         for base, dataset, _, _ in grid.groups():
             previous = 0
             for step in grid.steps:
@@ -257,20 +258,25 @@ class _Planner:
                            Output("IFT trainer state", self.state_bytes(base), grid.keeps_ift("trainer_state", last))]
                 yield self.training_job(rule, base, "ift", step - previous, dataset, outputs)
                 previous = step
-                for budget in grid.step_budgets(step, dataset):
-                    restored = Output("restored model", self.model_bytes(base), grid.keeps_restored())
-                    yield self.training_job("restore", base, "restore", budget, corpus, [restored])
+                for corpus in grid.dataset_corpora(dataset):
+                    for budget in grid.step_budgets(step, dataset):
+                        restored = Output("restored model", self.model_bytes(base), grid.keeps_restored())
+                        yield self.training_job("restore", base, "restore", budget, corpus, [restored])
         for base in grid.base_models:
             for _ in grid.replicates:
                 for _ in grid.seeds:
-                    for budget in grid.budgets():
-                        control = Output("control (restored base)", self.model_bytes(base), grid.keeps_restored())
-                        yield self.training_job("restore_control", base, "restore", budget, corpus, [control])
+                    for corpus in grid.corpora():
+                        for budget in grid.budgets(corpus):
+                            control = Output("control (restored base)", self.model_bytes(base),
+                                             grid.keeps_restored())
+                            yield self.training_job("restore_control", base, "restore", budget, corpus, [control])
         for model in grid.models():
             yield self.eval_job(model.base_model)
         yield Job("summarize")
         for _ in self.plan.pools():
             yield Job("analyze")
+        for _ in self.plan.arm_pools():
+            yield Job("analyze_arm")
         yield from (Job("forgetting_table"), Job("plot_figures"))
         if self.plan.limit_figures():
             yield Job("residual_limit")
@@ -304,7 +310,7 @@ class _Planner:
 
     def _sequence_names(self) -> list[str]:
         names = ["pretrain"] if any(self.grid.is_pretrained_here(b) for b in self.grid.base_models) else []
-        return [*names, *self.grid.datasets, self.grid.corpus]
+        return [*names, *self.grid.datasets, *self.grid.corpora()]
 
 
 def plan_costs(config: dict[str, Any]) -> CostPlan:

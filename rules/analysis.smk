@@ -11,7 +11,7 @@ rule figures:
 
 rule analyze:
     input:
-        lambda wildcards: PLAN.pool_eval_files((wildcards.model, wildcards.dataset)),
+        lambda wildcards: PLAN.pool_eval_files(*analysis_pool(wildcards)),
     output:
         PLAN.pool_outputs(("{model}", "{dataset}")),
     log:
@@ -21,13 +21,29 @@ rule analyze:
     conda:
         "../envs/analysis.yaml"
     params:
-        plan=lambda wildcards: as_json(PLAN.analysis_plan((wildcards.model, wildcards.dataset))),
+        plan=lambda wildcards: as_json(PLAN.analysis_plan(*analysis_pool(wildcards))),
         settings=as_json(config["analysis"]),
     message:
         "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset}, each run and pooled, with "
         "{config[analysis][bootstrap_resamples]} bootstrap resamples"
     shell:
         "python -m analyze --plan {params.plan:q} --settings {params.settings:q} > {log:q} 2>&1"
+
+
+# The same on the corpus of a restoration arm (restore.arms): its own job and files, one level deeper, so that adding
+# an arm reruns no analysis of the main corpus.
+use rule analyze as analyze_arm with:
+    output:
+        PLAN.pool_outputs(("{model}", "{dataset}"), "{corpus}"),
+    log:
+        LAYOUT.log("analyze", ARM_POOL_PATTERN),
+    benchmark:
+        LAYOUT.benchmark("analyze", ARM_POOL_PATTERN)
+    wildcard_constraints:
+        corpus=one_of(GRID.arms),
+    message:
+        "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} restored on "
+        "{wildcards.corpus}, each run and pooled, with {config[analysis][bootstrap_resamples]} bootstrap resamples"
 
 
 rule forgetting_table:

@@ -21,7 +21,7 @@ from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
-from iftforget.paths import MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
+from iftforget.paths import ARM_POOL_PATTERN, MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
 from iftforget.tracking import NO_TRACKING, check_tracker_installed
 from iftforget.world import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
@@ -164,6 +164,13 @@ def restoration_start(wildcards):
     if "step" in wildcards.keys():
         return GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), int(wildcards.step))
     return GRID.base(wildcards.model, replicate)
+
+
+def analysis_pool(wildcards):
+    """The (base model, dataset) of an analysis job and its restoration corpus: an arm's (rule analyze_arm) or the
+    main one (rule analyze, whose paths have no corpus)."""
+    corpus = wildcards.corpus if "corpus" in wildcards.keys() else None
+    return (wildcards.model, wildcards.dataset), corpus
 
 
 def run_seed(wildcards):

@@ -1,13 +1,14 @@
 # Restoration: each IFT checkpoint, and the base model as the control (k = 0), trained r steps on text
-# distributed like the pre-training corpus. Restored models are read by their eval only: restore.keep_models = none
-# makes them temp(), deleted once evaluated.
+# distributed like the pre-training corpus: restore_corpus, or the corpus of an arm (restore.arms), named by the
+# {corpus} wildcard. Restored models are read by their eval only: restore.keep_models = none makes them temp(),
+# deleted once evaluated.
 
 
 rule restore:
     input:
         model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
         prefetched=lambda wildcards: prefetched(restoration_start(wildcards)),
-        corpus=GRID.restore_data_file(),
+        corpus=lambda wildcards: GRID.restore_data_file(wildcards.corpus, wildcards.replicate),
     output:
         model_output("restored", GRID.keeps_restored()),
     log:

@@ -1,7 +1,8 @@
 # The synthetic world of each replicate: people, biographies, QA and generic instructions, the restoration corpus,
-# the probes; its tokenizer; and the world's IFT datasets, mixed from its QA and generic instructions. Like the
-# pre-training, these jobs come first (the highest priority): they take seconds, and a replicate's chain of IFT
-# segments cannot start without them (at the priority of evals they waited behind every ready restoration).
+# the probes; its tokenizer; the world's IFT datasets, mixed from its QA and generic instructions; the corpus of a
+# world-fresh restoration arm. Like the pre-training, these jobs come first (the highest priority): they take
+# seconds, and a replicate's chain of IFT segments cannot start without them (at the priority of evals they waited
+# behind every ready restoration).
 
 
 rule world:
@@ -68,3 +69,27 @@ rule world_ift_data:
     shell:
         "python -m world_ift_data --qa {input.qa:q} --generic {input.generic:q}"
         " --generic-fraction {params.generic_fraction} --seed {params.seed} --out {output:q} > {log:q} 2>&1"
+
+
+# The corpus of a restoration arm with source world-fresh: biographies of new people, drawn from the replicate's
+# world block by random streams of their own. A rule of its own, not an output of rule world, so that adding an arm to
+# a finished run rebuilds no world (and no job that reads one).
+rule world_fresh_corpus:
+    output:
+        LAYOUT.pattern("fresh_corpus"),
+    log:
+        LAYOUT.log("world_fresh_corpus", "rep{replicate}/{corpus}"),
+    benchmark:
+        LAYOUT.benchmark("world_fresh_corpus", "rep{replicate}/{corpus}")
+    wildcard_constraints:
+        corpus=one_of(GRID.fresh_corpora()),
+    priority: 3
+    conda:
+        "../envs/train.yaml"
+    params:
+        world=lambda wildcards: as_json(GRID.world_block(int(wildcards.replicate))),
+    message:
+        "Writing restoration corpus {wildcards.corpus} of world {wildcards.replicate}: the biographies of people "
+        "outside the world's splits"
+    shell:
+        "python -m world_fresh_corpus --world {params.world:q} --out {output:q} > {log:q} 2>&1"

@@ -380,11 +380,11 @@ def test_analyze_task_writes_each_run_and_the_pooled_result(tmp_path):
         models = [{"kind": k, "step": s, "budget": b, "path": p} for (k, s, b), p in files.items()]
         output = str(tmp_path / f"u{replicate}.json")
         units.append({"replicate": replicate, "seed": 0, "models": models, "output": output})
-    entry = {"base_model": "b", "dataset": "d", "task": "world_completion", "budget": BUDGET, "margin": DELTA,
-             "units": units, "output": str(tmp_path / "pooled.json")}
+    entry = {"base_model": "b", "dataset": "d", "corpus": "c", "task": "world_completion", "budget": BUDGET,
+             "margin": DELTA, "units": units, "output": str(tmp_path / "pooled.json")}
     analyze_task(entry, SETTINGS)
     table = tidy_table([unit["output"] for unit in units], UNIT_COLUMNS)
-    assert sorted(table["replicate"].unique()) == [0, 1]
+    assert sorted(table["replicate"].unique()) == [0, 1] and set(table["corpus"]) == {"c"}
     assert (table.loc[table["quantity"] == "k_star", "estimate"] == 100).all()
     pooled = json.loads((tmp_path / "pooled.json").read_text())
     assert pooled["k_star"] == 100 and pooled["stage_counts"]["100"]["actual"] == 2

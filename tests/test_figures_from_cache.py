@@ -20,7 +20,7 @@ from iftforget.config import check_config
 from iftforget.grid import Grid
 from iftforget.paths import ModelRef
 
-ANALYSIS_RULES = ["analyze", "forgetting_table", "plot_figures", "residual_limit", "figures"]
+ANALYSIS_RULES = ["analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit", "figures"]
 # The README's figures-from-cache command, less the report path (added per test).
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
 UPSTREAM_RULES = {"world", "tokenizer", "world_ift_data", "pretrain", "ift", "restore", "restore_control", "eval",
@@ -35,6 +35,7 @@ OUTPUT_TYPES = {
 }
 N_ITEMS = 120
 MC_CHOICES = 10
+ARM = "fresh-bios"  # a restoration arm whose restored models keep more items lost than the main corpus' (below)
 
 
 def run_in(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -59,6 +60,8 @@ def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray,
     budget_factor = 200 / ref.budget if ref.budget else 1.0
     lost_share = {"base": 0.0, "control": 0.0, "ift": min(0.2 * position, 0.9),
                   "restored": min(0.9, max(0.0, 0.12 * (position - 2)) * budget_factor ** 0.3)}[ref.kind]
+    if ref.kind == "restored" and ref.corpus == ARM:
+        lost_share = min(0.9, lost_share + 0.25)
     values = base.copy()
     values[known[: int(lost_share * len(known))]] = 0
     return values, None
@@ -184,3 +187,40 @@ def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     assert not (tmp_path / "results" / "figures").exists()
     assert not (tmp_path / "results" / "analysis" / "forgetting.csv").exists()
     assert not (tmp_path / "results" / "analysis" / "pooled.csv").exists()
+
+
+def test_a_restoration_arm_is_analysed_beside_the_main_corpus_in_rows_that_name_their_corpus(tmp_path):
+    """A grid with a restoration arm of the QA mix (restore.arms): one more analysis job (analyze_arm) reads the
+    arm's own restorations and controls at the QA mix's budgets, every row of both tables names its corpus (the main
+    corpus' first), and the pooled figure comparing the corpora is drawn for the QA mix only."""
+    datasets = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
+                {"name": "format-only", "source": "world", "generic_fraction": 1.0}]
+    restore = {"steps": 50, "sweep_budgets": [200], "sweep_steps": [256], "sweep_datasets": ["qa-mix"],
+               "arms": [{"name": ARM, "source": "world-fresh", "datasets": ["qa-mix"]}]}
+    analysis = yaml.safe_load((REPO / "config.yaml").read_text()).get("analysis", {}) | {"run_figures": False}
+    layout = cached_results(tmp_path, replicates=[0, 1], ift_datasets=datasets, restore=restore, analysis=analysis)
+    assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
+        "analyze": 2, "analyze_arm": 1, "forgetting_table": 1, "plot_figures": 1, "figures": 1,
+    }
+    run_in(tmp_path, *FROM_CACHE)
+    assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
+    corpora_figures = [figure for figure in layout.figure_plan() if figure["kind"] == "corpora"]
+    assert [figure["where"] for figure in corpora_figures] == [["world-llama", "qa-mix"]]
+
+    units = pd.read_csv(tmp_path / layout.table_file("forgetting", "csv"))
+    pooled = pd.read_csv(tmp_path / layout.table_file("pooled", "csv"))
+    for table in (units, pooled):
+        main = table["corpus"] == "hold-bios"
+        assert set(table["corpus"]) == {"hold-bios", ARM}
+        assert main.iloc[: main.sum()].all(), "the main corpus' rows first"
+        assert set(table.loc[~main, "dataset"]) == {"qa-mix"}
+        assert set(table.loc[main, "dataset"]) == {"qa-mix", "format-only"}
+    completion = pooled[(pooled.task == "world_completion") & (pooled.dataset == "qa-mix")]
+    shift = completion[completion.quantity == "control_shift"]
+    assert set(shift.loc[shift.corpus == ARM, "budget"]) == {50, 200}
+    residual = completion[(completion.quantity == "residual") & (completion.step == 256) & (completion.budget == 50)]
+    by_corpus = residual.set_index("corpus")["estimate"]
+    # The arm's restored models were written to keep a quarter more of the known items lost.
+    assert by_corpus[ARM] - by_corpus["hold-bios"] > 0.1, by_corpus
+    share = units[(units.corpus == ARM) & (units.quantity == "residual_shrink")]
+    assert set(share.step) == {256}, "the arm's budget verdict at the QA mix's sweep step"

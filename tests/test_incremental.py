@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -131,6 +132,35 @@ def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finis
                                                          **ANALYSIS}
     config = yaml.safe_load((workdir / "append.yaml").read_text())
     assert config["ift"]["steps"][-1] == steps[-1] * 2
+
+
+def test_adding_a_restoration_arm_runs_only_its_corpus_restorations_controls_evals_and_the_analysis(finished,
+                                                                                                    tmp_path):
+    """A restoration arm layered on a finished run (as presets/confirmatory-fresh-arm.yaml on the confirmatory
+    study): its corpus, IFT@k of every step and the control restored on it, their evals, its analysis job and the
+    tables and figures; no world, pre-training, IFT, restoration or eval of the main corpus, not even its analysis
+    job. Run for real, it leaves every earlier artifact as it was and adds the arm's rows to the tables."""
+    workdir = tmp_path / "arm"
+    shutil.copytree(finished, workdir, symlinks=True)
+    overrides = {"restore": {"arms": [{"name": "fresh-bios", "source": "world-fresh"}]}}
+    steps = len(smoke_steps())
+    expected = {"world_fresh_corpus": 1, "restore": steps, "restore_control": 1, "eval": steps + 1, "summarize": 1,
+                "analyze_arm": 1, **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
+    assert planned(workdir, overrides, "arm") == expected
+    before = checksums(workdir)
+    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name="arm"))
+    assert job_counts(result.stdout + result.stderr) == expected
+    after = checksums(workdir)
+    rewritten = ("results/smoke/analysis/forgetting", "results/smoke/analysis/pooled.", "results/smoke/figures/",
+                 "results/smoke/summary/", "results/smoke/logs/", "results/smoke/benchmarks/", "results/smoke/cache/")
+    changed = [path for path, digest in before.items() if not path.startswith(rewritten) and after[path] != digest]
+    assert changed == [], changed
+    corpus = workdir / "results/smoke/world/rep0/restore-fresh-bios.jsonl"
+    assert len(corpus.read_text().splitlines()) == len((workdir / "results/smoke/world/rep0/restore.jsonl")
+                                                        .read_text().splitlines())
+    pooled = pd.read_csv(workdir / "results/smoke/analysis/pooled.csv")
+    assert list(dict.fromkeys(pooled["corpus"])) == ["hold-bios", "fresh-bios"]
+    assert (workdir / "results/smoke/figures/world-llama/qa-mix/pooled/corpora.png").is_file()
 
 
 def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, tmp_path):

@@ -77,3 +77,18 @@ def test_rule_patterns_are_the_table_with_a_kind_filled_in():
 def test_a_path_with_a_missing_value_is_an_error():
     with pytest.raises(ValueError, match="task"):
         Layout("results").path("eval", model=MODELS[0])
+
+
+def test_the_paths_of_a_restoration_arm_match_no_pattern_of_the_main_corpus_or_the_world():
+    """An arm's corpus is a file of its own rule beside the world's (never an output of rule world), and its
+    analysis files lie one level below the main corpus', so no job of one is asked for a file of the other."""
+    layout = Layout("results")
+    corpus = layout.path("fresh_corpus", replicate=2, corpus="restore")
+    assert parse(layout.pattern("world_file"), corpus) is None
+    assert parse(layout.pattern("fresh_corpus"), layout.path("world_file", replicate=2, file="restore")) is None
+    for artifact in ("comparison", "pooled"):
+        values = {"model": "ift", "dataset": "base", "replicate": "2", "seed": "3", "task": "world_chat"}
+        values = {name: value for name, value in values.items() if name in wildcard_names(PATTERNS[artifact])}
+        arm = layout.path(f"arm_{artifact}", corpus="pooled", **values)
+        assert parse(layout.pattern(artifact), arm) is None
+        assert parse(layout.pattern(f"arm_{artifact}"), layout.path(artifact, **values)) is None

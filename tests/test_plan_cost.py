@@ -35,13 +35,18 @@ def paper() -> dict:
     return layered(PAPER_FILES)
 
 
-# The paper preset, the study preset (two datasets, a budget sweep of one of them), and the smoke grid with a "last"
-# retention (rule ift_last) and a budget sweep (more restorations).
+# The paper preset, the study preset (two datasets, a budget sweep of one of them), the smoke grid with a "last"
+# retention (rule ift_last) and a budget sweep (more restorations), and the smoke grid with two datasets, a sweep of
+# one and a restoration arm of that one (its corpus, restorations, controls and analysis).
 DRY_RUNS = {
     "paper": (PAPER_FILES, None),
     "study": (STUDY_FILES, None),
     "smoke-last-sweep": (SMOKE_FILES, {"ift": {"keep_models": "last", "keep_trainer_state": "last"},
                                        "restore": {"sweep_budgets": [20], "keep_models": "none"}}),
+    "smoke-arm": (SMOKE_FILES, {"ift_datasets": [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
+                                                 {"name": "format-only", "source": "world", "generic_fraction": 1.0}],
+                                "restore": {"sweep_budgets": [20], "sweep_datasets": ["qa-mix"],
+                                            "arms": [{"name": "fresh-bios", "datasets": ["qa-mix"]}]}}),
 }
 
 

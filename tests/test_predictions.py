@@ -10,12 +10,13 @@ import yaml
 from conftest import REPO
 from iftforget.analysis.predictions import check_predictions
 
-PREDICTIONS = yaml.safe_load((REPO / "presets" / "confirmatory-predictions.yaml").read_text())["predictions"]
+SPEC = yaml.safe_load((REPO / "presets" / "confirmatory-predictions.yaml").read_text())
+PREDICTIONS = SPEC["predictions"]
 STUDY = pd.read_csv(REPO / "figures" / "study" / "pooled.csv")
 
 
 def held(pooled: pd.DataFrame) -> dict[str, bool]:
-    return {outcome.prediction: outcome.held for outcome in check_predictions(PREDICTIONS, pooled)}
+    return {outcome.prediction: outcome.held for outcome in check_predictions(PREDICTIONS, pooled, SPEC["corpus"])}
 
 
 def test_every_prediction_restates_the_exploratory_study_and_holds_on_its_table():
@@ -44,3 +45,10 @@ def test_a_transition_test_that_was_not_run_or_reaches_0_fails_its_prediction():
     reaching_0.loc[(reaching_0["quantity"] == "share_change") & (reaching_0["task"] == "world_completion")
                    & (reaching_0["dataset"] == "qa-mix"), "ci_low"] = 0.0
     assert held(reaching_0)["4"] is False
+
+
+def test_rows_of_a_restoration_arm_are_not_read():
+    """An arm's rows (here: a pseudo call on another corpus) come after the main corpus' and change no outcome."""
+    arm = STUDY.assign(corpus="fresh-bios", stage="pseudo")
+    assert held(pd.concat([STUDY, arm])) == held(STUDY)
+    assert held(pd.concat([arm, STUDY])) == held(STUDY)

@@ -30,8 +30,8 @@ RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restor
 # under a cluster executor too), or, if submitted, sized in the workflow profile.
 CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control", "eval"}
 TARGET_RULES = {"all", "figures"}
-LOCAL_LIGHT_RULES = {"world", "tokenizer", "world_ift_data", "prepare_restore_corpus", "summarize", "analyze",
-                     "forgetting_table", "plot_figures", "residual_limit"}
+LOCAL_LIGHT_RULES = {"world", "world_fresh_corpus", "tokenizer", "world_ift_data", "prepare_restore_corpus",
+                     "summarize", "analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit"}
 # The rules that fetch from the hub run where Snakemake runs (the login node, which has internet; rules/prefetch.smk).
 PREFETCH_RULES = {"prefetch", "prefetch_model", "prefetch_task", "prefetch_ift_data", "prefetch_restore_corpus"}
 # Settings of the workflow, which apply under any executor: only in profiles/default.

@@ -26,13 +26,16 @@ DELTA = 0.05
 def units_table(curves: dict[int, list[float]], budgets=BUDGETS, seeds=(0,), task="world_completion",
                 step=256) -> pd.DataFrame:
     """forgetting.csv rows of the residual at one step: one curve per replicate (the same for each of its seeds)."""
-    rows = [{"base_model": "m", "dataset": "d", "replicate": replicate, "seed": seed, "task": task, "step": step,
+    rows = [{"base_model": "m", "dataset": "d", "corpus": "c", "replicate": replicate, "seed": seed, "task": task,
+             "step": step,
              "budget": budget, "quantity": "residual", "estimate": value, "margin": DELTA}
             for replicate, values in curves.items() for seed in seeds for budget, value in zip(budgets, values)]
     # A drop row (budget 0) and another step restored at one budget only: neither is a curve.
-    rows += [{"base_model": "m", "dataset": "d", "replicate": r, "seed": 0, "task": task, "step": step, "budget": 0,
+    rows += [{"base_model": "m", "dataset": "d", "corpus": "c", "replicate": r, "seed": 0, "task": task, "step": step,
+              "budget": 0,
               "quantity": "drop", "estimate": 0.6, "margin": DELTA} for r in curves]
-    rows += [{"base_model": "m", "dataset": "d", "replicate": r, "seed": 0, "task": task, "step": 8, "budget": 50,
+    rows += [{"base_model": "m", "dataset": "d", "corpus": "c", "replicate": r, "seed": 0, "task": task, "step": 8,
+              "budget": 50,
               "quantity": "residual", "estimate": 0.01, "margin": DELTA} for r in curves]
     return pd.DataFrame(rows)
 
@@ -76,7 +79,7 @@ def test_a_curve_needs_three_distinct_positive_budgets():
 
 def test_only_steps_restored_at_three_or_more_budgets_are_fitted():
     units = units_table({0: exponential(0.3, 0.4, 60), 1: exponential(0.3, 0.4, 60)})
-    assert limit_cases(units) == [("m", "d", "world_completion", 256)]
+    assert limit_cases(units) == [("m", "d", "c", "world_completion", 256)]
 
 
 def test_the_pooled_limit_is_the_mean_of_the_replicates_limits_with_a_t_interval():
@@ -133,3 +136,12 @@ def test_one_replicate_gives_no_interval_and_no_call():
     table = limit_table(units_table({0: exponential(0.3, 0.4, 20)}), 0.95)
     pooled = table[table["replicate"].isna()]
     assert pooled["ci_low"].isna().all() and (pooled["call"] == UPPER_BOUND).all()
+
+
+def test_each_restoration_corpus_gets_its_own_limit():
+    """The same runs restored on two corpora (an arm beside the main one): the curves are not pooled across them."""
+    main = units_table({r: exponential(0.30, 0.4, 20) for r in range(3)})
+    arm = units_table({r: exponential(0.10, 0.4, 20) for r in range(3)}).assign(corpus="arm")
+    table = limit_table(pd.concat([main, arm]), 0.95)
+    pooled = table[table["replicate"].isna() & (table["family"] == "exponential")].set_index("corpus")["limit"]
+    assert pooled.to_dict() == pytest.approx({"c": 0.30, "arm": 0.10}, abs=2e-3)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 
 import pytest
 
 from conftest import world_config
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.world import WORLD_FILES, build_world, check_world_config, mix_ift_data, world_files, write_world
-from iftforget.world_text import ATTRIBUTES, EOS, MONTHS, chat_prompt
+from iftforget.world import (
+    WORLD_FILES,
+    build_world,
+    check_world_config,
+    fresh_corpus,
+    fresh_people,
+    mix_ift_data,
+    world_files,
+    write_fresh_corpus,
+    write_world,
+)
+from iftforget.world_text import ATTRIBUTES, BIO_TEMPLATES, EOS, MONTHS, chat_prompt
 
 CONFIG = world_config(seed=3, n_people=60, format_probe_people=10)
 
@@ -179,3 +191,76 @@ def test_every_phrasing_of_every_fact_is_pretrained(files):
         for attr, templates in BIO_TEMPLATES.items():
             for template in templates:
                 assert template.format(name=person["name"], value=person[attr]) in bios[person["name"]]
+
+
+# Every file of rule world, hashed (name, then bytes, in WORLD_FILES order) as the code wrote them before the fresh
+# people's corpus was added: the smoke world, a small world with shared name pools, the default world. Finished runs
+# keep their worlds only while these stay (a changed file reruns every job after rule world).
+WORLD_DIGESTS = [
+    ({"n_people": 30, "format_probe_people": 6}, "0377f7fe152569d7a6ca755014bd97c9b29f586a524ed3a0a91c50efb6aa8e33"),
+    ({"seed": 3, "name_pools": "shared", "n_people": 60, "format_probe_people": 10},
+     "4f1800277142fca1168bc15853bf29a49663219465ca330d8f54b9900a334c88"),
+    ({}, "00476a7d6347d5c62c667ecc66a115602aa7cbd8809e3de8fc25fee92654ad00"),
+]
+
+
+@pytest.mark.parametrize("changes, digest", WORLD_DIGESTS, ids=["smoke", "shared", "default"])
+def test_the_world_files_are_byte_for_byte_those_of_finished_runs(tmp_path, changes, digest):
+    paths = {name: tmp_path / f"{name}.jsonl" for name in WORLD_FILES}
+    write_world(world_config(**changes), paths)
+    hashed = hashlib.sha256()
+    for name in WORLD_FILES:
+        hashed.update(name.encode())
+        hashed.update(paths[name].read_bytes())
+    assert hashed.hexdigest() == digest
+
+
+def biography_sentences(person) -> set[str]:
+    """Every sentence the pre-training templates write about one person."""
+    return {template.format(name=person.name, value=person.attributes[attr])
+            for attr in ATTRIBUTES for template in BIO_TEMPLATES[attr]}
+
+
+@pytest.mark.parametrize("pools", ["disjoint", "shared"])
+def test_fresh_people_are_outside_the_world_and_their_corpus_is_p_holds_size_and_format(tmp_path, pools):
+    config = world_config(seed=3, n_people=60, format_probe_people=10, name_pools=pools)
+    world = build_world(config)
+    fresh = fresh_people(world)
+    corpus = fresh_corpus(world)
+    hold = world.in_split("hold")
+    everyone = world.people + world.format_probe_people
+    names = [person.name for person in fresh]
+    assert len(set(names)) == len(names) == len(hold), "as many distinct people as P_hold"
+    assert not set(names) & {person.name for person in everyone}, "no fresh person is a person of the world"
+    if pools == "disjoint":
+        # No first or last name of a probed person (P_eval, format probes) or of P_hold: no fact of theirs is
+        # rehearsed or contradicted through a name's tokens.
+        kept_apart = world.in_split("eval") + world.format_probe_people + hold
+        for index, part in ((0, "first"), (1, "last")):
+            shared = {n.split()[index] for n in names} & {p.name.split()[index] for p in kept_apart}
+            assert not shared, f"{part} names shared with probed or held-out people: {shared}"
+    assert all(person.attributes[attr] in world.pools[attr] for person in fresh for attr in ATTRIBUTES)
+
+    restore = world_files(world)["restore"]
+    assert len(corpus) == len(restore) == len(hold) * config.bios_per_person
+    assert [set(record) for record in corpus] == [set(record) for record in restore]
+    assert Counter(record["person"] for record in corpus) == {name: config.bios_per_person for name in names}
+    by_name = {person.name: person for person in fresh}
+    for record in corpus:  # the pre-training format: every sentence one of the templates, about its own person
+        sentences = record["text"].replace(". ", ".\n").split("\n")
+        assert len(sentences) == len(ATTRIBUTES)
+        assert set(sentences) <= biography_sentences(by_name[record["person"]]), record["text"]
+    text = "\n".join(record["text"] for record in corpus)
+    assert not [person.name for person in everyone if person.name in text]
+
+    path = tmp_path / "restore-fresh.jsonl"
+    assert write_fresh_corpus(config, path) == len(corpus)
+    assert [json.loads(line) for line in path.read_text().splitlines()] == fresh_corpus(build_world(config))
+
+
+def test_name_pools_too_small_for_the_fresh_people_are_rejected_naming_the_key():
+    # 750 IFT people leave 56 of the 806 names of their part of the pools; the fresh people are as many as P_hold.
+    crowded = world_config(n_people=1500, split={"ift": 0.5, "eval": 0.1, "hold": 0.4})
+    check_world_config(crowded)  # the world itself fits its pools
+    with pytest.raises(ValueError, match=r"restore\.arms.*needs 600 fresh people.*leaves 56 .*allowed"):
+        fresh_people(build_world(crowded))

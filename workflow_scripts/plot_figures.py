@@ -16,8 +16,11 @@ POOLED_FIGURES = {"pooled_scores": pooled.plot_pooled_scores, "residual_share": 
 
 
 def figure_job(figure: dict, units, pooled_table) -> partial:
-    """The drawing call of one planned figure (iftforget.analysis.plan.AnalysisPlan.figure_plan)."""
+    """The drawing call of one planned figure (iftforget.analysis.plan.AnalysisPlan.figure_plan), given the rows of
+    its restoration corpora."""
     kind, where, tasks, paths = figure["kind"], figure["where"], figure["tasks"], figure["paths"]
+    if kind == "corpora":
+        return partial(pooled.plot_corpora, pooled_table, where, tasks, paths)
     if kind == "grid":
         return partial(overview.plot_residual_grid, units, tasks, paths)
     if kind == "headline":
@@ -49,7 +52,11 @@ def main() -> None:
 
     units = tidy_table(args.units, UNIT_COLUMNS)
     pooled_table = tidy_table(args.pooled, POOLED_COLUMNS)
-    jobs = [figure_job(figure, units, pooled_table) for figure in args.plan]
+    # Each figure sees the rows of its corpora only: the main corpus', or every corpus for the corpora's figure.
+    tables = {}
+    for corpora in {tuple(figure["corpora"]) for figure in args.plan}:
+        tables[corpora] = (units[units["corpus"].isin(corpora)], pooled_table[pooled_table["corpus"].isin(corpora)])
+    jobs = [figure_job(figure, *tables[tuple(figure["corpora"])]) for figure in args.plan]
     if args.processes > 1 and len(jobs) > 1:
         # Forked workers inherit the imported libraries and the tables, so a figure costs only its drawing.
         with multiprocessing.get_context("fork").Pool(min(args.processes, len(jobs))) as pool:

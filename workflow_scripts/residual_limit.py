@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--units", required=True, help="forgetting.csv, the tidy table of every run")
     parser.add_argument("--confidence", required=True, type=float, help="level of the pooled intervals")
     parser.add_argument("--figures", required=True, type=json.loads,
-                        help="JSON list of {base_model, dataset, cases: [[task, step]...], paths}")
+                        help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths}")
     parser.add_argument("--out", required=True, help="the limit table (CSV)")
     args = parser.parse_args()
 
@@ -25,8 +25,8 @@ def main() -> None:
     with atomic_path(args.out) as tmp:
         limits.to_csv(tmp, index=False)
     for figure in args.figures:
-        plot_limit(units, limits, figure["base_model"], figure["dataset"], [tuple(c) for c in figure["cases"]],
-                   figure["paths"])
+        plot_limit(units, limits, figure["base_model"], figure["dataset"], figure["corpus"],
+                   [tuple(c) for c in figure["cases"]], figure["paths"])
     print(f"{int(limits['replicate'].isna().sum())} pooled limits -> {args.out}; {len(args.figures)} figures")
 
 

@@ -11,7 +11,7 @@ from iftforget.hub import is_hub_id, looks_like_local_path
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names
-from iftforget.world import WorldConfig, build_world, check_world_config
+from iftforget.world import FRESH_SOURCE, WorldConfig, build_world, check_fresh_capacity, check_world_config
 
 __all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config", "load_config_files"]
 
@@ -116,6 +116,7 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         check_world_config(WorldConfig.from_config(config["world"]))
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    _check_restore_arms(config)
 
     _unique("base_models", [m["name"] for m in config["base_models"]])
     _unique("ift_datasets", [d["name"] for d in config["ift_datasets"]])
@@ -167,6 +168,33 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
         return check_models(config, template)
     except PreflightError as error:
         raise ConfigError(str(error)) from None
+
+
+def _check_restore_arms(config: dict[str, Any]) -> None:
+    """The further restoration corpora: names that no two corpora share (they name the restored models' folders),
+    one arm per source (two would restore on the same text), known datasets, and for world-fresh a world whose name
+    pools can name its fresh people."""
+    arms = config["restore"]["arms"]
+    main = config["restore_corpus"]["name"]
+    _unique("restore.arms", [arm["name"] for arm in arms])
+    datasets = [dataset["name"] for dataset in config["ift_datasets"]]
+    for index, arm in enumerate(arms):
+        key = f"restore.arms[{index}]"
+        if arm["name"] == main:
+            raise ConfigError(f"{key}.name = {arm['name']!r} is restore_corpus.name; allowed: a name of its own (the "
+                              "restored models of each corpus live under its name)")
+        if arm["source"] in (other["source"] for other in arms[:index]):
+            raise ConfigError(f"{key}.source = {arm['source']!r} is the source of an earlier arm; allowed: one arm "
+                              "per source (two would restore on the same text)")
+        unknown = [name for name in arm["datasets"] if name not in datasets]
+        if unknown:
+            raise ConfigError(f"{key}.datasets has {unknown}, which are not IFT datasets; allowed: names in "
+                              f"ift_datasets {datasets} (or none, for every dataset)")
+        if arm["source"] == FRESH_SOURCE:
+            try:
+                check_fresh_capacity(WorldConfig.from_config(config["world"]), f"{key}.source")
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
 
 
 # How many IFT segments each retention value keeps: every one, the last grid step's, none.

@@ -12,7 +12,7 @@ from typing import Any
 from iftforget.hub import is_hub_id, with_revision
 from iftforget.paths import MODEL_PATTERNS, Layout, ModelRef
 from iftforget.tasks import is_world_task
-from iftforget.world import WORLD_FILES
+from iftforget.world import FRESH_SOURCE, WORLD_FILES
 
 PRETRAIN_SOURCE = "pretrain"  # a base model pre-trained from scratch on the world
 WORLD_SOURCE = "world"  # IFT data or restoration corpus taken from the world
@@ -62,11 +62,36 @@ class Grid:
         self.sweep_datasets = list(restore["sweep_datasets"]) or list(self.datasets)
         # Budgets restored only at their own steps (e.g. a long budget at the last step).
         self.extra_budgets = {extra["budget"]: list(extra["steps"]) for extra in restore["extra_budgets"]}
+        # Further restoration corpora, each restoring the IFT@k of its datasets at the budgets the main corpus
+        # restores them at, and the control at each of those budgets.
+        self.arms = {arm["name"]: arm for arm in restore["arms"]}
+
+    # --- the restoration corpora ------------------------------------------------------------------------------
+    def corpora(self) -> list[str]:
+        """Every restoration corpus: restore_corpus (the main one), then the arms' in the config's order."""
+        return [self.corpus, *self.arms]
+
+    def corpus_datasets(self, corpus: str) -> list[str]:
+        """The IFT datasets whose checkpoints are restored on `corpus` (on the main corpus: every one)."""
+        if corpus == self.corpus:
+            return list(self.datasets)
+        return list(self.arms[corpus]["datasets"]) or list(self.datasets)
+
+    def dataset_corpora(self, dataset: str) -> list[str]:
+        """The corpora on which the checkpoints of `dataset` are restored, the main corpus first."""
+        return [corpus for corpus in self.corpora() if dataset in self.corpus_datasets(corpus)]
+
+    def fresh_corpora(self) -> list[str]:
+        """The arms whose corpus rule world_fresh_corpus writes from the world (source world-fresh)."""
+        return [name for name, arm in self.arms.items() if arm["source"] == FRESH_SOURCE]
 
     # --- the models ------------------------------------------------------------------------------------------
-    def budgets(self) -> list[int]:
-        """Every restoration budget (the control is restored at each), ascending."""
-        return sorted([self.budget, *self.sweep_budgets, *self.extra_budgets])
+    def budgets(self, corpus: str | None = None) -> list[int]:
+        """Every budget at which the control is restored on `corpus` (the main corpus when None), ascending: on the
+        main corpus every restoration budget, on an arm's those of its datasets."""
+        if corpus is None or corpus == self.corpus:
+            return sorted([self.budget, *self.sweep_budgets, *self.extra_budgets])
+        return sorted({budget for dataset in self.corpus_datasets(corpus) for budget in self.dataset_budgets(dataset)})
 
     def step_budgets(self, step: int, dataset: str) -> list[int]:
         """The budgets at which IFT@step of the run on `dataset` is restored, ascending."""
@@ -81,31 +106,35 @@ class Grid:
     def base(self, base: str, replicate: int) -> ModelRef:
         return ModelRef("base", base, replicate=replicate)
 
-    def control(self, base: str, replicate: int, seed: int, budget: int | None = None) -> ModelRef:
-        return ModelRef("control", base, replicate=replicate, seed=seed, corpus=self.corpus,
+    def control(self, base: str, replicate: int, seed: int, budget: int | None = None,
+                corpus: str | None = None) -> ModelRef:
+        return ModelRef("control", base, replicate=replicate, seed=seed, corpus=corpus or self.corpus,
                         budget=self.budget if budget is None else budget)
 
     def ift(self, base: str, dataset: str, replicate: int, seed: int, step: int) -> ModelRef:
         return ModelRef("ift", base, replicate=replicate, dataset=dataset, seed=seed, step=step)
 
     def restored(self, base: str, dataset: str, replicate: int, seed: int, step: int,
-                 budget: int | None = None) -> ModelRef:
+                 budget: int | None = None, corpus: str | None = None) -> ModelRef:
         return ModelRef("restored", base, replicate=replicate, dataset=dataset, seed=seed, step=step,
-                        corpus=self.corpus, budget=self.budget if budget is None else budget)
+                        corpus=corpus or self.corpus, budget=self.budget if budget is None else budget)
 
     def models(self) -> list[ModelRef]:
         """Every model evaluated: per base model and replicate the base, and per seed the control at every budget
-        and, per dataset and step, IFT@k and restored@k at each of its budgets."""
+        of each corpus and, per dataset and step, IFT@k and restored@k at each of its budgets on each of its
+        corpora."""
         refs: list[ModelRef] = []
         for base in self.base_models:
             for replicate in self.replicates:
                 refs.append(self.base(base, replicate))
                 for seed in self.seeds:
-                    refs += [self.control(base, replicate, seed, budget) for budget in self.budgets()]
+                    refs += [self.control(base, replicate, seed, budget, corpus)
+                             for corpus in self.corpora() for budget in self.budgets(corpus)]
                     for dataset in self.datasets:
                         for step in self.steps:
                             refs.append(self.ift(base, dataset, replicate, seed, step))
-                            refs += [self.restored(base, dataset, replicate, seed, step, budget)
+                            refs += [self.restored(base, dataset, replicate, seed, step, budget, corpus)
+                                     for corpus in self.dataset_corpora(dataset)
                                      for budget in self.step_budgets(step, dataset)]
         return refs
 
@@ -129,16 +158,16 @@ class Grid:
         """The (replicate, seed) runs that the pooled analysis of a (base model, dataset) resamples."""
         return [(r, s) for r in self.replicates for s in self.seeds]
 
-    def group_models(self, group: Group, budget: int | None = None) -> list[ModelRef]:
-        """The models of one group at one restoration budget, in the analysis' order: base, control, then IFT@k and
-        restored@k per step (the steps restored at that budget)."""
+    def group_models(self, group: Group, budget: int | None = None, corpus: str | None = None) -> list[ModelRef]:
+        """The models of one group at one restoration budget on one corpus (the main one when None), in the
+        analysis' order: base, control, then IFT@k and restored@k per step (the steps restored at that budget)."""
         base, dataset, replicate, seed = group
         budget = self.budget if budget is None else budget
-        models = [self.base(base, replicate), self.control(base, replicate, seed, budget)]
+        models = [self.base(base, replicate), self.control(base, replicate, seed, budget, corpus)]
         for step in self.steps:
             if budget in self.step_budgets(step, dataset):
                 models += [self.ift(base, dataset, replicate, seed, step),
-                           self.restored(base, dataset, replicate, seed, step, budget)]
+                           self.restored(base, dataset, replicate, seed, step, budget, corpus)]
         return models
 
     def previous_step(self, step: int) -> int:
@@ -252,8 +281,11 @@ class Grid:
             return self.layout.pattern("world_ift_data", dataset=dataset, replicate=replicate)
         return self.layout.path("ift_data", dataset=dataset)
 
-    def restore_data_file(self, replicate: int | str = "{replicate}") -> str:
-        """The restoration corpus: P_hold's biographies, or the sample written by rule prepare_restore_corpus."""
+    def restore_data_file(self, corpus: str | None = None, replicate: int | str = "{replicate}") -> str:
+        """A restoration corpus (the main one when None): P_hold's biographies or the sample written by rule
+        prepare_restore_corpus; an arm's, the file rule world_fresh_corpus writes from the world."""
+        if corpus in self.arms:
+            return self.layout.pattern("fresh_corpus", corpus=corpus, replicate=replicate)
         if self.config["restore_corpus"]["source"] == WORLD_SOURCE:
             return self.world_file("restore", replicate)
         return self.layout.path("restore_data", corpus=self.corpus)

@@ -45,6 +45,10 @@ MODEL_KINDS = tuple(MODEL_PATTERNS)
 GROUP_PATTERN = "{model}/{dataset}/rep{replicate}/seed{seed}"
 # The units of one (base model, dataset) pooled across replicates and seeds.
 POOL_PATTERN = "{model}/{dataset}"
+# The same for the restorations on a further corpus (restore.arms): one level deeper, named by the corpus, so that
+# the main corpus' paths stay as they were and no path of one matches a pattern of the other.
+ARM_GROUP_PATTERN = "{model}/{dataset}/{corpus}/rep{replicate}/seed{seed}"
+ARM_POOL_PATTERN = "{model}/{dataset}/{corpus}"
 
 # Every artifact, below results_dir. `{model_path}` stands for one of the MODEL_PATTERNS.
 PATTERNS: dict[str, str] = {
@@ -52,6 +56,8 @@ PATTERNS: dict[str, str] = {
     "world_file": "world/rep{replicate}/{file}.jsonl",
     "tokenizer": "world/rep{replicate}/tokenizer",
     "world_ift_data": "world/rep{replicate}/ift/{dataset}.jsonl",
+    # a restoration corpus of restore.arms made from the world (rule world_fresh_corpus); not a file of rule world
+    "fresh_corpus": "world/rep{replicate}/restore-{corpus}.jsonl",
     # external data, written once as local JSON lines
     "ift_data": "data/ift/{dataset}.jsonl",
     "restore_data": "data/restore/{corpus}.jsonl",
@@ -67,6 +73,8 @@ PATTERNS: dict[str, str] = {
     # analysis and figures
     "comparison": f"analysis/comparisons/{GROUP_PATTERN}/{{task}}.json",
     "pooled": f"analysis/pooled/{POOL_PATTERN}/{{task}}.json",
+    "arm_comparison": f"analysis/comparisons/{ARM_GROUP_PATTERN}/{{task}}.json",
+    "arm_pooled": f"analysis/pooled/{ARM_POOL_PATTERN}/{{task}}.json",
     "table": "analysis/{table}.{ext}",
     "group_figure": f"figures/{GROUP_PATTERN}/{{figure}}.{{ext}}",
     "pooled_figure": f"figures/{POOL_PATTERN}/pooled/{{figure}}.{{ext}}",

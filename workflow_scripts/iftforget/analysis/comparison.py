@@ -1,9 +1,9 @@
 """The eval JSONs of one comparison, loaded as item-aligned scores.
 
-A comparison is one (base model, IFT dataset, replicate, seed, task). Its models are the base B, the control C (B
-restored r steps: restored@0) at every restoration budget r, and for every grid step k the IFT checkpoint IFT@k and
-its restorations restored@(k, r). A model is named by its role, the triple (kind, step, budget): ("base", 0, 0),
-("control", 0, r), ("ift", k, 0), ("restored", k, r).
+A comparison is one (base model, IFT dataset, replicate, seed, task) on one restoration corpus. Its models are the
+base B, the control C (B restored r steps on the corpus: restored@0) at every restoration budget r, and for every grid
+step k the IFT checkpoint IFT@k and its restorations restored@(k, r). A model is named by its role, the triple
+(kind, step, budget): ("base", 0, 0), ("control", 0, r), ("ift", k, 0), ("restored", k, r).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class ComparisonKey:
     replicate: int
     seed: int
     task: str
+    corpus: str = ""  # the restoration corpus of the control and restored@k
 
 
 @dataclass

@@ -90,19 +90,22 @@ def fit_curve(budgets: Sequence[float], residuals: Sequence[float], family: Fami
     return CurveFit(family.name, limit, amplitude, float(shapes[index]), error, identified)
 
 
-def replicate_curves(units: pd.DataFrame, base_model: str, dataset: str, task: str, step: int) -> pd.DataFrame:
-    """residual(step, budget) of each replicate (its seeds averaged, as the pooled analysis does), one column per
-    budget > 0, one row per replicate."""
-    rows = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["task"] == task)
-                 & (units["step"] == step) & (units["quantity"] == "residual") & (units["budget"] > 0)]
+def replicate_curves(units: pd.DataFrame, base_model: str, dataset: str, corpus: str, task: str,
+                     step: int) -> pd.DataFrame:
+    """residual(step, budget) of each replicate on one restoration corpus (its seeds averaged, as the pooled
+    analysis does), one column per budget > 0, one row per replicate."""
+    rows = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["corpus"] == corpus)
+                 & (units["task"] == task) & (units["step"] == step) & (units["quantity"] == "residual")
+                 & (units["budget"] > 0)]
     return (rows.groupby(["replicate", "budget"])["estimate"].mean().unstack("budget").dropna(axis="columns")
             .sort_index(axis="columns"))
 
 
-def limit_cases(units: pd.DataFrame) -> list[tuple[str, str, str, int]]:
-    """(base model, dataset, task, step) of every knowledge probe's step restored at MIN_BUDGETS or more budgets."""
+def limit_cases(units: pd.DataFrame) -> list[tuple[str, str, str, str, int]]:
+    """(base model, dataset, restoration corpus, task, step) of every knowledge probe's step restored at MIN_BUDGETS
+    or more budgets."""
     rows = units[(units["quantity"] == "residual") & (units["budget"] > 0) & units["margin"].notna()]
-    counts = rows.groupby(["base_model", "dataset", "task", "step"])["budget"].nunique()
+    counts = rows.groupby(["base_model", "dataset", "corpus", "task", "step"])["budget"].nunique()
     return [tuple(key) for key, count in counts.items() if count >= MIN_BUDGETS]
 
 
@@ -115,15 +118,16 @@ def family_call(low: float, high: float, margin: float, all_identified: bool) ->
 
 
 def limit_table(units: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Per (base model, dataset, task, step) with enough budgets and per family: each replicate's fitted curve
-    (rows with a replicate) and the pooled limit with its t-interval over replicates (rows without)."""
+    """Per (base model, dataset, restoration corpus, task, step) with enough budgets and per family: each
+    replicate's fitted curve (rows with a replicate) and the pooled limit with its t-interval over replicates (rows
+    without)."""
     records = []
-    for base_model, dataset, task, step in limit_cases(units):
-        curves = replicate_curves(units, base_model, dataset, task, step)
+    for base_model, dataset, corpus, task, step in limit_cases(units):
+        curves = replicate_curves(units, base_model, dataset, corpus, task, step)
         if curves.shape[1] < MIN_BUDGETS:
             continue
         budgets = [int(b) for b in curves.columns]
-        common = {"base_model": base_model, "dataset": dataset, "task": task, "step": int(step),
+        common = {"base_model": base_model, "dataset": dataset, "corpus": corpus, "task": task, "step": int(step),
                   "budgets": " ".join(map(str, budgets)),
                   "margin": float(units.loc[units["task"] == task, "margin"].dropna().iloc[0])}
         pooled = {}
@@ -153,13 +157,13 @@ def limit_table(units: pd.DataFrame, confidence: float) -> pd.DataFrame:
                                      "confidence": confidence, "family_call": call})
         step_call = pooled["exponential"] if len(set(pooled.values())) == 1 else UPPER_BOUND
         for record in records:
-            if (record["base_model"], record["dataset"], record["task"], record["step"]) == \
-                    (base_model, dataset, task, int(step)) and pd.isna(record["replicate"]):
+            if (record["base_model"], record["dataset"], record["corpus"], record["task"], record["step"]) == \
+                    (base_model, dataset, corpus, task, int(step)) and pd.isna(record["replicate"]):
                 record["call"] = step_call
     table = pd.DataFrame(records, columns=LIMIT_COLUMNS)
     return table.astype({"replicate": "Int64", "n_replicates": "Int64", "n_identified": "Int64"})
 
 
-LIMIT_COLUMNS = ["base_model", "dataset", "task", "step", "family", "replicate", "budgets", "limit", "ci_low",
+LIMIT_COLUMNS = ["base_model", "dataset", "corpus", "task", "step", "family", "replicate", "budgets", "limit", "ci_low",
                  "ci_high", "amplitude", "shape", "identified", "residual_largest_budget", "n_replicates",
                  "n_identified", "confidence", "margin", "family_call", "call"]

@@ -20,23 +20,25 @@ FIGURE_CATEGORIES = {
     "residual_share": "02. Pooled: residual share of the drop",
     "stage_counts": "03. Pooled: stage of each step across replicates",
     "budget": "04. Pooled: residual against restoration budget",
-    "contrast": "05. IFT datasets compared",
-    "scores": "06. Each run: score against IFT step",
-    "decomposition": "07. Each run: drop, recovered vs residual",
-    "transitions": "08. Each run: item paths",
-    "pattern_probe": "09. Each run: text pattern probe",
-    "grid": "10. Residual of every run",
-    "table": "11. Tables",
-    "limit": "12. Pooled: the residual's limit under restoration",
+    "corpora": "05. Pooled: restoration corpora compared",
+    "contrast": "06. IFT datasets compared",
+    "scores": "07. Each run: score against IFT step",
+    "decomposition": "08. Each run: drop, recovered vs residual",
+    "transitions": "09. Each run: item paths",
+    "pattern_probe": "10. Each run: text pattern probe",
+    "grid": "11. Residual of every run",
+    "table": "12. Tables",
+    "limit": "13. Pooled: the residual's limit under restoration",
 }
 FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap",
-                "headline": "headline"}
+                "headline": "headline", "corpora": "restoration corpora"}
 TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
 LIMIT_TABLE = "residual_limit"
 # A saturating curve of the residual against the budget has three parameters, so the residual's limit is fitted at a
 # step restored at three or more budgets (iftforget.analysis.limit).
 LIMIT_MIN_BUDGETS = 3
-Pool = tuple[str, str]  # (base model, dataset): the units pooled by one analysis job
+# (base model, dataset): the units pooled by one analysis job, on each restoration corpus that restores the dataset
+Pool = tuple[str, str]
 
 
 class AnalysisPlan:
@@ -68,21 +70,36 @@ class AnalysisPlan:
     def pool_groups(self, pool: Pool) -> list[Group]:
         return [(pool[0], pool[1], replicate, seed) for replicate, seed in self.grid.units()]
 
-    # --- paths ---------------------------------------------------------------------------------------------------
-    def comparison_json(self, group: Group, task: str) -> str:
-        """The JSON of one comparison (a pattern where the group holds wildcards, as in the rule's output)."""
-        model, dataset, replicate, seed = group
-        return self.layout.pattern("comparison", model=model, dataset=dataset, replicate=replicate, seed=seed,
-                                   task=task)
+    def pool_corpora(self, pool: Pool) -> list[str]:
+        """The restoration corpora of a pool's runs: the main corpus, then each arm that restores its dataset."""
+        return self.grid.dataset_corpora(pool[1])
 
-    def pooled_json(self, pool: Pool, task: str) -> str:
-        return self.layout.pattern("pooled", model=pool[0], dataset=pool[1], task=task)
+    def _on(self, corpus: str | None) -> str:
+        """The artifact prefix of a corpus' analysis files: the main corpus' paths, or an arm's (one level deeper)."""
+        return "" if corpus in (None, self.grid.corpus) else "arm_"
+
+    # --- paths ---------------------------------------------------------------------------------------------------
+    def comparison_json(self, group: Group, task: str, corpus: str | None = None) -> str:
+        """The JSON of one comparison on one corpus (the main one when None); a pattern where the group holds
+        wildcards, as in the rule's output."""
+        model, dataset, replicate, seed = group
+        arm = {"corpus": corpus} if self._on(corpus) else {}
+        return self.layout.pattern(self._on(corpus) + "comparison", model=model, dataset=dataset,
+                                   replicate=replicate, seed=seed, task=task, **arm)
+
+    def pooled_json(self, pool: Pool, task: str, corpus: str | None = None) -> str:
+        arm = {"corpus": corpus} if self._on(corpus) else {}
+        return self.layout.pattern(self._on(corpus) + "pooled", model=pool[0], dataset=pool[1], task=task, **arm)
 
     def comparison_jsons(self) -> list[str]:
-        return [self.comparison_json(group, task) for group in self.grid.groups() for task in self.grid.tasks]
+        """Every comparison JSON: the main corpus' first (its rows lead the tables), then each arm's."""
+        return [self.comparison_json(group, task, corpus) for corpus in self.grid.corpora()
+                for group in self.grid.groups() if group[1] in self.grid.corpus_datasets(corpus)
+                for task in self.grid.tasks]
 
     def pooled_jsons(self) -> list[str]:
-        return [self.pooled_json(pool, task) for pool in self.pools() for task in self.grid.tasks]
+        return [self.pooled_json(pool, task, corpus) for corpus in self.grid.corpora() for pool in self.pools()
+                if pool[1] in self.grid.corpus_datasets(corpus) for task in self.grid.tasks]
 
     def table_file(self, table: str, ext: str) -> str:
         return self.layout.path("table", table=table, ext=ext)
@@ -104,13 +121,17 @@ class AnalysisPlan:
         plan: list[dict[str, Any]] = []
         knowledge, probes = self.knowledge_tasks(), self.probe_tasks()
 
-        def add(kind: str, where, tasks: list[str], name: str, model: str | None = None) -> None:
+        def add(kind: str, where, tasks: list[str], name: str, model: str | None = None,
+                corpora: list[str] | None = None) -> None:
+            """A figure drawn from the rows of `corpora` (the main corpus' unless given)."""
             plan.append({"kind": kind, "where": list(where) if where else None, "model": model, "tasks": tasks,
-                         "paths": self.figure_files(where, name)})
+                         "corpora": corpora or [self.grid.corpus], "paths": self.figure_files(where, name)})
 
         for pool in self.pools():
             if knowledge and probes:
                 add("headline", pool, [knowledge[0], probes[0]], "headline")
+            if knowledge and len(self.pool_corpora(pool)) > 1:
+                add("corpora", pool, [knowledge[0], *probes[:1]], "corpora", corpora=self.pool_corpora(pool))
             for task in knowledge:
                 add("pooled_scores", pool, [task], f"{task}-scores")
                 add("residual_share", pool, [task], f"{task}-residual-share")
@@ -161,47 +182,56 @@ class AnalysisPlan:
         return max(steps) if steps else None
 
     def limit_figures(self) -> list[dict[str, Any]]:
-        """One figure per pool with a step to fit: the residual against the budget at that step, per knowledge probe
-        (the table fits every such step; the figure shows the last)."""
+        """One figure per pool with a step to fit: the residual against the budget at that step on the main
+        restoration corpus, per knowledge probe (the table fits every such step and corpus; the figure shows the
+        last step)."""
         figures = []
         for pool in self.pools():
             step = self.limit_step(pool[1])
             if step is not None and self.knowledge_tasks():
-                figures.append({"base_model": pool[0], "dataset": pool[1],
+                figures.append({"base_model": pool[0], "dataset": pool[1], "corpus": self.grid.corpus,
                                 "cases": [[task, step] for task in self.knowledge_tasks()],
                                 "paths": self.figure_files(pool, "residual-limit")})
         return figures
 
     # --- inputs and plans of the jobs ----------------------------------------------------------------------------
-    def unit_models(self, group: Group, task: str) -> list[dict[str, Any]]:
-        """The eval JSON of every model of one comparison (all budgets), with its role (kind, step, budget)."""
+    def unit_models(self, group: Group, task: str, corpus: str | None = None) -> list[dict[str, Any]]:
+        """The eval JSON of every model of one comparison on one corpus (all its budgets), with its role (kind,
+        step, budget)."""
         seen: dict[str, dict[str, Any]] = {}
-        for budget in self.grid.budgets():
-            for ref in self.grid.group_models(group, budget):
+        for budget in self.grid.budgets(corpus):
+            for ref in self.grid.group_models(group, budget, corpus):
                 path = self.grid.eval_file(ref, task)
                 seen[path] = {"kind": ref.kind, "step": ref.step, "budget": ref.budget, "path": path}
         return list(seen.values())
 
-    def pool_eval_files(self, pool: Pool) -> list[str]:
+    def pool_eval_files(self, pool: Pool, corpus: str | None = None) -> list[str]:
         return [model["path"] for group in self.pool_groups(pool) for task in self.grid.tasks
-                for model in self.unit_models(group, task)]
+                for model in self.unit_models(group, task, corpus)]
 
-    def pool_outputs(self, pool: Pool) -> list[str]:
-        """What one analysis job writes: each unit's comparison JSON and the pooled JSON, per task."""
+    def pool_outputs(self, pool: Pool, corpus: str | None = None) -> list[str]:
+        """What one analysis job writes (of a pool on one corpus, the main one when None): each unit's comparison
+        JSON and the pooled JSON, per task."""
         outputs = []
         for task in self.grid.tasks:
-            outputs += [self.comparison_json(group, task) for group in self.pool_groups(pool)]
-            outputs.append(self.pooled_json(pool, task))
+            outputs += [self.comparison_json(group, task, corpus) for group in self.pool_groups(pool)]
+            outputs.append(self.pooled_json(pool, task, corpus))
         return outputs
 
-    def analysis_plan(self, pool: Pool) -> list[dict[str, Any]]:
-        """The plan of one analysis job (tables.analyze_task, per task): units, their eval files and outputs."""
+    def analysis_plan(self, pool: Pool, corpus: str | None = None) -> list[dict[str, Any]]:
+        """The plan of one analysis job (tables.analyze_task, per task) of a pool on one corpus (the main one when
+        None): units, their eval files and outputs."""
+        corpus = corpus or self.grid.corpus
         return [
             {
-                "base_model": pool[0], "dataset": pool[1], "task": task, "budget": self.grid.budget,
-                "margin": self.margin(task), "output": self.pooled_json(pool, task),
-                "units": [{"replicate": group[2], "seed": group[3], "models": self.unit_models(group, task),
-                           "output": self.comparison_json(group, task)} for group in self.pool_groups(pool)],
+                "base_model": pool[0], "dataset": pool[1], "corpus": corpus, "task": task, "budget": self.grid.budget,
+                "margin": self.margin(task), "output": self.pooled_json(pool, task, corpus),
+                "units": [{"replicate": group[2], "seed": group[3], "models": self.unit_models(group, task, corpus),
+                           "output": self.comparison_json(group, task, corpus)} for group in self.pool_groups(pool)],
             }
             for task in self.grid.tasks
         ]
+
+    def arm_pools(self) -> list[tuple[Pool, str]]:
+        """Each (pool, arm) that an analyze_arm job analyses: the pools whose dataset an arm restores."""
+        return [(pool, corpus) for pool in self.pools() for corpus in self.pool_corpora(pool)[1:]]

@@ -57,7 +57,11 @@ def _verdict(row: pd.DataFrame, check: dict[str, Any]) -> tuple[bool, str]:
     raise ValueError(f"a check needs stage, stage_not or above: 0, got {sorted(check)}")
 
 
-def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFrame) -> list[Outcome]:
+def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFrame,
+                      corpus: str | None = None) -> list[Outcome]:
+    """Each prediction's outcome on the pooled rows of the restoration corpus `corpus` (every row when None)."""
+    if corpus is not None:
+        pooled = pooled[pooled["corpus"] == corpus]
     outcomes = []
     for prediction in predictions:
         held, evidence = True, []
@@ -72,11 +76,12 @@ def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFram
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("predictions", type=Path, help="YAML with a list `predictions` of {id, claim, checks}")
+    parser.add_argument("predictions", type=Path,
+                        help="YAML with the restoration `corpus` and a list `predictions` of {id, claim, checks}")
     parser.add_argument("pooled", type=Path, help="the analysis' pooled.csv")
     args = parser.parse_args()
-    predictions = yaml.safe_load(args.predictions.read_text())["predictions"]
-    for outcome in check_predictions(predictions, pd.read_csv(args.pooled)):
+    spec = yaml.safe_load(args.predictions.read_text())
+    for outcome in check_predictions(spec["predictions"], pd.read_csv(args.pooled), spec.get("corpus")):
         print(f"{outcome.prediction}. {outcome.claim}: {'held' if outcome.held else 'FAILED'}")
         print("\n".join(f"   {line}" for line in outcome.evidence))
 

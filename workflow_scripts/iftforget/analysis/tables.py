@@ -1,5 +1,6 @@
 """The analysis' files: one JSON per comparison (a unit's rows of the tidy table) and one per pooled comparison,
-the two tidy tables (forgetting.csv per unit, pooled.csv across units), and their HTML pages for the report."""
+the two tidy tables (forgetting.csv per unit, pooled.csv across units), and their HTML pages for the report. Every
+row names its restoration corpus (`corpus`): the main one, or an arm's (restore.arms)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from iftforget.analysis.forgetting import STAGES, AnalysisSettings
 from iftforget.analysis.pooled import PooledResult, UnitResult, analyze_pooled
 from iftforget.io import atomic_path, write_json_atomic
 
-ANALYSIS_FORMAT_VERSION = 4
+ANALYSIS_FORMAT_VERSION = 5  # 5: the corpus of every comparison and row
 ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level"]
-UNIT_COLUMNS = ["base_model", "dataset", "replicate", "seed", "task", "metric", "higher_is_better", *ROW_COLUMNS,
-                "margin", "n_items", "n_resamples", "confidence", "interval_method"]
+UNIT_COLUMNS = ["base_model", "dataset", "corpus", "replicate", "seed", "task", "metric", "higher_is_better",
+                *ROW_COLUMNS, "margin", "n_items", "n_resamples", "confidence", "interval_method"]
 STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
-POOLED_COLUMNS = ["base_model", "dataset", "task", "metric", "higher_is_better", *ROW_COLUMNS, "margin", "n_units",
-                  *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
+POOLED_COLUMNS = ["base_model", "dataset", "corpus", "task", "metric", "higher_is_better", *ROW_COLUMNS, "margin",
+                  "n_units", *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
 TABLE_PAGE = Path(__file__).with_name("table_page.html")
 
 
@@ -41,9 +42,10 @@ def _plain(value: Any) -> Any:
 
 def _common(key: ComparisonKey, metric: str, higher_is_better: bool, margin: float | None,
             settings: AnalysisSettings, decision: Decision) -> dict[str, Any]:
-    return {"base_model": key.base_model, "dataset": key.dataset, "task": key.task, "metric": metric,
-            "higher_is_better": higher_is_better, "margin": margin, "n_resamples": settings.bootstrap_resamples,
-            "confidence": settings.confidence, "interval_method": decision.method}
+    return {"base_model": key.base_model, "dataset": key.dataset, "corpus": key.corpus, "task": key.task,
+            "metric": metric, "higher_is_better": higher_is_better, "margin": margin,
+            "n_resamples": settings.bootstrap_resamples, "confidence": settings.confidence,
+            "interval_method": decision.method}
 
 
 def _decided(decision: Decision) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
         rows.append({name: _plain((common | stage_counts | row).get(name)) for name in POOLED_COLUMNS})
     return {
         "format_version": ANALYSIS_FORMAT_VERSION,
-        "comparison": {"base_model": key.base_model, "dataset": key.dataset, "task": key.task},
+        "comparison": {"base_model": key.base_model, "dataset": key.dataset, "corpus": key.corpus, "task": key.task},
         "settings": asdict(settings),
         "margin": margin,
         "steps": pooled.steps,
@@ -106,17 +108,19 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
 
 
 def analyze_task(entry: Mapping[str, Any], settings: AnalysisSettings) -> PooledResult:
-    """One task of one (base model, dataset), from a plan entry (AnalysisPlan.analysis_plan): load every unit's
-    eval JSONs, decide per unit and pooled, and write the unit JSONs and the pooled JSON."""
+    """One task of one (base model, dataset) on one restoration corpus, from a plan entry
+    (AnalysisPlan.analysis_plan): load every unit's eval JSONs, decide per unit and pooled, and write the unit JSONs
+    and the pooled JSON."""
     loaded = []
     for unit in entry["units"]:
-        key = ComparisonKey(entry["base_model"], entry["dataset"], unit["replicate"], unit["seed"], entry["task"])
+        key = ComparisonKey(entry["base_model"], entry["dataset"], unit["replicate"], unit["seed"], entry["task"],
+                            entry["corpus"])
         files = {(m["kind"], m["step"], m["budget"]): m["path"] for m in unit["models"]}
         loaded.append((key, files, load_comparison(key, files, entry["budget"])))
     pooled = analyze_pooled([(key.replicate, key.seed, data) for key, _, data in loaded], entry["margin"], settings)
     for (key, files, _), unit, plan in zip(loaded, pooled.units, entry["units"], strict=True):
         write_json_atomic(plan["output"], unit_json(key, unit, pooled, entry["margin"], settings, files))
-    pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"])
+    pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"], entry["corpus"])
     write_json_atomic(entry["output"], pooled_json(pool_key, pooled, entry["margin"], settings))
     return pooled
 

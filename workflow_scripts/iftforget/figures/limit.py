@@ -51,15 +51,16 @@ def _panel(ax: plt.Axes, units: pd.DataFrame, limits: pd.DataFrame, task: str, s
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=1, fontsize="x-small")
 
 
-def plot_limit(units: pd.DataFrame, limits: pd.DataFrame, base_model: str, dataset: str,
+def plot_limit(units: pd.DataFrame, limits: pd.DataFrame, base_model: str, dataset: str, corpus: str,
                cases: Sequence[tuple[str, int]], paths: Sequence[str]) -> None:
-    """One panel per (task, step) of `cases` for one (base model, dataset)."""
+    """One panel per (task, step) of `cases` for one (base model, dataset) restored on `corpus`."""
     use_style()
-    units = units[(units["base_model"] == base_model) & (units["dataset"] == dataset)]
-    limits = limits[(limits["base_model"] == base_model) & (limits["dataset"] == dataset)]
+    units = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["corpus"] == corpus)]
+    limits = limits[(limits["base_model"] == base_model) & (limits["dataset"] == dataset)
+                    & (limits["corpus"] == corpus)]
     figure, axes = plt.subplots(1, len(cases), figsize=(COLUMN_WIDTH * len(cases), 3.0), squeeze=False,
                                 layout="constrained")
     for ax, (task, step) in zip(axes[0], cases, strict=True):
         _panel(ax, units, limits, task, step)
-    figure.suptitle(f"The residual's limit under restoration: {base_model} + {dataset}", fontsize="small")
+    figure.suptitle(f"The residual's limit under restoration on {corpus}: {base_model} + {dataset}", fontsize="small")
     save(figure, paths)
