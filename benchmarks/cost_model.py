@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iftforget.analysis.plan import AnalysisPlan
-from iftforget.grid import PRETRAIN_SOURCE, WORLD_SOURCE, Grid
+from iftforget.grid import PRETRAIN_SOURCE, WORLD_SOURCE, Grid, own_pretrain_block
 from iftforget.hub import HF_HOME_DIR, is_hub_id
 from iftforget.models import ModelShape, base_model_config, parameters_of
 from iftforget.schema import ConfigError
@@ -138,13 +138,15 @@ def _stored_dtype(config_json: dict[str, Any]) -> str | None:
 def base_model_size(config: dict[str, Any], index: int) -> BaseModelSize:
     """Parameters and stored dtype of base_models[index]: counted from the architecture of its config.json (built
     on the meta device) when that is on this machine, else `base_models[index].parameters`; a model pre-trained here
-    is the pretrain.model shape with tokenizer.vocab_size tokens (an upper bound: the trained vocabulary can be
-    smaller), trained and saved in float32."""
+    is its own shape (pretrain.model with base_models[index].model over it) with tokenizer.vocab_size tokens (an
+    upper bound: the trained vocabulary can be smaller), trained and saved in float32."""
     entry = config["base_models"][index]
     if entry["source"] == PRETRAIN_SOURCE:
-        shape = ModelShape.from_config(config["pretrain"]["model"])
+        shape = ModelShape.from_config(own_pretrain_block(config["pretrain"], entry)["model"])
         count = parameters_of(base_model_config(shape, config["tokenizer"]["vocab_size"]))
-        return BaseModelSize(count, "pretrain.model with tokenizer.vocab_size", "float32", "trained here in float32")
+        own = any(value is not None for value in entry["model"].values())
+        where = f"base_models[{index}].model over pretrain.model" if own else "pretrain.model"
+        return BaseModelSize(count, f"{where} with tokenizer.vocab_size", "float32", "trained here in float32")
     # The prefetch rules fetch into the hub cache below HF_HOME, the same for every job.
     prefetch_cache = Path(config["results_dir"]) / HF_HOME_DIR / "hub"
     found = _local_config_json(entry["source"], entry.get("revision"), prefetch_cache)
@@ -197,7 +199,7 @@ class _Planner:
         return min(table.get(name, table["default"]), self.config["training"]["max_length"])
 
     def training_job(self, rule: str, base: str, stage: str, steps: int, data: str, outputs: list[Output]) -> Job:
-        block = self.grid.stage_block(stage)
+        block = self.grid.stage_block(stage, base)  # a base model's own pre-training batch
         sequences = block["batch_size"] * block["gradient_accumulation_steps"] * self.processes
         tokens = steps * sequences * self.sequence_tokens(data)
         flops = TRAIN_FLOPS_PER_PARAMETER_TOKEN * self.sizes[base].parameters * tokens
@@ -233,7 +235,8 @@ class _Planner:
                 yield Job("world_fresh_corpus")
             for base in pretrained:
                 model = Output("base model pre-trained here", self.model_bytes(base), True)
-                yield self.training_job("pretrain", base, "pretrain", config["pretrain"]["steps"], "pretrain", [model])
+                steps = grid.pretrain_block(base)["steps"]
+                yield self.training_job("pretrain", base, "pretrain", steps, "pretrain", [model])
         # What comes from the hub is fetched once by the prefetch_* rules (rules/prefetch.smk), the rest read locally.
         for base in grid.hub_models():
             size = self.sizes[base]

@@ -128,8 +128,9 @@ def as_json(value):
 
 
 def stage_result(stage):
-    """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs)."""
-    return as_json(GRID.stage_settings(stage)[0])
+    """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs). Per
+    base model ({model}), whose pre-training may have its own settings."""
+    return lambda wildcards: as_json(GRID.stage_settings(stage, wildcards.model)[0])
 
 
 def stage_execution(stage):

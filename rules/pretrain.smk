@@ -23,8 +23,9 @@ rule pretrain:
         launch=training_launch,
         stage=stage_result("pretrain"),
         execution=stage_execution("pretrain"),
-        shape=as_json(config["pretrain"]["model"]),
-        steps=config["pretrain"]["steps"],
+        # The base model's own architecture and steps (base_models[]), each defaulting to the pretrain block's.
+        shape=lambda wildcards: as_json(GRID.pretrain_block(wildcards.model)["model"]),
+        steps=lambda wildcards: GRID.pretrain_block(wildcards.model)["steps"],
         seed=lambda wildcards: GRID.pretrain_seed(int(wildcards.replicate)),
         tracking=tracking_options("pretrain"),
     message:

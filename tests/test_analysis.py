@@ -18,7 +18,7 @@ from iftforget.analysis.decision import TRANSITION_NOT_SHOWN, TRANSITION_SHOWN, 
 from iftforget.analysis.forgetting import BEFORE_GRID, NO_MATERIAL_DROP, AnalysisSettings, comparison_draws
 from iftforget.analysis.intervals import ItemBootstrap
 from iftforget.analysis.pooled import analyze_pooled
-from iftforget.analysis.tables import UNIT_COLUMNS, analyze_task, tidy_table
+from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, analyze_task, tidy_table
 
 SETTINGS = AnalysisSettings(bootstrap_resamples=1000, confidence=0.95, seed=0, power=0.8)
 STEPS = [25, 50, 100, 200]
@@ -27,7 +27,8 @@ DELTA = 0.05
 KIND_OF_OUTPUT = {"exact_match": "generate_until", "acc": "multiple_choice", "bits_per_byte": "loglikelihood_rolling"}
 
 
-def eval_json(task: str, metric: str, values, *, role, choices: int | None = None, lengths=None) -> dict:
+def eval_json(task: str, metric: str, values, *, role, choices: int | None = None, lengths=None,
+              parameters: int | None = None) -> dict:
     """An eval JSON in the workflow's format (iftforget.evaluation.eval_payload) with the given per-item values."""
     values = [float(v) for v in values]
     items = []
@@ -42,7 +43,8 @@ def eval_json(task: str, metric: str, values, *, role, choices: int | None = Non
     score = float(np.average(values, weights=weights))
     kind, step, budget = role
     return {"format_version": 1, "task": task, "output_type": KIND_OF_OUTPUT[metric],
-            "model": {"path": f"{kind}-{step}-{budget}", "kind": kind, "step": step, "budget": budget},
+            "model": {"path": f"{kind}-{step}-{budget}", "kind": kind, "step": step, "budget": budget,
+                      **({"num_parameters": parameters} if parameters is not None else {})},
             "primary_metric": metric, "score": score, "metrics": {metric: score}, "n_items": len(items),
             "items": items, "harness": {}}
 
@@ -388,6 +390,31 @@ def test_analyze_task_writes_each_run_and_the_pooled_result(tmp_path):
     assert (table.loc[table["quantity"] == "k_star", "estimate"] == 100).all()
     pooled = json.loads((tmp_path / "pooled.json").read_text())
     assert pooled["k_star"] == 100 and pooled["stage_counts"]["100"]["actual"] == 2
+
+
+def test_the_tables_give_the_base_models_parameter_count_from_its_eval_jsons(tmp_path):
+    """Each run's rows carry the parameter count its base's eval JSON records (lm-eval's count of the saved model),
+    the pooled rows the mean over the runs (rounded); eval JSONs that predate the count leave the column empty."""
+
+    def tables(folder: Path, counts: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+        units = []
+        for replicate, count in enumerate(counts):
+            files = write_comparison(folder / f"r{replicate}", "world_completion", "exact_match",
+                                     planted(knowledge_items(seed=replicate), lost={100: 36}), parameters=count)
+            models = [{"kind": k, "step": s, "budget": b, "path": p} for (k, s, b), p in files.items()]
+            units.append({"replicate": replicate, "seed": 0, "models": models, "output": str(folder / f"u{replicate}")})
+        entry = {"base_model": "b", "dataset": "d", "task": "world_completion", "budget": BUDGET, "margin": DELTA,
+                 "units": units, "output": str(folder / "pooled.json")}
+        analyze_task(entry, SETTINGS)
+        return (tidy_table([unit["output"] for unit in units], UNIT_COLUMNS),
+                tidy_table([entry["output"]], POOLED_COLUMNS))
+
+    units, pooled = tables(tmp_path / "counted", [1000, 1004])  # replicates' vocabularies may differ a little
+    by_run = units[["replicate", "parameters"]].drop_duplicates().astype(float).values.tolist()
+    assert by_run == [[0, 1000], [1, 1004]], by_run
+    assert pooled["parameters"].astype(float).unique().tolist() == [1002]
+    units, pooled = tables(tmp_path / "older", [None, None])
+    assert units["parameters"].isna().all() and pooled["parameters"].isna().all()
 
 
 def share_values(base: np.ndarray, drops: dict[int, int], residuals: dict[int, int]) -> dict:

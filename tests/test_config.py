@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -67,7 +68,7 @@ def with_changes(changes: dict) -> dict:
         *parents, last = path.split(".")
         for part in parents:
             node = node[part]
-        node[last] = value
+        node[last] = copy.deepcopy(value)  # the check fills in defaults: never into a constant of this file
     return config
 
 
@@ -82,6 +83,7 @@ def probed_person() -> str:
 # allowed values it must give). Each is rejected by check_config, the one check rules/common.smk runs before the
 # DAG is built. PROBED_CORPUS stands for a local restoration corpus that mentions a P_eval person.
 PROBED_CORPUS = "<a local corpus mentioning a probed person>"
+WORLD_LLAMA = {"name": "world-llama", "source": "pretrain"}
 BAD_CONFIGS = [
     ({"ift.steps": [50, 25, 100]}, "ift.steps", "strictly ascending"),
     ({"ift.steps": [25, 25, 100]}, "ift.steps", "without duplicates"),
@@ -167,6 +169,27 @@ BAD_CONFIGS = [
     ({"restore_corpus.revision": "main"}, "restore_corpus.revision", "is the keyword 'world'"),
     ({"ift_datasets": [{"name": "d", "source": "org/data", "revision": "a commit"}]}, "ift_datasets[0].revision",
      "matching"),
+    # A base model pre-trained here with its own architecture and pre-training (WORLD_LLAMA is the default one).
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "model": {"hidden_size": 4}}]},
+     "base_models[1].model.hidden_size = 4", "integer or null >= 8"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "model": {"hidden_size": 130}}]},
+     "base_models[1].model.hidden_size = 130", "pretrain.model.num_attention_heads = 4 must divide"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "model": {"num_key_value_heads": 3}}]},
+     "base_models[1].model.num_key_value_heads = 3", "must divide pretrain.model.num_attention_heads = 4"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "model": {"max_position_embeddings": 128}}]},
+     "base_models[1].model.max_position_embeddings = 128", "training.max_length = 256 exceeds"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "model": {"hidden": 64}}]},
+     "base_models[1].model.hidden", "'hidden_size'"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "steps": 0}]}, "base_models[1].steps",
+     "integer or null >= 1"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "learning_rate": 0}]},
+     "base_models[1].learning_rate", "number or null > 0"),
+    ({"base_models": [WORLD_LLAMA, {"name": "w", "source": "pretrain", "schedule": "fast"}]}, "base_models[1].schedule",
+     "'cosine', 'cosine_with_min_lr'"),
+    ({"base_models": [{"name": "m", "source": "org/model", "steps": 100}]}, "base_models[0].steps = 100",
+     "for source pretrain only"),
+    ({"base_models": [{"name": "m", "source": "org/model", "model": {"hidden_size": 64}}]},
+     "base_models[0].model.hidden_size = 64", "for source pretrain only"),
 ]
 
 
@@ -224,6 +247,7 @@ END_TO_END = [case for case in BAD_CONFIGS if list(case[0])[-1] in (
     "restore_corpus.revision")
     and case[1] in ("ift.total_steps", "world.split.eval", "training.processes", "training.gradient_checkpointing",
                     "ift.learning_rate_typo", "ift.steps[1] = 8.0", "restore_corpus.revision")]
+END_TO_END += [case for case in BAD_CONFIGS if case[1] == "base_models[1].model.hidden_size = 130"]
 
 
 @pytest.mark.parametrize("changes, key, allowed", END_TO_END, ids=[catalogue_id(c) for c, _, _ in END_TO_END])
@@ -293,3 +317,47 @@ def test_settings_classes_take_every_field_from_the_schema_and_declare_no_defaul
         with_default = [f.name for f in fields if f.default is not dataclasses.MISSING
                         or f.default_factory is not dataclasses.MISSING]
         assert with_default == [], f"{cls.__name__} declares defaults of its own: {with_default}"
+
+
+def test_a_pretrained_base_model_takes_its_own_settings_over_the_pretrain_block():
+    from iftforget.grid import Grid
+
+    config = with_changes({"base_models": [WORLD_LLAMA, {"name": "wide", "source": "pretrain", "steps": 40,
+                                                         "schedule": "linear", "model": {"hidden_size": 256}}]})
+    check_config(config)
+    grid = Grid(config)
+    pretrain = config["pretrain"]
+    wide = grid.pretrain_block("wide")
+    assert wide["model"] == pretrain["model"] | {"hidden_size": 256}, "merged key by key over pretrain.model"
+    assert (wide["steps"], wide["schedule"]) == (40, "linear")
+    assert {key: wide[key] for key in ("learning_rate", "batch_size", "warmup_ratio", "seed")} == {
+        key: pretrain[key] for key in ("learning_rate", "batch_size", "warmup_ratio", "seed")}
+    assert grid.stage_settings("pretrain", "wide")[0]["schedule"] == "linear"
+    # A base model that sets nothing of its own is pre-trained exactly as before (the same settings, no rerun).
+    assert grid.pretrain_block("world-llama") == pretrain
+    assert grid.stage_settings("pretrain", "world-llama") == grid.stage_settings("pretrain")
+
+
+def test_a_base_models_own_pretraining_keys_are_those_of_the_pretrain_block_with_its_ranges():
+    """base_models[].model and each own pre-training key mirror pretrain.model and the pretrain block: the same keys
+    and the same allowed values, plus null (which keeps the block's)."""
+    from iftforget.grid import OWN_PRETRAIN_KEYS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+
+    def node(*path: str) -> dict:
+        found = schema
+        for part in path:
+            found = resolve(found["items"] if part == "items" else found["properties"][part], schema)
+        return found
+
+    assert schema_keys("base_models", "items", "model") == schema_keys("pretrain", "model")
+    pairs = [(("pretrain", "model", key), ("base_models", "items", "model", key))
+             for key in schema_keys("pretrain", "model")]
+    pairs += [(("pretrain", key), ("base_models", "items", key)) for key in OWN_PRETRAIN_KEYS]
+    for block_path, own_path in pairs:
+        block, own = node(*block_path), node(*own_path)
+        assert own["default"] is None and own["type"] == [block["type"], "null"], own_path
+        constraints = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+        assert {k: block.get(k) for k in constraints} == {k: own.get(k) for k in constraints}, own_path
+        assert own.get("enum", [None])[:-1] == block.get("enum", []), own_path

@@ -80,6 +80,12 @@ BRANCHES = {
     "base model": ({"base_models": [{"name": "world-llama", "source": "pretrain"},
                                     {"name": "second-llama", "source": "pretrain"}]},
                    {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6}),
+    # Its own size and pre-training: the world and tokenizer of the replicate are shared, the rest is its own.
+    "base model of another size": ({"base_models": [{"name": "world-llama", "source": "pretrain"},
+                                                    {"name": "wide-llama", "source": "pretrain", "steps": 30,
+                                                     "learning_rate": 2.0e-3,
+                                                     "model": {"hidden_size": 64, "intermediate_size": 128}}]},
+                                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6}),
 }
 
 
@@ -89,6 +95,19 @@ def test_adding_a_branch_plans_only_the_new_branch(finished, branch):
     change, expected = BRANCHES[branch]
     counts = planned(finished, change, "branch")
     assert counts == {**expected, "summarize": 1, **ANALYSIS}, counts
+
+
+def test_a_base_model_given_the_pretrain_blocks_own_values_plans_nothing(finished):
+    """A base model's own pre-training keys are merged over the pretrain block: set to the block's values (or not
+    set, as in the finished run) they give the same jobs with the same params, so a finished run is not rerun."""
+    pretrain = smoke_config()["pretrain"]
+    same = {"name": "world-llama", "source": "pretrain", "steps": pretrain["steps"],
+            "learning_rate": pretrain["learning_rate"], "model": {"hidden_size": pretrain["model"]["hidden_size"]}}
+    assert planned(finished, {}, "unchanged") == {}
+    assert planned(finished, {"base_models": [same]}, "same-values") == {}
+    # The counterpart: a value of its own that differs reruns its pre-training and everything after it.
+    counts = planned(finished, {"base_models": [same | {"steps": pretrain["steps"] + 1}]}, "own-steps")
+    assert counts["pretrain"] == 1 and counts["eval"] == models_count(), counts
 
 
 def test_adding_a_task_reevaluates_each_model_once_and_removing_one_only_the_analysis(finished):

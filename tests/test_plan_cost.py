@@ -36,8 +36,9 @@ def paper() -> dict:
 
 
 # The paper preset, the study preset (two datasets, a budget sweep of one of them), the smoke grid with a "last"
-# retention (rule ift_last) and a budget sweep (more restorations), and the smoke grid with two datasets, a sweep of
-# one and a restoration arm of that one (its corpus, restorations, controls and analysis).
+# retention (rule ift_last) and a budget sweep (more restorations), the smoke grid with two datasets, a sweep of one
+# and a restoration arm of that one (its corpus, restorations, controls and analysis), and the smoke grid with two
+# base models' sizes.
 DRY_RUNS = {
     "paper": (PAPER_FILES, None),
     "study": (STUDY_FILES, None),
@@ -47,6 +48,9 @@ DRY_RUNS = {
                                                  {"name": "format-only", "source": "world", "generic_fraction": 1.0}],
                                 "restore": {"sweep_budgets": [20], "sweep_datasets": ["qa-mix"],
                                             "arms": [{"name": "fresh-bios", "datasets": ["qa-mix"]}]}}),
+    "smoke-two-sizes": (SMOKE_FILES, {"base_models": [{"name": "world-llama", "source": "pretrain"},
+                                                      {"name": "wide", "source": "pretrain", "steps": 40,
+                                                       "model": {"hidden_size": 64}}]}),
 }
 
 
@@ -153,6 +157,25 @@ def test_parameters_come_from_a_local_config_json_and_else_from_the_config(paper
     built = build_base_model(model_shape(**layered(SMOKE_FILES)["pretrain"]["model"]),
                              train_tokenizer(["x y z"] * 3, vocab_size=300), seed=0)
     assert world.parameters >= count_parameters(built), "tokenizer.vocab_size bounds the trained vocabulary"
+
+
+def test_a_base_model_pre_trained_here_is_costed_with_its_own_size_and_pre_training():
+    """A second base model of the smoke grid, wider and pre-trained longer on smaller batches: its parameters are
+    its own shape's (base_models[1].model over pretrain.model), its pre-training tokens its own steps x batch."""
+    from iftforget.models import ModelShape, base_model_config, parameters_of
+
+    one = layered(SMOKE_FILES)
+    wide = {"name": "wide", "source": "pretrain", "steps": 40, "batch_size": 2, "model": {"hidden_size": 64}}
+    two = layered(SMOKE_FILES, {"base_models": [*one["base_models"], wide]})
+    single, plan = plan_costs(one), plan_costs(two)
+    shape = ModelShape.from_config(one["pretrain"]["model"] | {"hidden_size": 64})
+    parameters = parameters_of(base_model_config(shape, one["tokenizer"]["vocab_size"]))
+    assert plan.base_models["wide"].parameters == parameters > plan.base_models["world-llama"].parameters
+    assert "base_models[1].model" in plan.base_models["wide"].source
+    assert plan.base_models["world-llama"] == single.base_models["world-llama"], "the first base model as before"
+    tokens = single.rule("pretrain").tokens  # 20 steps x 8 sequences
+    assert plan.rule("pretrain").tokens == pytest.approx(tokens * (1 + 40 * 2 / (20 * 8)))
+    assert plan.rule("pretrain").flops == pytest.approx(single.rule("pretrain").flops + 6 * parameters * tokens / 2)
 
 
 def test_a_prefetched_hub_models_parameters_come_from_the_prefetch_cache(paper, tmp_path, monkeypatch):

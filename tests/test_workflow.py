@@ -80,6 +80,51 @@ def test_smoke_summary_has_a_row_per_model_and_task(smoke_run):
     assert not primary.duplicated(["model_path", "task"]).any()
 
 
+def saved_parameters(model_dir) -> int:
+    """The parameter count of a saved model, read from its safetensors (a tied output embedding is not stored)."""
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as weights:
+        return sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+
+
+def test_the_tables_give_the_parameter_count_of_the_saved_base_model(smoke_run):
+    grid = Grid(smoke_config())
+    count = saved_parameters(smoke_run / grid.layout.path("model", model=grid.base("world-llama", 0)))
+    for table in ("forgetting", "pooled"):
+        column = pd.read_csv(smoke_run / grid.layout.path("table", table=table, ext="csv"))["parameters"]
+        assert column.tolist() == [count] * len(column), table
+
+
+def test_two_base_models_of_different_sizes_pre_train_with_their_own_settings(tmp_path):
+    """Two base models pre-trained on the smoke world, the second wider and deeper, with its own steps, batch and
+    schedule: each saved model has its own architecture (config.json) and was trained with its own settings
+    (trainer_state.json), and the parameter count its eval JSON records is that of its saved weights."""
+    wide = {"name": "wide", "source": "pretrain", "steps": 12, "batch_size": 4, "schedule": "constant",
+            "model": {"hidden_size": 64, "num_hidden_layers": 2}}
+    overrides = {"base_models": [{"name": "world-llama", "source": "pretrain"}, wide]}
+    grid = Grid(smoke_config(overrides))
+    bases = [grid.base(name, 0) for name in ("world-llama", "wide")]
+    result = run_snakemake(*[grid.eval_file(ref, "world_completion") for ref in bases], "--cores", "2",
+                           *config_args(tmp_path, overrides))
+    assert job_counts(result.stdout + result.stderr) == {"world": 1, "tokenizer": 1, "pretrain": 2, "eval": 2}
+    counts = {}
+    for ref in bases:
+        block = grid.pretrain_block(ref.base_model)
+        folder = tmp_path / grid.layout.path("model", model=ref)
+        saved = json.loads((folder / "config.json").read_text())
+        assert {key: saved[key] for key in block["model"]} == block["model"], ref.base_model
+        state = json.loads((folder / "trainer_state.json").read_text())
+        assert (state["max_steps"], state["train_batch_size"]) == (block["steps"], block["batch_size"])
+        rates = {entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry}
+        assert (rates == {block["learning_rate"]}) == (block["schedule"] == "constant"), (ref.base_model, rates)
+        counts[ref.base_model] = saved_parameters(folder)
+        evaluated = json.loads((tmp_path / grid.eval_file(ref, "world_completion")).read_text())
+        assert evaluated["model"]["num_parameters"] == counts[ref.base_model]
+    assert grid.pretrain_block("world-llama") == smoke_config()["pretrain"]
+    assert counts["wide"] > 2 * counts["world-llama"]
+
+
 def test_second_invocation_has_nothing_to_do(smoke_run):
     result = run_snakemake("-n", "--cores", "2", *config_args(smoke_run))
     assert "Nothing to be done" in result.stdout + result.stderr

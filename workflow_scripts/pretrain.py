@@ -21,7 +21,8 @@ def main() -> None:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--stage", required=True, type=json.loads, help="the stage's settings that change its result")
     parser.add_argument("--execution", required=True, type=json.loads, help="how the job runs (threads...)")
-    parser.add_argument("--shape", required=True, type=json.loads, help="the config block pretrain.model")
+    parser.add_argument("--shape", required=True, type=json.loads,
+                        help="the base model's architecture: pretrain.model with base_models[].model over it")
     parser.add_argument("--steps", required=True, type=int)
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--out", required=True, type=Path)

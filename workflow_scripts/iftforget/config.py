@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from iftforget.grid import OWN_PRETRAIN_KEYS, PRETRAIN_SOURCE, own_pretrain_block
 from iftforget.hub import is_hub_id, looks_like_local_path
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
@@ -129,23 +130,11 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     check_source("restore_corpus.source", config["restore_corpus"]["source"], "world")
     check_revision("restore_corpus", config["restore_corpus"], "world")
 
-    shape = config["pretrain"]["model"]
-    if shape["hidden_size"] % shape["num_attention_heads"]:
-        raise ConfigError(
-            f"pretrain.model.num_attention_heads = {shape['num_attention_heads']} must divide "
-            f"pretrain.model.hidden_size = {shape['hidden_size']}"
-        )
-    if shape["num_attention_heads"] % shape["num_key_value_heads"]:
-        raise ConfigError(
-            f"pretrain.model.num_key_value_heads = {shape['num_key_value_heads']} must divide "
-            f"pretrain.model.num_attention_heads = {shape['num_attention_heads']}"
-        )
-    if any(m["source"] == "pretrain" for m in config["base_models"]):
-        if config["training"]["max_length"] > shape["max_position_embeddings"]:
-            raise ConfigError(
-                f"training.max_length = {config['training']['max_length']} exceeds "
-                f"pretrain.model.max_position_embeddings = {shape['max_position_embeddings']}"
-            )
+    for i, model in enumerate(config["base_models"]):
+        if model["source"] == PRETRAIN_SOURCE:
+            _check_pretrained_shape(config, i)
+        else:
+            _check_no_own_pretraining(i, model)
 
     template = Path(config["ift"]["chat_template"])
     if not template.exists():
@@ -195,6 +184,39 @@ def _check_restore_arms(config: dict[str, Any]) -> None:
                 check_fresh_capacity(WorldConfig.from_config(config["world"]), f"{key}.source")
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+
+
+def _check_pretrained_shape(config: dict[str, Any], index: int) -> None:
+    """The architecture of base_models[index] (its own keys merged over pretrain.model) must build, and hold
+    training.max_length tokens; an error names the key that set each value, the entry's own or the block's."""
+    entry = config["base_models"][index]
+    shape = own_pretrain_block(config["pretrain"], entry)["model"]
+
+    def key(name: str) -> str:
+        own = (entry.get("model") or {}).get(name) is not None
+        return f"base_models[{index}].model.{name}" if own else f"pretrain.model.{name}"
+
+    for part, whole in (("num_attention_heads", "hidden_size"), ("num_key_value_heads", "num_attention_heads")):
+        if shape[whole] % shape[part]:
+            raise ConfigError(f"{key(part)} = {shape[part]} must divide {key(whole)} = {shape[whole]} (base model "
+                              f"{entry['name']!r})")
+    if config["training"]["max_length"] > shape["max_position_embeddings"]:
+        raise ConfigError(
+            f"training.max_length = {config['training']['max_length']} exceeds "
+            f"{key('max_position_embeddings')} = {shape['max_position_embeddings']} (base model {entry['name']!r})"
+        )
+
+
+def _check_no_own_pretraining(index: int, entry: dict[str, Any]) -> None:
+    """Pre-training settings on a base model that is not pre-trained here would be ignored without a word."""
+    given = [f"{key} = {entry[key]!r}" for key in OWN_PRETRAIN_KEYS if entry.get(key) is not None]
+    given += [f"model.{key} = {value!r}" for key, value in (entry.get("model") or {}).items() if value is not None]
+    if given:
+        raise ConfigError(
+            f"base_models[{index}].{given[0]} is not allowed: base_models[{index}].source = {entry['source']!r} is not "
+            f"'{PRETRAIN_SOURCE}'; allowed: null (a base model's own architecture and pre-training settings are for "
+            "source pretrain only)"
+        )
 
 
 # How many IFT segments each retention value keeps: every one, the last grid step's, none.

@@ -238,11 +238,13 @@ def eval_payload(
                 record["id"] = f"{subtask}/{record['id']}"
         items.extend(records)
     primary = next((name for name in PRIMARY_METRICS if name in metric_names), metric_names[0] if metric_names else "")
+    # lm-eval's count of the parameters of the model it loaded (tied embeddings once): the saved model's size.
+    parameters = results.get("config", {}).get("model_num_parameters")
     return {
         "format_version": EVAL_FORMAT_VERSION,
         "task": task,
         "output_type": output_type,
-        "model": {"path": model_path, **model_info},
+        "model": {"path": model_path, **model_info, "num_parameters": parameters},
         "primary_metric": primary,
         "score": metrics.get(primary),
         "metrics": metrics,

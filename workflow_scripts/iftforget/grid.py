@@ -29,12 +29,24 @@ STAGE_RESULT_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps
 # before them, so that a finished run is not rerun for a key it never had (any other value is tracked and reruns).
 UNTRACKED_AT = {"save_dtype": "float32"}
 EVAL_RESULT_KEYS = ("num_fewshot", "dtype", "bootstrap_iters", "seed", "include_path", "limit")
+# The keys of the pretrain block that a base model pre-trained here may set for itself (base_models[].<key>, null
+# keeps the block's), besides its architecture `model`, merged key by key over pretrain.model.
+OWN_PRETRAIN_KEYS = ("steps", "learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio",
+                     "weight_decay")
 # Schedules whose learning rate at a step does not depend on the run's length (with no warmup).
 LENGTH_FREE_SCHEDULES = ("constant", "constant_with_warmup")
 # Replicate r trains with seed s + REPLICATE_SEED_STRIDE * r, so that no two (replicate, seed) runs share a seed.
 REPLICATE_SEED_STRIDE = 1000
 
 Group = tuple[str, str, int, int]  # (base model, dataset, replicate, seed): the models of one IFT run
+
+
+def own_pretrain_block(pretrain: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """The pretrain block of one base_models entry: its own non-null keys over the block, its `model` merged key by
+    key over pretrain.model. An entry that sets none gets the block as it is (the same jobs, nothing reruns)."""
+    own = {key: entry[key] for key in OWN_PRETRAIN_KEYS if entry.get(key) is not None}
+    shape = {key: value for key, value in (entry.get("model") or {}).items() if value is not None}
+    return pretrain | own | {"model": pretrain["model"] | shape}
 
 
 def is_hub_source(source: str, keyword: str) -> bool:
@@ -252,6 +264,10 @@ class Grid:
         """The world of one replicate: the config's world with its seed moved on by the replicate."""
         return self.config["world"] | {"seed": self.config["world"]["seed"] + replicate}
 
+    def pretrain_block(self, base: str) -> dict[str, Any]:
+        """The pre-training settings of a base model pre-trained here (own_pretrain_block)."""
+        return own_pretrain_block(self.config["pretrain"], self.base_models[base])
+
     def pretrain_seed(self, replicate: int) -> int:
         return self.config["pretrain"]["seed"] + replicate
 
@@ -300,10 +316,11 @@ class Grid:
         return self.layout.path("summary")
 
     # --- training settings -------------------------------------------------------------------------------------
-    def stage_block(self, stage: str) -> dict[str, Any]:
+    def stage_block(self, stage: str, base: str | None = None) -> dict[str, Any]:
         """A training stage's settings: the shared `training` block overridden by the stage's own STAGE_KEYS (a
-        stage's `threads` left at null inherits the shared value). The grid itself (steps) is not part of it."""
-        block = self.config[stage]
+        stage's `threads` left at null inherits the shared value). The grid itself (steps) is not part of it. For
+        pre-training, `base` names the base model, whose own keys replace the block's (pretrain_block)."""
+        block = self.pretrain_block(base) if stage == "pretrain" and base is not None else self.config[stage]
         return self.config["training"] | {key: block[key] for key in STAGE_KEYS if block[key] is not None}
 
     def stage_threads(self, stage: str) -> int:
@@ -314,10 +331,10 @@ class Grid:
         result = {key: block[key] for key in result_keys}
         return result, {key: value for key, value in block.items() if key not in result_keys}
 
-    def stage_settings(self, stage: str) -> tuple[dict, dict]:
-        """(what changes a training stage's result, what only changes how its jobs run); a result key at its
-        UNTRACKED_AT value goes with the second, so that adding the key reran no finished job."""
-        result, run = self.split_settings(self.stage_block(stage), STAGE_RESULT_KEYS)
+    def stage_settings(self, stage: str, base: str | None = None) -> tuple[dict, dict]:
+        """(what changes a training stage's result, what only changes how its jobs run) of base model `base`'s jobs;
+        a result key at its UNTRACKED_AT value goes with the second, so that adding the key reran no finished job."""
+        result, run = self.split_settings(self.stage_block(stage, base), STAGE_RESULT_KEYS)
         for key, value in UNTRACKED_AT.items():
             if result.get(key) == value:
                 run[key] = result.pop(key)

@@ -2,9 +2,10 @@
 hours into a run (a sequence longer than the model's positions, a chat template that cannot mask the assistant's
 tokens, no padding token, an attention kernel that is not installed). Every error names the model and the key.
 
-Base models pre-trained here are checked by the config check itself (their shape is the config's). An external
-base model is read from its local folder, or from the hub's cache without downloading (`local_files_only`); one
-that is in neither is checked when its first job loads it.
+Base models pre-trained here are checked by the config check itself (their shape is the config's: pretrain.model
+with the entry's own base_models[].model keys over it). An external base model is read from its local folder, or
+from the hub's cache without downloading (`local_files_only`); one that is in neither is checked when its first job
+loads it.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def _key_path(path) -> str:
 def _describe(schema: dict[str, Any]) -> str:
     """What a (sub)schema accepts, in words: `an integer >= 1`, `one of 'cpu', 'cuda'`."""
     if "enum" in schema:
-        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+        return "one of " + ", ".join("null" if v is None else repr(v) for v in schema["enum"])
     kinds = schema.get("type", "value")
     article = {"integer": "an integer", "array": "a list", "object": "a mapping", "boolean": "true or false"}
     text = article.get(kinds, f"a {kinds}") if isinstance(kinds, str) else " or ".join(kinds)

@@ -61,6 +61,7 @@ class ComparisonData:
     weights: np.ndarray
     choices: np.ndarray | None = None  # answer options per item (multiple-choice tasks only)
     eval_files: dict[Role, str] = field(default_factory=dict)
+    parameters: int | None = None  # the base model's, as its eval JSON records it (None in evals that predate it)
 
     @property
     def higher_is_better(self) -> bool:
@@ -154,4 +155,5 @@ def load_comparison(key: ComparisonKey, files: Mapping[Role, str], budget: int) 
         weights=base_items["weight"].to_numpy(),
         choices=None if np.isnan(choices).any() else choices,
         eval_files=dict(files),
+        parameters=reference["model"].get("num_parameters"),
     )

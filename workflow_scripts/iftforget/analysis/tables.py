@@ -21,11 +21,13 @@ from iftforget.io import atomic_path, write_json_atomic
 
 ANALYSIS_FORMAT_VERSION = 5  # 5: the corpus of every comparison and row
 ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level"]
-UNIT_COLUMNS = ["base_model", "dataset", "corpus", "replicate", "seed", "task", "metric", "higher_is_better",
-                *ROW_COLUMNS, "margin", "n_items", "n_resamples", "confidence", "interval_method"]
+# `parameters`: the base model's parameter count, as lm-eval counted it when it evaluated the base (pooled: the mean
+# over the units, whose vocabularies may differ, rounded); empty where the base's eval JSONs predate the count.
+UNIT_COLUMNS = ["base_model", "parameters", "dataset", "corpus", "replicate", "seed", "task", "metric",
+                "higher_is_better", *ROW_COLUMNS, "margin", "n_items", "n_resamples", "confidence", "interval_method"]
 STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
-POOLED_COLUMNS = ["base_model", "dataset", "corpus", "task", "metric", "higher_is_better", *ROW_COLUMNS, "margin",
-                  "n_units", *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
+POOLED_COLUMNS = ["base_model", "parameters", "dataset", "corpus", "task", "metric", "higher_is_better", *ROW_COLUMNS,
+                  "margin", "n_units", *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
 TABLE_PAGE = Path(__file__).with_name("table_page.html")
 
 
@@ -63,11 +65,11 @@ def _decided(decision: Decision) -> dict[str, Any]:
 
 
 def unit_json(key: ComparisonKey, unit: UnitResult, pooled: PooledResult, margin: float | None,
-              settings: AnalysisSettings, files: Mapping[Role, str]) -> dict[str, Any]:
+              settings: AnalysisSettings, files: Mapping[Role, str], parameters: int | None = None) -> dict[str, Any]:
     """The JSON of one comparison: its decisions and its rows of forgetting.csv."""
     decision = unit.decision
     common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings, decision)
-    common |= {"replicate": key.replicate, "seed": key.seed, "n_items": unit.n_items}
+    common |= {"replicate": key.replicate, "seed": key.seed, "n_items": unit.n_items, "parameters": parameters}
     return {
         "format_version": ANALYSIS_FORMAT_VERSION,
         "comparison": asdict(key),
@@ -82,11 +84,11 @@ def unit_json(key: ComparisonKey, unit: UnitResult, pooled: PooledResult, margin
 
 
 def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
-                settings: AnalysisSettings) -> dict[str, Any]:
+                settings: AnalysisSettings, parameters: int | None = None) -> dict[str, Any]:
     """The JSON of a comparison pooled over its units: the pooled decisions, stage counts, each unit's k*, and its
     rows of pooled.csv."""
     common = _common(key, pooled.metric, pooled.higher_is_better, margin, settings, pooled.decision)
-    common |= {"n_units": len(pooled.units)}
+    common |= {"n_units": len(pooled.units), "parameters": parameters}
     rows = []
     for row in pooled.decision.rows:
         counts = pooled.stage_counts.get(row["step"], {})
@@ -118,10 +120,13 @@ def analyze_task(entry: Mapping[str, Any], settings: AnalysisSettings) -> Pooled
         files = {(m["kind"], m["step"], m["budget"]): m["path"] for m in unit["models"]}
         loaded.append((key, files, load_comparison(key, files, entry["budget"])))
     pooled = analyze_pooled([(key.replicate, key.seed, data) for key, _, data in loaded], entry["margin"], settings)
-    for (key, files, _), unit, plan in zip(loaded, pooled.units, entry["units"], strict=True):
-        write_json_atomic(plan["output"], unit_json(key, unit, pooled, entry["margin"], settings, files))
+    for (key, files, data), unit, plan in zip(loaded, pooled.units, entry["units"], strict=True):
+        write_json_atomic(plan["output"], unit_json(key, unit, pooled, entry["margin"], settings, files,
+                                                    data.parameters))
     pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"], entry["corpus"])
-    write_json_atomic(entry["output"], pooled_json(pool_key, pooled, entry["margin"], settings))
+    counts = [data.parameters for _, _, data in loaded]
+    mean = None if None in counts else round(float(np.mean(counts)))
+    write_json_atomic(entry["output"], pooled_json(pool_key, pooled, entry["margin"], settings, mean))
     return pooled
 
 
@@ -141,7 +146,7 @@ def read_analysis(path: str | Path) -> dict[str, Any]:
 def tidy_table(paths: Sequence[str | Path], columns: list[str] = UNIT_COLUMNS) -> pd.DataFrame:
     """The rows of every analysis JSON (comparison JSONs for UNIT_COLUMNS, pooled JSONs for POOLED_COLUMNS)."""
     table = pd.DataFrame([row for path in paths for row in read_analysis(path)["rows"]], columns=columns)
-    integers = {name: "Int64" for name in ("replicate", "seed", "step", "budget") if name in columns}
+    integers = {name: "Int64" for name in ("replicate", "seed", "step", "budget", "parameters") if name in columns}
     return table.astype(integers | {"n_resamples": "int64"})
 
 
