@@ -403,8 +403,8 @@ def test_the_tables_give_the_base_models_parameter_count_from_its_eval_jsons(tmp
                                      planted(knowledge_items(seed=replicate), lost={100: 36}), parameters=count)
             models = [{"kind": k, "step": s, "budget": b, "path": p} for (k, s, b), p in files.items()]
             units.append({"replicate": replicate, "seed": 0, "models": models, "output": str(folder / f"u{replicate}")})
-        entry = {"base_model": "b", "dataset": "d", "task": "world_completion", "budget": BUDGET, "margin": DELTA,
-                 "units": units, "output": str(folder / "pooled.json")}
+        entry = {"base_model": "b", "dataset": "d", "corpus": "c", "task": "world_completion", "budget": BUDGET,
+                 "margin": DELTA, "units": units, "output": str(folder / "pooled.json")}
         analyze_task(entry, SETTINGS)
         return (tidy_table([unit["output"] for unit in units], UNIT_COLUMNS),
                 tidy_table([entry["output"]], POOLED_COLUMNS))
