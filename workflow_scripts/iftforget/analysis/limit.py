@@ -28,6 +28,9 @@ from iftforget.analysis.intervals import ReplicateMeans, above, below
 from iftforget.analysis.plan import LIMIT_MIN_BUDGETS as MIN_BUDGETS
 ABOVE, BELOW, UPPER_BOUND = "above delta at the limit", "below delta at the limit", "upper bound only"
 SHAPE_POINTS = 400
+LIMIT_COLUMNS = ["base_model", "dataset", "corpus", "task", "step", "family", "replicate", "budgets", "limit", "ci_low",
+                 "ci_high", "amplitude", "shape", "identified", "residual_largest_budget", "n_replicates",
+                 "n_identified", "confidence", "margin", "family_call", "call"]
 
 
 def _exponential_shapes(budgets: np.ndarray) -> np.ndarray:
@@ -130,7 +133,7 @@ def limit_table(units: pd.DataFrame, confidence: float) -> pd.DataFrame:
         common = {"base_model": base_model, "dataset": dataset, "corpus": corpus, "task": task, "step": int(step),
                   "budgets": " ".join(map(str, budgets)),
                   "margin": float(units.loc[units["task"] == task, "margin"].dropna().iloc[0])}
-        pooled = {}
+        pooled = []  # the pooled row of each family
         for family in FAMILIES:
             fits = {int(r): fit_curve(budgets, curves.loc[r].to_numpy(), family) for r in curves.index}
             for replicate, fit in fits.items():
@@ -147,23 +150,16 @@ def limit_table(units: pd.DataFrame, confidence: float) -> pd.DataFrame:
             n_identified = sum(fit.identified for fit in fits.values())
             call = family_call(low, high, common["margin"], n_identified == len(fits)) if len(fits) > 1 \
                 else UPPER_BOUND
-            pooled[family.name] = call
-            records.append(common | {"family": family.name, "replicate": pd.NA,
+            pooled.append(common | {"family": family.name, "replicate": pd.NA,
                                      "limit": float(np.mean([fit.limit for fit in fits.values()])),
                                      "ci_low": low, "ci_high": high, "amplitude": np.nan, "shape": np.nan,
                                      "identified": n_identified == len(fits),
                                      "residual_largest_budget": float(curves.iloc[:, -1].mean()),
                                      "n_replicates": len(fits), "n_identified": n_identified,
                                      "confidence": confidence, "family_call": call})
-        step_call = pooled["exponential"] if len(set(pooled.values())) == 1 else UPPER_BOUND
-        for record in records:
-            if (record["base_model"], record["dataset"], record["corpus"], record["task"], record["step"]) == \
-                    (base_model, dataset, corpus, task, int(step)) and pd.isna(record["replicate"]):
-                record["call"] = step_call
+        # The step's call: the families' common call; a claim must not rest on the choice of tail.
+        calls = {row["family_call"] for row in pooled}
+        step_call = calls.pop() if len(calls) == 1 else UPPER_BOUND
+        records += [row | {"call": step_call} for row in pooled]
     table = pd.DataFrame(records, columns=LIMIT_COLUMNS)
     return table.astype({"replicate": "Int64", "n_replicates": "Int64", "n_identified": "Int64"})
-
-
-LIMIT_COLUMNS = ["base_model", "dataset", "corpus", "task", "step", "family", "replicate", "budgets", "limit", "ci_low",
-                 "ci_high", "amplitude", "shape", "identified", "residual_largest_budget", "n_replicates",
-                 "n_identified", "confidence", "margin", "family_call", "call"]
