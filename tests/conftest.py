@@ -51,6 +51,24 @@ def model_weights(folder: Path) -> dict:
     return AutoModelForCausalLM.from_pretrained(folder).state_dict()
 
 
+def assert_same_weights(a: Path, b: Path, atol: float = 1e-6) -> None:
+    """Two model folders hold the same weights, name by name, up to `atol` (float noise of one machine)."""
+    import torch
+
+    wa, wb = model_weights(a), model_weights(b)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=atol, msg=f"{name} differs")
+
+
+def finished_run_copy(smoke_run: Path, tmp_path_factory, name: str) -> Path:
+    """A copy of the finished smoke run (files, modification times and Snakemake's records), to change without
+    touching the shared one."""
+    copy = tmp_path_factory.mktemp(name) / "run"
+    shutil.copytree(smoke_run, copy, symlinks=True)
+    return copy
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the workflow's Snakefile with the given arguments; output captured for the assertion messages. The run is
     `snakemake ARGS` in a process of its own, forked from one that has imported Snakemake (snakemake_process)."""

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import config_args, evaluated_models_count, job_counts, run_snakemake, smoke_config
+from conftest import config_args, finished_run_copy, evaluated_models_count, job_counts, run_snakemake, smoke_config
 from iftforget.grid import Grid
 
 ANALYSIS = {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
@@ -24,10 +24,7 @@ UPSTREAM = ("world", "tokenizer", "world_ift_data", "pretrain")
 
 @pytest.fixture(scope="module")
 def finished(smoke_run, tmp_path_factory) -> Path:
-    """A copy of the finished smoke run (files, times and Snakemake's records), to change without touching it."""
-    copy = tmp_path_factory.mktemp("incremental") / "run"
-    shutil.copytree(smoke_run, copy, symlinks=True)
-    return copy
+    return finished_run_copy(smoke_run, tmp_path_factory, "incremental")
 
 
 def planned(workdir: Path, overrides: dict, name: str) -> dict[str, int]:

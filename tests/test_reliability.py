@@ -14,22 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, model_weights, python_on_path,
-                      run_snakemake, smoke_config, wait_for)
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, assert_same_weights, config_args, defaults, model_shape,
+                      python_on_path, run_snakemake, smoke_config, wait_for)
 from iftforget.evaluation import EvalSettings, evaluate, read_eval
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
-
-def assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = model_weights(a), model_weights(b)
-    assert wa.keys() == wb.keys()
-    for name in wa:
-        torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=1e-6, msg=f"{name} differs")
-
 
 # --- a real SIGKILL mid-way through a training job ----------------------------------------------------------------
 

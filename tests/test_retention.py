@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import config_args, job_counts, merge_config, run_snakemake, smoke_config
+from conftest import config_args, finished_run_copy, job_counts, merge_config, run_snakemake, smoke_config
 
 ANALYSIS = {"summarize": 1, "analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
 # The last grid step's model and trainer state kept (so that appending a step is cheap), restored models deleted.
@@ -45,9 +45,7 @@ def test_snakemake_deletes_each_temp_model_once_the_jobs_that_read_it_have_run(t
 
 @pytest.fixture(scope="module")
 def finished(smoke_run, tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("retention") / "run"
-    shutil.copytree(smoke_run, copy, symlinks=True)
-    return copy
+    return finished_run_copy(smoke_run, tmp_path_factory, "retention")
 
 
 def without(finished: Path, tmp_path: Path, folders: set[str]) -> Path:

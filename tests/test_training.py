@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from conftest import TINY_SHAPE, model_shape, stage_args, world_config
+from conftest import TINY_SHAPE, assert_same_weights, model_shape, model_weights, stage_args, world_config
 from iftforget.checkpoints import work_dir_for
 from iftforget.models import build_base_model, load_model, load_tokenizer
 from iftforget.tokenizer import chat_text, train_tokenizer
@@ -52,17 +52,6 @@ def ift_segment(base_dir: Path, data: Path, out: Path, stop: int, resume: Path |
     return train(load(start), load_tokenizer(str(start)), dataset, stage, out, total_steps=total or stop,
                  stop_step=stop, resume_from=(resume, state_of(resume)) if resume else None, assistant_only=True,
                  state_output=state_of(out), **kwargs)
-
-
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return AutoModelForCausalLM.from_pretrained(path).state_dict()
-
-
-def assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = weights(a), weights(b)
-    assert wa.keys() == wb.keys()
-    for name in wa:
-        torch.testing.assert_close(wa[name], wb[name], rtol=0, atol=1e-6, msg=f"{name} differs")
 
 
 def test_segments_equal_one_uninterrupted_run(base, tmp_path):
@@ -179,7 +168,7 @@ def test_full_logits_loss_trains_like_trls_fused_head(base, tmp_path, data_name,
         runs[loss] = [entry["loss"] for entry in history if "loss" in entry]
     assert len(runs["fused"]) == 4
     torch.testing.assert_close(torch.tensor(runs["full_logits"]), torch.tensor(runs["fused"]), rtol=1e-4, atol=1e-5)
-    wa, wb = weights(tmp_path / "fused"), weights(tmp_path / "full_logits")
+    wa, wb = model_weights(tmp_path / "fused"), model_weights(tmp_path / "full_logits")
     for name in wa:
         torch.testing.assert_close(wa[name], wb[name], rtol=1e-4, atol=1e-5, msg=f"{name} differs")
 
