@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
 # Runs the eval adapter with lm-eval's own CachingLM, i.e. without the swap iftforget.request_store makes.
 LM_EVALS_OWN_CACHE = """
 import contextlib, sys
@@ -84,8 +82,7 @@ def main() -> None:
     workdir = args.workdir.resolve()
     command = last_eval_command(workdir)
     # The job's `python` is this interpreter (a virtual environment need not be activated).
-    env = dict(os.environ, PYTHONPATH=str(REPO / "workflow_scripts"),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     own = command.replace("python -m eval ", f"python -c {shlex.quote(LM_EVALS_OWN_CACHE)} ", 1)
     times: dict[str, list[float]] = {"lm-eval's own cache, empty": [], "the job's store, empty": [],
                                      "the job's store, filled (a rerun)": []}

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow_scripts"))
+from iftforget.config import ConfigError, check_config, load_config_files
 
-from iftforget.config import ConfigError, check_config, load_config_files  # noqa: E402
-from cost_model import format_plan, plan_costs  # noqa: E402
+from cost_model import format_plan, plan_costs  # beside this script
 
 
 def main() -> None:

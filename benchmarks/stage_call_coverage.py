@@ -11,18 +11,13 @@ cover every step of a study at once.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
-
-from iftforget.analysis.forgetting import AnalysisSettings, comparison_draws  # noqa: E402
-from iftforget.analysis.intervals import Estimate, percentile_interval, simultaneous_level  # noqa: E402
-from iftforget.analysis.pooled import pooled_estimator  # noqa: E402
-from iftforget.analysis.simulation import BUDGET, StudyDesign, coverage, share_terms  # noqa: E402
+from iftforget.analysis.forgetting import AnalysisSettings, comparison_draws
+from iftforget.analysis.intervals import Estimate, percentile_interval, simultaneous_level
+from iftforget.analysis.pooled import pooled_estimator
+from iftforget.analysis.simulation import BUDGET, StudyDesign, coverage, share_terms
 
 
 def stage_keys(study) -> list:

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow_scripts"))
-
-from iftforget.config import default_config  # noqa: E402
-from iftforget.grid import Grid  # noqa: E402
-from iftforget.tokenizer import chat_text, train_tokenizer  # noqa: E402
-from iftforget.models import ModelShape, build_base_model  # noqa: E402
-from iftforget.training import StageArgs, load_text_dataset, train  # noqa: E402
-from iftforget.world import WORLD_FILES, WorldConfig, write_world  # noqa: E402
+from iftforget.config import default_config
+from iftforget.grid import Grid
+from iftforget.tokenizer import chat_text, train_tokenizer
+from iftforget.models import ModelShape, build_base_model
+from iftforget.training import StageArgs, load_text_dataset, train
+from iftforget.world import WORLD_FILES, WorldConfig, write_world
 
 
 def main() -> None:

@@ -12,10 +12,19 @@ from pathlib import Path
 # inherits it; only the prefetch_* jobs turn it off, in their commands. Set before the libraries read it at import.
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
-SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
-# The adapters run as `python -m <rule>` in every job's shell (and the Snakefile imports the library): the
-# workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
-sys.path.insert(0, str(SCRIPTS))
+# The library (iftforget) and the adapters that the jobs run as `python -m <rule>` are this checkout's
+# workflow_scripts/, installed editable in the environment running Snakemake and its jobs (README's install command).
+SCRIPTS = Path(workflow.basedir).resolve() / "workflow_scripts"
+try:
+    import iftforget
+except ModuleNotFoundError:
+    iftforget = None
+if iftforget is None or Path(iftforget.__file__).resolve().parent != SCRIPTS / "iftforget":
+    found = "not installed" if iftforget is None else f"installed from {Path(iftforget.__file__).parent}"
+    raise WorkflowError(
+        f"this workflow's library {SCRIPTS / 'iftforget'} is {found} in this Python ({sys.executable}): install "
+        f"this checkout with `pip install -r requirements.txt -e .` in {workflow.basedir} (README)"
+    )
 from iftforget.analysis.plan import FIGURE_CATEGORIES, LIMIT_TABLE, AnalysisPlan
 from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
 from iftforget.grid import EVAL_RESULT_KEYS, Grid
@@ -48,13 +57,21 @@ PLAN = AnalysisPlan(GRID, config["analysis"])
 RESULTS = LAYOUT.root
 
 
-# Every job: `set -euo pipefail` (Snakemake's default), the adapters on the path, and the hub, datasets and bytecode
-# caches inside the working directory, so that jobs write nowhere else (Python's bytecode of the adapters would go to
-# the workflow's own folder). Jobs run offline (above; compute nodes of most clusters have no internet): they read hub
-# models and lm-eval's task datasets from these caches, where the prefetch_* rules (rules/prefetch.smk, local rules run
-# where Snakemake runs) put them; those rules alone go online.
+# Jobs in conda environments (--sdm conda) run that environment's Python, in which this checkout is not installed,
+# and an environment file cannot install it (docs/clusters.md#conda-environments): those jobs alone find the library
+# and the adapters through PYTHONPATH.
+CONDA_JOBS_PATH = (
+    f" export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    else ""
+)
+# Every job: `set -euo pipefail` (Snakemake's default), and the hub, datasets and bytecode caches inside the working
+# directory, so that jobs write nowhere else (Python's bytecode of the library would go to the workflow's own folder).
+# Jobs run offline (above; compute nodes of most clusters have no internet): they read hub models and lm-eval's task
+# datasets from these caches, where the prefetch_* rules (rules/prefetch.smk, local rules run where Snakemake runs)
+# put them; those rules alone go online.
 shell.prefix(
-    f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(SCRIPTS))};"
+    f"set -euo pipefail;{CONDA_JOBS_PATH}"
     f" export HF_HOME={shlex.quote(RESULTS)}/{HF_HOME_DIR} HF_DATASETS_CACHE={shlex.quote(RESULTS)}/{DATASETS_CACHE_DIR}"
     " TOKENIZERS_PARALLELISM=false"
     f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"

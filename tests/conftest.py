@@ -30,9 +30,19 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Results are shared on clusters: every run in the tests writes under the common umask 022 (group and others read).
 os.umask(0o022)
+REPO = Path(__file__).resolve().parents[1]
+# The tests import the library of this checkout, installed editable (README's install command); one installed from
+# another checkout would be tested in its place.
+try:
+    import iftforget
+except ModuleNotFoundError:
+    iftforget = None
+if iftforget is None or Path(iftforget.__file__).resolve().parent != REPO / "workflow_scripts" / "iftforget":
+    found = "not installed" if iftforget is None else f"installed from {Path(iftforget.__file__).parent}"
+    pytest.exit(f"the library iftforget is {found} in {sys.executable}; install this checkout: "
+                f"pip install -r requirements.txt -e {REPO}", returncode=4)
 snakemake_process.start_server()
 
-REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMOKE_FILES = [str(REPO / "config.yaml"), str(REPO / "presets" / "smoke.yaml")]
 
@@ -204,8 +214,8 @@ def run_smoke_as_a_hub_job(root: Path) -> None:
 
 
 def workflow_files() -> set[str]:
-    """Every file below the workflow's own folder (but the tests' and git's): jobs run with its workflow_scripts on
-    PYTHONPATH, where Python would write bytecode."""
+    """Every file below the workflow's own folder (but the tests' and git's): jobs import the library installed
+    editable from its workflow_scripts/, where Python would write bytecode."""
     return {str(path) for path in REPO.rglob("*")
             if path.is_file() and path.relative_to(REPO).parts[0] not in ("tests", ".git", ".pytest_cache")}
 

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-# Imported once by the fork server (the workflow's own modules are on sys.path through pyproject's pythonpath).
+# Imported once by the fork server (the workflow's library is installed, README's install command).
 PRELOADED = ["snakemake.cli", "snakemake.api", "snakemake.workflow", "iftforget.config", "iftforget.grid",
              "iftforget.analysis.plan", "iftforget.paths", __name__]
 

@@ -222,7 +222,7 @@ def gpu_slots_command(slots_dir: Path, *command: str, gpus: int = 1, total: int 
 
 def gpu_slots_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "CUDA_VISIBLE_DEVICES"}
-    return {**env, "PYTHONPATH": str(REPO / "workflow_scripts"), **extra}
+    return {**env, **extra}
 
 
 class HeldClaim:

@@ -161,8 +161,7 @@ def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_
     }[adapter]
     result = subprocess.run(
         [sys.executable, "-m", adapter, "--model", str(broken), *arguments],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO / "workflow_scripts")}, capture_output=True, text=True,
-        timeout=600,
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode != 0
     assert f"model directory {broken} is incomplete" in result.stderr, result.stderr[-3000:]
@@ -263,7 +262,7 @@ def killed_mid_write(adapter: str, watched: Path, *arguments: str) -> list[str]:
     watched.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [sys.executable, "-c", KILLED_MID_WRITE, str(watched), adapter, *arguments], cwd=watched.parent,
-        env={**os.environ, "PYTHONPATH": str(REPO / "workflow_scripts")}, capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600)
     assert result.returncode == -signal.SIGKILL, f"not killed mid-write ({result.returncode}):\n{result.stderr[-3000:]}"
     return sorted(path.name for path in watched.iterdir())
 
