@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from iftforget.analysis.plan import AnalysisPlan
-from iftforget.grid import PRETRAIN_SOURCE, WORLD_SOURCE, Grid, own_pretrain_block
+from iftforget.grid import Grid
+from iftforget.grid.sources import PRETRAIN_SOURCE
+from iftforget.grid.stages import own_pretrain_block
 from iftforget.hub import HF_HOME_DIR, is_hub_id
 from iftforget.models import ModelShape, base_model_config, parameters_of
 from iftforget.schema import ConfigError
-from iftforget.tasks import is_world_task
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 ADAMW_BYTES_PER_PARAMETER = 8  # AdamW's two float32 moments
@@ -199,7 +200,7 @@ class _Planner:
         return min(table.get(name, table["default"]), self.config["training"]["max_length"])
 
     def training_job(self, rule: str, base: str, stage: str, steps: int, data: str, outputs: list[Output]) -> Job:
-        block = self.grid.stage_block(stage, base)  # a base model's own pre-training batch
+        block = self.grid.stages.stage_block(stage, base)  # a base model's own pre-training batch
         sequences = block["batch_size"] * block["gradient_accumulation_steps"] * self.processes
         tokens = steps * sequences * self.sequence_tokens(data)
         flops = TRAIN_FLOPS_PER_PARAMETER_TOKEN * self.sizes[base].parameters * tokens
@@ -211,69 +212,69 @@ class _Planner:
         return table.get(task, table["default"])
 
     def eval_job(self, base: str) -> Job:
-        tokens = sum(self.eval_tokens(task) for task in self.grid.tasks)
+        tokens = sum(self.eval_tokens(task) for task in self.grid.axes.tasks)
         flops = EVAL_FLOPS_PER_PARAMETER_TOKEN * self.sizes[base].parameters * tokens
         hours = flops / (self.costs["gpu_peak_tflops"] * 1e12 * self.costs["eval_mfu"]) / 3600
         outputs = [Output("eval JSONs of a model (all tasks)", tokens * TEXT_BYTES_PER_TOKEN, True)]
         return Job("eval", base, tokens, flops, hours, self.eval_gpus, outputs)
 
     def jobs(self) -> Iterator[Job]:
-        grid, config = self.grid, self.config
-        pretrained = [b for b in grid.base_models if grid.is_pretrained_here(b)]
-        world_datasets = [d for d, spec in grid.datasets.items() if spec["source"] == WORLD_SOURCE]
-        corpus_from_world = config["restore_corpus"]["source"] == WORLD_SOURCE
-        needs_world = bool(pretrained or world_datasets or corpus_from_world
-                           or any(is_world_task(task) for task in grid.tasks))
-        for replicate in grid.replicates:
+        axes, sources, retention = self.grid.axes, self.grid.sources, self.grid.retention
+        pretrained = [b for b in axes.base_models if sources.is_pretrained_here(b)]
+        world_datasets = sources.world_datasets()
+        corpus_from_world = sources.is_world_corpus()
+        needs_world = bool(pretrained or world_datasets or corpus_from_world or sources.any_world_task())
+        for replicate in axes.replicates:
             if needs_world:
                 yield Job("world")
             if pretrained:
                 yield Job("tokenizer")
             for _ in world_datasets:
                 yield Job("world_ift_data")
-            for _ in grid.fresh_corpora():
+            for _ in sources.fresh_corpora():
                 yield Job("world_fresh_corpus")
             for base in pretrained:
                 model = Output("base model pre-trained here", self.model_bytes(base), True)
-                steps = grid.pretrain_block(base)["steps"]
+                steps = self.grid.stages.pretrain_block(base)["steps"]
                 yield self.training_job("pretrain", base, "pretrain", steps, "pretrain", [model])
         # What comes from the hub is fetched once by the prefetch_* rules (rules/prefetch.smk), the rest read locally.
-        for base in grid.hub_models():
+        for base in sources.hub_models():
             size = self.sizes[base]
             fetched = size.parameters * DTYPE_BYTES[size.dtype]
             yield Job("prefetch_model", base, outputs=[Output("hub model in the prefetch cache", fetched, True)])
-        for _ in grid.external_tasks():
+        for _ in sources.external_tasks():
             yield Job("prefetch_task")
-        for _ in grid.hub_datasets():
+        for _ in sources.hub_datasets():
             yield Job("prefetch_ift_data")
-        for _ in grid.local_datasets():
+        for _ in sources.local_datasets():
             yield Job("prepare_ift_data")
         if not corpus_from_world:
-            sample = config["restore_corpus"]["sample_tokens"] * TEXT_BYTES_PER_TOKEN
-            rule = "prefetch_restore_corpus" if grid.hub_corpora() else "prepare_restore_corpus"
+            sample = self.config["restore_corpus"]["sample_tokens"] * TEXT_BYTES_PER_TOKEN
+            rule = "prefetch_restore_corpus" if sources.hub_corpora() else "prepare_restore_corpus"
             yield Job(rule, outputs=[Output("restoration corpus sample", sample, True)])
-        for base, dataset, _, _ in grid.groups():
+        for base, dataset, _, _ in axes.groups():
             previous = 0
-            for step in grid.steps:
-                last = step == grid.steps[-1]
-                rule = "ift_last" if last and grid.separate_last_segment() else "ift"
-                outputs = [Output("IFT model (IFT@k)", self.model_bytes(base), grid.keeps_ift("model", last)),
-                           Output("IFT trainer state", self.state_bytes(base), grid.keeps_ift("trainer_state", last))]
+            for step in axes.steps:
+                last = step == axes.steps[-1]
+                rule = "ift_last" if last and retention.separate_last_segment() else "ift"
+                outputs = [Output("IFT model (IFT@k)", self.model_bytes(base), retention.keeps_ift("model", last)),
+                           Output("IFT trainer state", self.state_bytes(base),
+                                  retention.keeps_ift("trainer_state", last))]
                 yield self.training_job(rule, base, "ift", step - previous, dataset, outputs)
                 previous = step
-                for corpus in grid.dataset_corpora(dataset):
-                    for budget in grid.step_budgets(step, dataset):
-                        restored = Output("restored model", self.model_bytes(base), grid.keeps_restored())
+                for corpus in axes.dataset_corpora(dataset):
+                    for budget in axes.step_budgets(step, dataset):
+                        restored = Output("restored model", self.model_bytes(base), retention.keeps_restored())
                         yield self.training_job("restore", base, "restore", budget, corpus, [restored])
-        for base in grid.base_models:
-            for _ in grid.replicates:
-                for _ in grid.seeds:
-                    for corpus in grid.corpora():
-                        for budget in grid.budgets(corpus):
+        for base in axes.base_models:
+            for _ in axes.replicates:
+                for _ in axes.seeds:
+                    for corpus in axes.corpora():
+                        for budget in axes.budgets(corpus):
                             control = Output("control (restored base)", self.model_bytes(base),
-                                             grid.keeps_restored())
+                                             retention.keeps_restored())
                             yield self.training_job("restore_control", base, "restore", budget, corpus, [control])
-        for model in grid.models():
+        for model in axes.models():
             yield self.eval_job(model.base_model)
         yield Job("summarize")
         for _ in self.plan.pools():
@@ -298,7 +299,7 @@ class _Planner:
             "tokens per sequence (costs.sequence_tokens: "
             + ", ".join(f"{name} {self.sequence_tokens(name)}" for name in self._sequence_names()) + ")",
             "evaluation tokens per model: " + ", ".join(
-                f"{task} {self.eval_tokens(task):,}" for task in self.grid.tasks
+                f"{task} {self.eval_tokens(task):,}" for task in self.grid.axes.tasks
             ) + " (costs.eval_tokens)",
             f"models saved in {config['training']['save_dtype']} (training.save_dtype); trainer state: AdamW "
             f"{ADAMW_BYTES_PER_PARAMETER} bytes/parameter, plus {MASTER_BYTES_PER_PARAMETER} for the float32 weights "
@@ -312,8 +313,9 @@ class _Planner:
         return lines
 
     def _sequence_names(self) -> list[str]:
-        names = ["pretrain"] if any(self.grid.is_pretrained_here(b) for b in self.grid.base_models) else []
-        return [*names, *self.grid.datasets, *self.grid.corpora()]
+        axes, sources = self.grid.axes, self.grid.sources
+        names = ["pretrain"] if any(sources.is_pretrained_here(b) for b in axes.base_models) else []
+        return [*names, *axes.datasets, *axes.corpora()]
 
 
 def plan_costs(config: dict[str, Any]) -> CostPlan:

@@ -46,7 +46,7 @@ def main() -> None:
             dataset = load_text_dataset(root / data, (column,))
             for threads in args.threads:
                 for loss in ("fused", "full_logits"):
-                    stage = StageArgs.from_config(Grid(config).stage_block(task), seed=0, threads=threads,
+                    stage = StageArgs.from_config(Grid(config).stages.stage_block(task), seed=0, threads=threads,
                                                   lm_head_loss=loss, logging_steps=args.steps, learning_rate=1e-3,
                                                   batch_size=32, save_every_steps=0)
                     model = build_base_model(ModelShape.from_config(config["pretrain"]["model"]), tokenizer, seed=0)

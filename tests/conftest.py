@@ -211,7 +211,7 @@ def stage_args(**overrides: Any):
     from iftforget.grid import Grid
     from iftforget.training import StageArgs
 
-    return StageArgs.from_config(Grid(default_config()).stage_block("ift"), seed=0, **overrides)
+    return StageArgs.from_config(Grid(default_config()).stages.stage_block("ift"), seed=0, **overrides)
 
 
 def world_config(**overrides: Any):

@@ -136,8 +136,8 @@ def test_a_model_tuned_in_another_chat_format_answers_the_chat_probe(world, tmp_
     config = merge_config(smoke_config(), overrides)
     grid = Grid(config)
     # The base model and the tuned one: the two chat formats of the comparison (no template, and tulu's).
-    targets = [grid.eval_file(grid.base("gpt2", 0), "world_chat"),
-               grid.eval_file(grid.ift("gpt2", "qa-mix", 0, 0, 100), "world_chat")]
+    targets = [grid.files.eval_file(grid.axes.base("gpt2", 0), "world_chat"),
+               grid.files.eval_file(grid.axes.ift("gpt2", "qa-mix", 0, 0, 100), "world_chat")]
     run_snakemake(*targets, "--cores", "2", "--configfile", *SMOKE_FILES, str(workdir / "external.yaml"),
                   "--directory", str(workdir), timeout=1200)
     evals = workdir / config["results_dir"] / "eval" / "gpt2" / "rep0"

@@ -24,6 +24,7 @@ from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, model_shape, run
 from iftforget.config import default_config
 from iftforget.grid import Grid
 from iftforget.schema import ConfigError
+from iftforget.tracking import tracked_run
 from iftforget.training import load_text_dataset, sft_config, train
 
 
@@ -44,12 +45,12 @@ def test_every_training_job_is_named_after_the_model_it_builds_and_logs_below_re
     grid = Grid(smoke_config())
     stages = {"base": "pretrain", "ift": "ift", "restored": "restore", "control": "restore"}
     seen = set()
-    for ref in grid.models():
-        name, folder = grid.tracking(stages[ref.kind], ref.wildcards())
+    for ref in grid.axes.models():
+        name, folder = tracked_run(grid.layout, stages[ref.kind], ref.wildcards())
         assert name == f"{stages[ref.kind]}/{ref.path}"
         assert folder == f"{grid.layout.root}/tracking/{name}"
         seen.add(name)
-    assert len(seen) == len(grid.models()), "no two jobs share a run name"
+    assert len(seen) == len(grid.axes.models()), "no two jobs share a run name"
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_segments_equal_one_uninterrupted_run(base, tmp_path):
 
 
 def test_with_a_constant_schedule_each_segment_may_end_its_schedule_at_its_own_step(base, tmp_path):
-    """Grid.schedule_length: with a constant learning rate the schedule's length changes nothing, so a segment
+    """Stages.schedule_length: with a constant learning rate the schedule's length changes nothing, so a segment
     scheduled to its own stop step (3, then 6) resumes to the weights of a run scheduled to 6 at once; this is what
     lets a longer ift.total_steps append a step without retraining the earlier segments."""
     world, base_dir = base

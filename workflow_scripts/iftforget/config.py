@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from iftforget.grid import OWN_PRETRAIN_KEYS, PRETRAIN_SOURCE, own_pretrain_block
+from iftforget.grid.retention import RETENTION_ORDER
+from iftforget.grid.sources import PRETRAIN_SOURCE
+from iftforget.grid.stages import OWN_PRETRAIN_KEYS, own_pretrain_block
 from iftforget.hub import is_hub_id, looks_like_local_path
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
@@ -219,16 +221,12 @@ def _check_no_own_pretraining(index: int, entry: dict[str, Any]) -> None:
         )
 
 
-# How many IFT segments each retention value keeps: every one, the last grid step's, none.
-_RETENTION_ORDER = {"none": 0, "last": 1, "all": 2}
-
-
 def _check_trainer_state_has_its_model(ift: dict[str, Any]) -> None:
     """A segment resumes from its model and its trainer state together (both are the next segment's inputs), so a
     state kept without its model is never used: Snakemake retrains the segment when a later one needs it."""
     state, models = ift["keep_trainer_state"], ift["keep_models"]
-    if _RETENTION_ORDER[state] > _RETENTION_ORDER[models]:
-        allowed = [value for value, rank in _RETENTION_ORDER.items() if rank <= _RETENTION_ORDER[models]]
+    if RETENTION_ORDER[state] > RETENTION_ORDER[models]:
+        allowed = [value for value, rank in RETENTION_ORDER.items() if rank <= RETENTION_ORDER[models]]
         raise ConfigError(
             f"ift.keep_trainer_state = {state!r} keeps trainer states whose models ift.keep_models = {models!r} "
             f"deletes, and a state is only used with its model; allowed with keep_models {models!r}: "

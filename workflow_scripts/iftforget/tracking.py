@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
+from iftforget.paths import Layout, built_path
 from iftforget.schema import ConfigError
 
 # The trackers the workflow supports, each with the packages transformers accepts for it (any one will do) and the
@@ -19,6 +21,13 @@ from iftforget.schema import ConfigError
 TRACKER_PACKAGES: dict[str, tuple[str, ...]] = {"tensorboard": ("tensorboard", "tensorboardX")}
 TRACKER_DIR_VARIABLES: dict[str, str] = {"tensorboard": "TENSORBOARD_LOGGING_DIR"}
 NO_TRACKING = "none"
+
+
+def tracked_run(layout: Layout, stage: str, wildcards: Mapping[str, str]) -> tuple[str, str]:
+    """(run name, log folder) of a tracked training job of `stage` (training.report_to): <stage>/<path of the model
+    it builds, from its wildcards>, and that path below <results_dir>/tracking/."""
+    path = built_path(stage, wildcards)
+    return f"{stage}/{path}", layout.tracking(stage, path)
 
 
 def check_tracker_installed(report_to: str) -> None:

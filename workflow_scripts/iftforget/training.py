@@ -49,7 +49,7 @@ from iftforget.tracking import NO_TRACKING, check_tracker_installed, start_track
 
 @dataclass(frozen=True)
 class StageArgs:
-    """One training stage's settings: the `training` block overridden by the stage's own keys (Grid.stage_block),
+    """One training stage's settings: the `training` block overridden by the stage's own keys (Stages.stage_block),
     and the seed of the run. The defaults are the schema's; the stage's length is given to `train` directly."""
 
     learning_rate: float
