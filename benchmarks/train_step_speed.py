@@ -24,7 +24,8 @@ from iftforget.grid import Grid  # noqa: E402
 from iftforget.tokenizer import chat_text, train_tokenizer  # noqa: E402
 from iftforget.models import ModelShape, build_base_model  # noqa: E402
 from iftforget.training import StageArgs, load_text_dataset, train  # noqa: E402
-from iftforget.world import WORLD_FILES, WorldConfig, write_world  # noqa: E402
+from iftforget.world import WorldConfig  # noqa: E402
+from iftforget.world_data import WORLD_FILES, write_world  # noqa: E402
 
 
 def main() -> None:

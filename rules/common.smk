@@ -23,7 +23,7 @@ from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import ARM_POOL_PATTERN, MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
-from iftforget.world import WORLD_FILES
+from iftforget.world_data import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
 
 try:

@@ -16,7 +16,7 @@ from iftforget.grid import Grid
 from iftforget.io import read_jsonl
 from iftforget.models import build_base_model, load_model
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.world import WORLD_FILES, write_world
+from iftforget.world_data import WORLD_FILES, write_world
 from iftforget.world_text import CHAT_TEMPLATE
 
 TULU = (Path(__file__).resolve().parents[1] / "templates" / "tulu.jinja").read_text()

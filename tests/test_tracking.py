@@ -58,7 +58,7 @@ def tiny(tmp_path_factory) -> Path:
     """A tiny world's restoration text and a tiny base model on disk."""
     from iftforget.models import build_base_model
     from iftforget.tokenizer import train_tokenizer
-    from iftforget.world import WORLD_FILES, write_world
+    from iftforget.world_data import WORLD_FILES, write_world
 
     root = tmp_path_factory.mktemp("tracking")
     write_world(world_config(n_people=12, format_probe_people=3), {n: root / f"{n}.jsonl" for n in WORLD_FILES})

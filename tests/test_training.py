@@ -14,7 +14,7 @@ from iftforget.checkpoints import work_dir_for
 from iftforget.models import build_base_model, load_model, load_tokenizer
 from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.training import load_text_dataset, train
-from iftforget.world import WORLD_FILES, write_world
+from iftforget.world_data import WORLD_FILES, write_world
 
 STAGE = stage_args(learning_rate=1e-3, batch_size=4, schedule="cosine", warmup_ratio=0.2, logging_steps=2, threads=1,
                    save_every_steps=0)

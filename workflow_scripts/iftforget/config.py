@@ -14,7 +14,8 @@ from iftforget.hub import is_hub_id, looks_like_local_path
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, default_config, validate_schema
 from iftforget.tasks import WORKFLOW_DIR, is_world_task, world_task_names
-from iftforget.world import FRESH_SOURCE, WorldConfig, build_world, check_fresh_capacity, check_world_config
+from iftforget.world import WorldConfig, build_world, check_world_config
+from iftforget.world_fresh import FRESH_SOURCE, check_fresh_capacity
 
 __all__ = ["ConfigError", "check_config", "check_lm_eval_tasks", "default_config", "load_config_files"]
 

@@ -11,7 +11,7 @@ from iftforget.grid.axes import Axes
 from iftforget.grid.sources import Sources
 from iftforget.hub import with_revision
 from iftforget.paths import Layout, ModelRef
-from iftforget.world import WORLD_FILES
+from iftforget.world_data import WORLD_FILES
 
 
 class Files:

@@ -13,7 +13,7 @@ from typing import Any
 from iftforget.grid.axes import Axes
 from iftforget.hub import is_hub_id
 from iftforget.tasks import is_world_task
-from iftforget.world import FRESH_SOURCE
+from iftforget.world_fresh import FRESH_SOURCE
 
 PRETRAIN_SOURCE = "pretrain"  # a base model pre-trained from scratch on the world
 WORLD_SOURCE = "world"  # IFT data or restoration corpus taken from the world
