@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from iftforget.config import ConfigError, check_config, load_config_files  # noqa: E402
+from iftforget.config import check_config, load_config_files  # noqa: E402
+from iftforget.schema import ConfigError  # noqa: E402
 from cost_model import format_plan, plan_costs  # noqa: E402
 
 

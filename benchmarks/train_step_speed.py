@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from iftforget.config import default_config  # noqa: E402
+from iftforget.schema import default_config  # noqa: E402
 from iftforget.grid import Grid  # noqa: E402
 from iftforget.tokenizer import chat_text, train_tokenizer  # noqa: E402
 from iftforget.models import ModelShape, build_base_model  # noqa: E402

@@ -17,11 +17,13 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # workflow's own folder is on the path wherever the working directory is, without absolute paths in the rules.
 sys.path.insert(0, str(SCRIPTS))
 from iftforget.analysis.plan import FIGURE_CATEGORIES, LIMIT_TABLE, AnalysisPlan
-from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
+from iftforget.config import check_config
+from iftforget.config.tasks import check_lm_eval_tasks
 from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import ARM_POOL_PATTERN, MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
+from iftforget.schema import ConfigError
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
 from iftforget.world_data import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod

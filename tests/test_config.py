@@ -10,7 +10,8 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO, run_snakemake
-from iftforget.config import ConfigError, check_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError
 from iftforget.world import WorldConfig, build_world
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"

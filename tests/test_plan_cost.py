@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from conftest import REPO, SMOKE_FILES, TINY_SHAPE, job_counts, merge_config, model_shape, run_snakemake
-from iftforget.config import ConfigError, check_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError
 
 sys.path.insert(0, str(REPO / "benchmarks"))  # the cost model lives beside its script, plan_cost.py
 from cost_model import plan_costs  # noqa: E402

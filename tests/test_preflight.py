@@ -11,7 +11,8 @@ import yaml
 
 from conftest import SMOKE_FILES, TINY_SHAPE, merge_config, model_shape, run_snakemake, smoke_config, world_config
 from iftforget.chat import render_probe
-from iftforget.config import ConfigError, check_config, default_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError, default_config
 from iftforget.grid import Grid
 from iftforget.io import read_jsonl
 from iftforget.models import build_base_model, load_model

@@ -21,9 +21,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, model_shape, run_snakemake, smoke_config, stage_args,
                       world_config)
-from iftforget.config import default_config
 from iftforget.grid import Grid
-from iftforget.schema import ConfigError
+from iftforget.schema import ConfigError, default_config
 from iftforget.tracking import tracked_run
 from iftforget.training import load_text_dataset, sft_config, train
 
