@@ -18,7 +18,8 @@ import torch
 
 from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, defaults, model_shape, model_weights, python_on_path,
                       run_snakemake, smoke_config, wait_for)
-from iftforget.evaluation import EvalSettings, evaluate, read_eval
+from iftforget.eval_json import read_eval
+from iftforget.evaluation import EvalSettings, evaluate
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
