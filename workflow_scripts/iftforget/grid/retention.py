@@ -1,7 +1,7 @@
 """Which of the grid's models and trainer states are kept once used, and which are temp() outputs that Snakemake
 deletes once every job reading them has run: ift.keep_models and ift.keep_trainer_state (every IFT segment's, the
 last grid step's, or none), restore.keep_models (restored models and controls). The rules read these to wrap their
-outputs; the config check (iftforget.config) and the cost planner (benchmarks/cost_model.py) read the same.
+outputs; the config check (iftforget.config.schedule) and the cost planner (benchmarks/cost_model.py) read the same.
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG.
 """
