@@ -8,7 +8,8 @@ layered and validated as Snakemake's --configfile does; the throughput options o
 The jobs are the workflow's own (iftforget.grid), so each rule's job count is what `snakemake -n` plans in an empty
 working directory; the model sizes come from each base model's config.json where it is on this machine, else from
 `base_models[].parameters` (schemas/config.schema.yaml documents every `costs` key). The estimates themselves are
-computed in benchmarks/cost_model.py, beside this script.
+computed in benchmarks/cost_model.py (with the model sizes of model_sizes.py), printed by cost_report.py, beside
+this script.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from iftforget.config import ConfigError, check_config, load_config_files
+from iftforget.config import check_config, load_config_files
+from iftforget.schema import ConfigError
 
-from cost_model import format_plan, plan_costs  # beside this script
+from cost_model import plan_costs  # beside this script
+from cost_report import format_plan  # beside this script
 
 
 def main() -> None:

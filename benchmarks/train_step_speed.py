@@ -15,12 +15,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from iftforget.config import default_config
 from iftforget.grid import Grid
-from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.models import ModelShape, build_base_model
+from iftforget.schema import default_config
+from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.training import StageArgs, load_text_dataset, train
-from iftforget.world import WORLD_FILES, WorldConfig, write_world
+from iftforget.world import WorldConfig
+from iftforget.world_data import WORLD_FILES, write_world
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
             dataset = load_text_dataset(root / data, (column,))
             for threads in args.threads:
                 for loss in ("fused", "full_logits"):
-                    stage = StageArgs.from_config(Grid(config).stage_block(task), seed=0, threads=threads,
+                    stage = StageArgs.from_config(Grid(config).stages.stage_block(task), seed=0, threads=threads,
                                                   lm_head_loss=loss, logging_steps=args.steps, learning_rate=1e-3,
                                                   batch_size=32, save_every_steps=0)
                     model = build_base_model(ModelShape.from_config(config["pretrain"]["model"]), tokenizer, seed=0)

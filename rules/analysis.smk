@@ -11,7 +11,7 @@ rule figures:
 
 rule analyze:
     input:
-        lambda wildcards: PLAN.pool_eval_files(*analysis_pool(wildcards)),
+        lambda wildcards: PLAN.pool_eval_files(*PLAN.job_pool(wildcards)),
     output:
         PLAN.pool_outputs(("{model}", "{dataset}")),
     log:
@@ -21,7 +21,7 @@ rule analyze:
     conda:
         "../envs/analysis.yaml"
     params:
-        plan=lambda wildcards: as_json(PLAN.analysis_plan(*analysis_pool(wildcards))),
+        plan=lambda wildcards: as_json(PLAN.analysis_plan(*PLAN.job_pool(wildcards))),
         settings=as_json(config["analysis"]),
     message:
         "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset}, each run and pooled, with "
@@ -40,7 +40,7 @@ use rule analyze as analyze_arm with:
     benchmark:
         LAYOUT.benchmark("analyze", ARM_POOL_PATTERN)
     wildcard_constraints:
-        corpus=one_of(GRID.arms),
+        corpus=one_of(AXES.arms),
     message:
         "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} restored on "
         "{wildcards.corpus}, each run and pooled, with {config[analysis][bootstrap_resamples]} bootstrap resamples"

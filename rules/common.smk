@@ -26,13 +26,15 @@ if iftforget is None or Path(iftforget.__file__).resolve().parent != SCRIPTS / "
         f"this checkout with `pip install -r requirements.txt -e .` in {workflow.basedir} (README)"
     )
 from iftforget.analysis.plan import FIGURE_CATEGORIES, LIMIT_TABLE, AnalysisPlan
-from iftforget.config import ConfigError, check_config, check_lm_eval_tasks
-from iftforget.grid import EVAL_RESULT_KEYS, Grid
+from iftforget.config import check_config
+from iftforget.config.tasks import check_lm_eval_tasks
+from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import ARM_POOL_PATTERN, MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
-from iftforget.tracking import NO_TRACKING, check_tracker_installed
-from iftforget.world import WORLD_FILES
+from iftforget.schema import ConfigError
+from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
+from iftforget.world_data import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
 
 try:
@@ -51,7 +53,10 @@ try:
 except RuntimeError as error:
     raise WorkflowError(str(error)) from None
 
+# The grid by topic (iftforget/grid/): its axes and models, the sources of its inputs, the files of its jobs, their
+# settings and seeds, and what is kept.
 GRID = Grid(config)
+AXES, SOURCES, FILES, STAGES, RETENTION = GRID.axes, GRID.sources, GRID.files, GRID.stages, GRID.retention
 LAYOUT = GRID.layout
 PLAN = AnalysisPlan(GRID, config["analysis"])
 RESULTS = LAYOUT.root
@@ -147,13 +152,13 @@ def as_json(value):
 def stage_result(stage):
     """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs). Per
     base model ({model}), whose pre-training may have its own settings."""
-    return lambda wildcards: as_json(GRID.stage_settings(stage, wildcards.model)[0])
+    return lambda wildcards: as_json(STAGES.stage_settings(stage, wildcards.model)[0])
 
 
 def stage_execution(stage):
     """The settings that only change how a training job runs (threads, device, logging, in-job saves, kernels,
     tracking). Snakemake tracks no param computed from a job's threads, so changing them reruns nothing."""
-    run = GRID.stage_settings(stage)[1]
+    run = STAGES.stage_settings(stage)[1]
     return lambda wildcards, threads: as_json(run | {"threads": threads})
 
 
@@ -165,35 +170,20 @@ def tracking_options(stage):
     def options(wildcards, output):
         if config["training"]["report_to"] == NO_TRACKING:
             return ""
-        name, folder = GRID.tracking(stage, dict(wildcards.items()))
+        name, folder = tracked_run(LAYOUT, stage, wildcards)
         return f"--run-name {shlex.quote(name)} --tracking-dir {shlex.quote(folder)}"
 
     return options
 
 
-EVAL_RESULT, EVAL_RUN = GRID.split_settings(config["eval"], EVAL_RESULT_KEYS)
+EVAL_RESULT, EVAL_RUN = STAGES.eval_settings()
 # How every model is loaded, in training and in evaluation alike.
 MODEL_LOADING = {"attn_implementation": config["training"]["attn_implementation"]}
 
 
-def restoration_start(wildcards):
-    """The model a restoration job trains: IFT@k for restored@k, the base for the control (whose path has no step)."""
-    replicate = int(wildcards.replicate)
-    if "step" in wildcards.keys():
-        return GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), int(wildcards.step))
-    return GRID.base(wildcards.model, replicate)
-
-
-def analysis_pool(wildcards):
-    """The (base model, dataset) of an analysis job and its restoration corpus: an arm's (rule analyze_arm) or the
-    main one (rule analyze, whose paths have no corpus)."""
-    corpus = wildcards.corpus if "corpus" in wildcards.keys() else None
-    return (wildcards.model, wildcards.dataset), corpus
-
-
 def run_seed(wildcards):
     """The training seed of an IFT or restoration job: its seed, moved on by its replicate."""
-    return GRID.run_seed(int(wildcards.replicate), int(wildcards.seed))
+    return STAGES.run_seed(int(wildcards.replicate), int(wildcards.seed))
 
 
 def trainer_state(keep):
@@ -217,21 +207,21 @@ def chat_template_file():
 
 def ift_previous(wildcards):
     """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
-    previous = GRID.previous_step(int(wildcards.step))
+    previous = AXES.previous_step(int(wildcards.step))
     replicate = int(wildcards.replicate)
     if previous == 0:
-        base = GRID.base(wildcards.model, replicate)
-        return {"model": GRID.model_inputs(base), "prefetched": prefetched(base)}
-    segment = GRID.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous)
+        base = AXES.base(wildcards.model, replicate)
+        return {"model": FILES.model_inputs(base), "prefetched": prefetched(base)}
+    segment = AXES.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous)
     inputs = {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
-    if GRID.stage_block("ift")["save_dtype"] == "auto":  # every segment reads the base model's dtype
-        inputs["prefetched"] = prefetched(GRID.base(wildcards.model, replicate))
+    if STAGES.stage_block("ift")["save_dtype"] == "auto":  # every segment reads the base model's dtype
+        inputs["prefetched"] = prefetched(AXES.base(wildcards.model, replicate))
     return inputs
 
 
 def ift_resume_option(wildcards, input):
     """Command-line options naming the previous segment's outputs (none at the first grid step)."""
-    if "state" not in input.keys():
+    if AXES.previous_step(int(wildcards.step)) == 0:
         return ""
     return f"--resume {shlex.quote(input.model)} --resume-state {shlex.quote(input.state)}"
 
@@ -241,7 +231,7 @@ def prefetched(ref):
     fetches the same commit again writes the same record, which Snakemake's input checksums tell from a new one: a
     cache refilled by `snakemake prefetch --forcerun ...` reruns nothing, a new commit reruns every job that read the
     model. (Not ancient(): Snakemake 9 then misses the jobs' own changes whenever the prefetch reruns, issue 4166.)"""
-    return GRID.prefetched_model_files(ref)
+    return FILES.prefetched_model_files(ref)
 
 
 def one_of(names):
@@ -251,14 +241,14 @@ def one_of(names):
 
 def first_base_tokenizer(wildcards):
     """The first base model's tokenizer (of the first replicate) counts the restoration sample's tokens."""
-    return GRID.model_location(GRID.base(config["base_models"][0]["name"], GRID.replicates[0]))
+    return FILES.model_location(AXES.base(config["base_models"][0]["name"], AXES.replicates[0]))
 
 
 def first_base_inputs(wildcards):
-    first = GRID.base(config["base_models"][0]["name"], GRID.replicates[0])
-    return GRID.model_inputs(first) + prefetched(first)
+    first = AXES.base(config["base_models"][0]["name"], AXES.replicates[0])
+    return FILES.model_inputs(first) + prefetched(first)
 
 
 def all_targets():
     """Every eval JSON of the grid, the tidy summary, the forgetting table and every figure."""
-    return GRID.eval_files() + [GRID.summary_file()] + PLAN.targets()
+    return FILES.eval_files() + [FILES.summary_file()] + PLAN.targets()

@@ -12,12 +12,12 @@ rule prepare_ift_data:
     benchmark:
         LAYOUT.benchmark("prepare_ift_data", "{dataset}")
     wildcard_constraints:
-        dataset=one_of(GRID.local_datasets()),
+        dataset=one_of(SOURCES.local_datasets()),
     priority: 3
     conda:
         "../envs/train.yaml"
     params:
-        spec=lambda wildcards: as_json(GRID.datasets[wildcards.dataset]),
+        spec=lambda wildcards: as_json(AXES.datasets[wildcards.dataset]),
     message:
         "Mapping IFT dataset {wildcards.dataset} to chat messages"
     shell:
@@ -34,7 +34,7 @@ rule prepare_restore_corpus:
     benchmark:
         LAYOUT.benchmark("prepare_restore_corpus", "{corpus}")
     wildcard_constraints:
-        corpus=one_of(GRID.local_corpora()),
+        corpus=one_of(SOURCES.local_corpora()),
     priority: 3
     conda:
         "../envs/train.yaml"

@@ -7,16 +7,16 @@
 
 rule eval:
     input:
-        model=lambda wildcards: GRID.model_inputs(GRID.model_at(wildcards.model_path)),
+        model=lambda wildcards: FILES.model_inputs(AXES.model_at(wildcards.model_path)),
         # The whole world of the model's replicate (not the files of the tasks alone), so that removing a task from
         # eval.tasks changes no job's inputs.
-        world=lambda wildcards: GRID.world_inputs(GRID.model_at(wildcards.model_path).replicate),
+        world=lambda wildcards: FILES.world_inputs(AXES.model_at(wildcards.model_path).replicate),
         chat_template=chat_template_file(),
         # What the prefetch fetched: a hub base model, the datasets of every task that is not a world probe.
-        prefetched=lambda wildcards: prefetched(GRID.model_at(wildcards.model_path)),
-        tasks=GRID.prefetched_task_files(),
+        prefetched=lambda wildcards: prefetched(AXES.model_at(wildcards.model_path)),
+        tasks=FILES.prefetched_task_files(),
     output:
-        [LAYOUT.pattern("eval", task=task) for task in GRID.tasks],
+        [LAYOUT.pattern("eval", task=task) for task in AXES.tasks],
     log:
         LAYOUT.log("eval", "{model_path}"),
     benchmark:
@@ -33,19 +33,19 @@ rule eval:
         **EVAL_RESOURCES,
     params:
         launch=single_process_launch,
-        model=lambda wildcards: GRID.model_location(GRID.model_at(wildcards.model_path)),
-        info=lambda wildcards: as_json(GRID.model_at(wildcards.model_path).info()),
+        model=lambda wildcards: FILES.model_location(AXES.model_at(wildcards.model_path)),
+        info=lambda wildcards: as_json(AXES.model_at(wildcards.model_path).info()),
         settings=as_json(EVAL_RESULT),
         # Not tracked by Snakemake (computed from the job's outputs and threads): which tasks a job writes, and how
         # it runs; removing a task or changing the batch size reruns nothing.
         outputs=lambda wildcards, output: " ".join(
-            shlex.quote(f"{task}={path}") for task, path in zip(GRID.tasks, output)
+            shlex.quote(f"{task}={path}") for task, path in zip(AXES.tasks, output)
         ),
         execution=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads} | MODEL_LOADING),
         task_names=lambda wildcards, output: ", ".join(Path(path).stem for path in output),
         chat_template_source=config["ift"]["chat_template_source"],
         trust_remote_code=TRUST_REMOTE_CODE,
-        world_dir=lambda wildcards: GRID.world_dir(GRID.model_at(wildcards.model_path).replicate),
+        world_dir=lambda wildcards: FILES.world_dir(AXES.model_at(wildcards.model_path).replicate),
         cache_dir=lambda wildcards: f"{RESULTS}/cache/lm_eval/{wildcards.model_path}",
     message:
         "Evaluating {wildcards.model_path} on {params.task_names}"

@@ -9,11 +9,11 @@
 rule ift:
     input:
         unpack(ift_previous),
-        data=lambda wildcards: GRID.ift_data_file(wildcards.dataset, wildcards.replicate),
+        data=lambda wildcards: FILES.ift_data_file(wildcards.dataset, wildcards.replicate),
         chat_template=chat_template_file(),
     output:
-        model=model_output("ift", GRID.keeps_ift("model", last=False)),
-        state=trainer_state(GRID.keeps_ift("trainer_state", last=False)),
+        model=model_output("ift", RETENTION.keeps_ift("model", last=False)),
+        state=trainer_state(RETENTION.keeps_ift("trainer_state", last=False)),
     log:
         LAYOUT.log("ift", MODEL_PATTERNS["ift"]),
     benchmark:
@@ -21,21 +21,21 @@ rule ift:
     wildcard_constraints:
         # When the last segment keeps more (a retention of "last"), its step is rule ift_last's (the lookahead leaves
         # "4000" to this rule).
-        step=(rf"(?!{GRID.steps[-1]}(?!\d))\d+" if GRID.separate_last_segment() else r"\d+"),
+        step=(rf"(?!{AXES.steps[-1]}(?!\d))\d+" if RETENTION.separate_last_segment() else r"\d+"),
     priority: 2
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_threads("ift")
+    threads: STAGES.stage_threads("ift")
     resources:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
         stage=stage_result("ift"),
         execution=stage_execution("ift"),
-        start_model=lambda wildcards: GRID.model_location(GRID.base(wildcards.model, int(wildcards.replicate))),
+        start_model=lambda wildcards: FILES.model_location(AXES.base(wildcards.model, int(wildcards.replicate))),
         seed=run_seed,
         resume=ift_resume_option,
-        schedule_length=lambda wildcards: GRID.schedule_length(int(wildcards.step)),
+        schedule_length=lambda wildcards: STAGES.schedule_length(int(wildcards.step)),
         trust_remote_code=TRUST_REMOTE_CODE,
         chat_template_source=config["ift"]["chat_template_source"],
         tracking=tracking_options("ift"),
@@ -52,11 +52,11 @@ rule ift:
 
 # With a retention of "last" (ift.keep_models or ift.keep_trainer_state), the last grid step's segment keeps its model
 # or state (rule ift then builds the others).
-if GRID.separate_last_segment():
+if RETENTION.separate_last_segment():
 
     use rule ift as ift_last with:
         output:
-            model=model_output("ift", GRID.keeps_ift("model", last=True)),
-            state=trainer_state(GRID.keeps_ift("trainer_state", last=True)),
+            model=model_output("ift", RETENTION.keeps_ift("model", last=True)),
+            state=trainer_state(RETENTION.keeps_ift("trainer_state", last=True)),
         wildcard_constraints:
-            step=str(GRID.steps[-1]),
+            step=str(AXES.steps[-1]),

@@ -19,7 +19,7 @@ localrules:
 # exists, so that Snakemake has nothing to do (a rule with no input at all would count as a job to run).
 rule prefetch:
     input:
-        GRID.prefetch_targets() or [Path(workflow.basedir) / "Snakefile"],
+        FILES.prefetch_targets() or [Path(workflow.basedir) / "Snakefile"],
 
 
 rule prefetch_model:
@@ -30,12 +30,12 @@ rule prefetch_model:
     benchmark:
         LAYOUT.benchmark("prefetch_model", "{model}")
     wildcard_constraints:
-        model=one_of(GRID.hub_models()),
+        model=one_of(SOURCES.hub_models()),
     conda:
         "../envs/eval.yaml"
     params:
-        repo_id=lambda wildcards: GRID.base_models[wildcards.model]["source"],
-        revision=lambda wildcards: GRID.base_models[wildcards.model]["revision"],
+        repo_id=lambda wildcards: AXES.base_models[wildcards.model]["source"],
+        revision=lambda wildcards: AXES.base_models[wildcards.model]["revision"],
         # Not tracked (a function of the output): naming another token variable refetches nothing.
         token_env=lambda wildcards, output: config["hub_token_env"],
     message:
@@ -53,7 +53,7 @@ rule prefetch_task:
     benchmark:
         LAYOUT.benchmark("prefetch_task", "{task}")
     wildcard_constraints:
-        task=one_of(GRID.external_tasks()),
+        task=one_of(SOURCES.external_tasks()),
     conda:
         "../envs/eval.yaml"
     params:
@@ -75,11 +75,11 @@ rule prefetch_ift_data:
     benchmark:
         LAYOUT.benchmark("prefetch_ift_data", "{dataset}")
     wildcard_constraints:
-        dataset=one_of(GRID.hub_datasets()),
+        dataset=one_of(SOURCES.hub_datasets()),
     conda:
         "../envs/train.yaml"
     params:
-        spec=lambda wildcards: as_json(GRID.datasets[wildcards.dataset]),
+        spec=lambda wildcards: as_json(AXES.datasets[wildcards.dataset]),
         token_env=lambda wildcards, output: config["hub_token_env"],
     message:
         "Fetching IFT dataset {wildcards.dataset} from the hub and mapping it to chat messages"
@@ -99,7 +99,7 @@ rule prefetch_restore_corpus:
     benchmark:
         LAYOUT.benchmark("prefetch_restore_corpus", "{corpus}")
     wildcard_constraints:
-        corpus=one_of(GRID.hub_corpora()),
+        corpus=one_of(SOURCES.hub_corpora()),
     conda:
         "../envs/train.yaml"
     params:

@@ -6,7 +6,7 @@
 rule pretrain:
     input:
         tokenizer=LAYOUT.pattern("tokenizer"),
-        corpus=GRID.world_file("pretrain"),
+        corpus=FILES.world_file("pretrain"),
     output:
         directory(LAYOUT.pattern("model", kind="base")),
     log:
@@ -16,7 +16,7 @@ rule pretrain:
     priority: 3
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_threads("pretrain")
+    threads: STAGES.stage_threads("pretrain")
     resources:
         **TRAIN_RESOURCES,
     params:
@@ -24,9 +24,9 @@ rule pretrain:
         stage=stage_result("pretrain"),
         execution=stage_execution("pretrain"),
         # The base model's own architecture and steps (base_models[]), each defaulting to the pretrain block's.
-        shape=lambda wildcards: as_json(GRID.pretrain_block(wildcards.model)["model"]),
-        steps=lambda wildcards: GRID.pretrain_block(wildcards.model)["steps"],
-        seed=lambda wildcards: GRID.pretrain_seed(int(wildcards.replicate)),
+        shape=lambda wildcards: as_json(STAGES.pretrain_block(wildcards.model)["model"]),
+        steps=lambda wildcards: STAGES.pretrain_block(wildcards.model)["steps"],
+        seed=lambda wildcards: STAGES.pretrain_seed(int(wildcards.replicate)),
         tracking=tracking_options("pretrain"),
     message:
         "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch "

@@ -6,11 +6,11 @@
 
 rule restore:
     input:
-        model=lambda wildcards: GRID.model_inputs(restoration_start(wildcards)),
-        prefetched=lambda wildcards: prefetched(restoration_start(wildcards)),
-        corpus=lambda wildcards: GRID.restore_data_file(wildcards.corpus, wildcards.replicate),
+        model=lambda wildcards: FILES.model_inputs(AXES.restoration_start(wildcards)),
+        prefetched=lambda wildcards: prefetched(AXES.restoration_start(wildcards)),
+        corpus=lambda wildcards: FILES.restore_data_file(wildcards.corpus, wildcards.replicate),
     output:
-        model_output("restored", GRID.keeps_restored()),
+        model_output("restored", RETENTION.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["restored"]),
     benchmark:
@@ -18,14 +18,14 @@ rule restore:
     priority: 1
     conda:
         "../envs/train.yaml"
-    threads: GRID.stage_threads("restore")
+    threads: STAGES.stage_threads("restore")
     resources:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
         stage=stage_result("restore"),
         execution=stage_execution("restore"),
-        source=lambda wildcards: GRID.model_location(restoration_start(wildcards)),
+        source=lambda wildcards: FILES.model_location(AXES.restoration_start(wildcards)),
         seed=run_seed,
         trust_remote_code=TRUST_REMOTE_CODE,
         tracking=tracking_options("restore"),
@@ -39,10 +39,10 @@ rule restore:
 
 
 # The control: the base model restored the same way, so that what restoration does by itself is not counted as
-# recovery. Only its path differs (restoration_start gives the base for it).
+# recovery. Only its path differs (AXES.restoration_start gives the base for it).
 use rule restore as restore_control with:
     output:
-        model_output("control", GRID.keeps_restored()),
+        model_output("control", RETENTION.keeps_restored()),
     log:
         LAYOUT.log("restore", MODEL_PATTERNS["control"]),
     benchmark:

@@ -3,9 +3,9 @@
 
 rule summarize:
     input:
-        GRID.eval_files(),
+        FILES.eval_files(),
     output:
-        GRID.summary_file(),
+        FILES.summary_file(),
     log:
         LAYOUT.log("summarize"),
     benchmark:
@@ -13,7 +13,7 @@ rule summarize:
     conda:
         "../envs/analysis.yaml"
     params:
-        n=len(GRID.eval_files()),
+        n=len(FILES.eval_files()),
     message:
         "Summarising {params.n} eval results into one tidy table"
     shell:

@@ -7,7 +7,7 @@
 
 rule world:
     output:
-        **{name: GRID.world_file(name) for name in WORLD_FILES},
+        **{name: FILES.world_file(name) for name in WORLD_FILES},
     log:
         LAYOUT.log("world", "rep{replicate}"),
     benchmark:
@@ -16,7 +16,7 @@ rule world:
     conda:
         "../envs/train.yaml"
     params:
-        world=lambda wildcards: as_json(GRID.world_block(int(wildcards.replicate))),
+        world=lambda wildcards: as_json(STAGES.world_block(int(wildcards.replicate))),
         out_dir=lambda wildcards, output: Path(output.people).parent,
     message:
         "Building the synthetic world of replicate {wildcards.replicate} ({config[world][n_people]} people)"
@@ -26,9 +26,9 @@ rule world:
 
 rule tokenizer:
     input:
-        pretrain=GRID.world_file("pretrain"),
-        qa=GRID.world_file("qa"),
-        generic=GRID.world_file("generic"),
+        pretrain=FILES.world_file("pretrain"),
+        qa=FILES.world_file("qa"),
+        generic=FILES.world_file("generic"),
     output:
         directory(LAYOUT.pattern("tokenizer")),
     log:
@@ -49,8 +49,8 @@ rule tokenizer:
 
 rule world_ift_data:
     input:
-        qa=GRID.world_file("qa"),
-        generic=GRID.world_file("generic"),
+        qa=FILES.world_file("qa"),
+        generic=FILES.world_file("generic"),
     output:
         LAYOUT.pattern("world_ift_data"),
     log:
@@ -61,8 +61,8 @@ rule world_ift_data:
     conda:
         "../envs/train.yaml"
     params:
-        generic_fraction=lambda wildcards: GRID.datasets[wildcards.dataset]["generic_fraction"],
-        seed=lambda wildcards: GRID.world_block(int(wildcards.replicate))["seed"],
+        generic_fraction=lambda wildcards: AXES.datasets[wildcards.dataset]["generic_fraction"],
+        seed=lambda wildcards: STAGES.world_block(int(wildcards.replicate))["seed"],
     message:
         "Mixing IFT dataset {wildcards.dataset} of world {wildcards.replicate} "
         "({params.generic_fraction} generic instructions)"
@@ -82,12 +82,12 @@ rule world_fresh_corpus:
     benchmark:
         LAYOUT.benchmark("world_fresh_corpus", "rep{replicate}/{corpus}")
     wildcard_constraints:
-        corpus=one_of(GRID.fresh_corpora()),
+        corpus=one_of(SOURCES.fresh_corpora()),
     priority: 3
     conda:
         "../envs/train.yaml"
     params:
-        world=lambda wildcards: as_json(GRID.world_block(int(wildcards.replicate))),
+        world=lambda wildcards: as_json(STAGES.world_block(int(wildcards.replicate))),
     message:
         "Writing restoration corpus {wildcards.corpus} of world {wildcards.replicate}: the biographies of people "
         "outside the world's splits"

@@ -159,7 +159,7 @@ def config_args(workdir: Path, overrides: dict | None = None, name: str = "overr
 
 def defaults(section: str) -> dict[str, Any]:
     """A config block with the schema's defaults (settings objects in tests are built from these)."""
-    from iftforget.config import default_config
+    from iftforget.schema import default_config
 
     return default_config()[section]
 
@@ -235,11 +235,11 @@ def smoke_run(smoke_root) -> Path:
 
 def stage_args(**overrides: Any):
     """Training settings: the schema's `training` and `ift` defaults (seed 0), with `overrides`."""
-    from iftforget.config import default_config
+    from iftforget.schema import default_config
     from iftforget.grid import Grid
     from iftforget.training import StageArgs
 
-    return StageArgs.from_config(Grid(default_config()).stage_block("ift"), seed=0, **overrides)
+    return StageArgs.from_config(Grid(default_config()).stages.stage_block("ift"), seed=0, **overrides)
 
 
 def world_config(**overrides: Any):

@@ -29,7 +29,7 @@ KIND_OF_OUTPUT = {"exact_match": "generate_until", "acc": "multiple_choice", "bi
 
 def eval_json(task: str, metric: str, values, *, role, choices: int | None = None, lengths=None,
               parameters: int | None = None) -> dict:
-    """An eval JSON in the workflow's format (iftforget.evaluation.eval_payload) with the given per-item values."""
+    """An eval JSON in the workflow's format (iftforget.eval_json.eval_payload) with the given per-item values."""
     values = [float(v) for v in values]
     items = []
     for index, value in enumerate(values):

@@ -10,7 +10,8 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import REPO, run_snakemake
-from iftforget.config import ConfigError, check_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError
 from iftforget.world import WorldConfig, build_world
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -327,21 +328,21 @@ def test_a_pretrained_base_model_takes_its_own_settings_over_the_pretrain_block(
     check_config(config)
     grid = Grid(config)
     pretrain = config["pretrain"]
-    wide = grid.pretrain_block("wide")
+    wide = grid.stages.pretrain_block("wide")
     assert wide["model"] == pretrain["model"] | {"hidden_size": 256}, "merged key by key over pretrain.model"
     assert (wide["steps"], wide["schedule"]) == (40, "linear")
     assert {key: wide[key] for key in ("learning_rate", "batch_size", "warmup_ratio", "seed")} == {
         key: pretrain[key] for key in ("learning_rate", "batch_size", "warmup_ratio", "seed")}
-    assert grid.stage_settings("pretrain", "wide")[0]["schedule"] == "linear"
+    assert grid.stages.stage_settings("pretrain", "wide")[0]["schedule"] == "linear"
     # A base model that sets nothing of its own is pre-trained exactly as before (the same settings, no rerun).
-    assert grid.pretrain_block("world-llama") == pretrain
-    assert grid.stage_settings("pretrain", "world-llama") == grid.stage_settings("pretrain")
+    assert grid.stages.pretrain_block("world-llama") == pretrain
+    assert grid.stages.stage_settings("pretrain", "world-llama") == grid.stages.stage_settings("pretrain")
 
 
 def test_a_base_models_own_pretraining_keys_are_those_of_the_pretrain_block_with_its_ranges():
     """base_models[].model and each own pre-training key mirror pretrain.model and the pretrain block: the same keys
     and the same allowed values, plus null (which keeps the block's)."""
-    from iftforget.grid import OWN_PRETRAIN_KEYS
+    from iftforget.grid.stages import OWN_PRETRAIN_KEYS
 
     schema = yaml.safe_load(SCHEMA.read_text())
 

@@ -97,9 +97,9 @@ def cached_results(workdir: Path, **overrides) -> AnalysisPlan:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     check_config(config)
     grid = Grid(config)
-    for ref in grid.models():
-        for task in grid.tasks:
-            write_eval(workdir / grid.eval_file(ref, task), ref, task, grid.steps)
+    for ref in grid.axes.models():
+        for task in grid.axes.tasks:
+            write_eval(workdir / grid.files.eval_file(ref, task), ref, task, grid.axes.steps)
     return AnalysisPlan(grid, config["analysis"])
 
 
@@ -109,7 +109,7 @@ def test_figures_from_cached_evals_schedule_no_training_or_evaluation(tmp_path):
 
     # An input of the evals newer than them (here a probe file of the world): without the flags Snakemake would
     # re-evaluate, and so rebuild every model whose directory is gone. The check below can fail.
-    probe = tmp_path / layout.grid.world_file("mc_completion", 0)
+    probe = tmp_path / layout.files.world_file("mc_completion", 0)
     probe.parent.mkdir(parents=True)
     probe.write_text("{}\n")
     plain = job_counts(run_in(tmp_path, "figures", "-n", "--cores", "2").stdout)
@@ -166,7 +166,7 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     assert shrink_budgets("qa-mix") == {8: 200, 256: 800}
     qa_mix = residual_budgets("qa-mix")
     assert qa_mix[8] == {12, 50, 200} and qa_mix[256] == {12, 50, 200, 800}
-    assert qa_mix[layout.grid.steps[1]] == {50}
+    assert qa_mix[layout.axes.steps[1]] == {50}
     # The format-only runs are not swept: the main budget everywhere, the extra budget at the last step.
     assert shrink_budgets("format-only") == {256: 800}
     format_only = residual_budgets("format-only")
@@ -175,9 +175,8 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
 
 def test_a_corrupt_cached_eval_fails_with_its_name_and_draws_nothing(tmp_path):
     layout = cached_results(tmp_path)
-    grid = layout.grid
-    segment = grid.ift("world-llama", "qa-mix", 0, 0, grid.steps[1])
-    broken = tmp_path / grid.eval_file(segment, "world_mc_completion")
+    segment = layout.axes.ift("world-llama", "qa-mix", 0, 0, layout.axes.steps[1])
+    broken = tmp_path / layout.files.eval_file(segment, "world_mc_completion")
     broken.write_text(broken.read_text()[:500])
     result = run_in(tmp_path, *FROM_CACHE, check=False)
     assert result.returncode != 0

@@ -185,8 +185,8 @@ def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, 
     workdir = tmp_path / "rerun"
     shutil.copytree(finished, workdir, symlinks=True)
     grid = Grid(smoke_config())
-    model = grid.models()[-1]
-    deleted = grid.eval_file(model, grid.tasks[0])
+    model = grid.axes.models()[-1]
+    deleted = grid.files.eval_file(model, grid.axes.tasks[0])
     (workdir / deleted).unlink()
     result = run_snakemake(deleted, "--cores", "1", *config_args(workdir))  # the eval job only, not the analysis
     assert job_counts(result.stdout + result.stderr).get("eval") == 1
@@ -225,7 +225,7 @@ def test_the_chain_of_ift_jobs_ends_at_the_weights_of_one_straight_ift_job(finis
     steps = smoke_steps()
     assert len(steps) > 1, "the smoke grid's IFT@k is a chain of several jobs"
     grid = Grid(smoke_config())
-    last = next(ref for ref in grid.models() if ref.kind == "ift" and ref.step == steps[-1])
+    last = next(ref for ref in grid.axes.models() if ref.kind == "ift" and ref.step == steps[-1])
     folder = grid.layout.path("model", model=last)
     chained = AutoModelForCausalLM.from_pretrained(workdir / folder).state_dict()
     result = run_snakemake(folder, "--cores", "2", *config_args(workdir, {"ift": {"steps": [steps[-1]]}}, "one"),

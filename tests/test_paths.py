@@ -7,6 +7,7 @@ import re
 
 import pytest
 from snakemake.io import regex_from_filepattern, update_wildcard_constraints
+from snakemake.iocontainers import Wildcards
 
 from iftforget.paths import (
     MODEL_PATTERNS,
@@ -14,6 +15,8 @@ from iftforget.paths import (
     WILDCARD_CONSTRAINTS,
     Layout,
     ModelRef,
+    built_kind,
+    built_path,
     model_path_regex,
     wildcard_names,
 )
@@ -65,6 +68,20 @@ def test_a_model_path_matches_its_own_kind_only(ref):
         else:
             assert parsed is None, f"a {ref.kind} path is not a {kind} path"
     assert re.fullmatch(model_path_regex(), ref.path)
+
+
+# The training stage that builds each kind of model.
+STAGES = {"base": "pretrain", "ift": "ift", "restored": "restore", "control": "restore"}
+
+
+@pytest.mark.parametrize("ref", [*MODELS, ModelRef("control", "ift", replicate=2, seed=3, corpus="step", budget=9)],
+                         ids=lambda ref: f"{ref.kind}-{ref.corpus}")
+def test_a_training_job_builds_the_kind_its_wildcards_name(ref):
+    """built_kind tells a restored model from the control by the wildcards' names alone, from a dict or from a job's
+    Snakemake wildcards, whose `in` looks at the values (a control on a corpus named "step" stays a control)."""
+    for wildcards in (ref.wildcards(), Wildcards(fromdict=ref.wildcards())):
+        assert built_kind(STAGES[ref.kind], wildcards) == ref.kind
+        assert built_path(STAGES[ref.kind], wildcards) == ref.path
 
 
 def test_rule_patterns_are_the_table_with_a_kind_filled_in():

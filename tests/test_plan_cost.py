@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from conftest import REPO, SMOKE_FILES, TINY_SHAPE, job_counts, merge_config, model_shape, run_snakemake
-from iftforget.config import ConfigError, check_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError
 
 sys.path.insert(0, str(REPO / "benchmarks"))  # the cost model lives beside its script, plan_cost.py
 from cost_model import plan_costs  # noqa: E402
@@ -139,7 +140,7 @@ def test_disk_follows_the_save_dtype_and_the_retention_settings(paper):
 def test_parameters_come_from_a_local_config_json_and_else_from_the_config(paper, tmp_path):
     from iftforget.models import build_base_model
     from iftforget.tokenizer import train_tokenizer
-    from iftforget.training import count_parameters
+    from iftforget.training_log import count_parameters
 
     tokenizer = train_tokenizer(["a few words of text to train on", "and some more words"], vocab_size=300)
     # A model folder the config check accepts: a tokenizer, and a context as long as the paper's training.max_length.

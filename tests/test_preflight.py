@@ -11,12 +11,13 @@ import yaml
 
 from conftest import SMOKE_FILES, TINY_SHAPE, merge_config, model_shape, run_snakemake, smoke_config, world_config
 from iftforget.chat import render_probe
-from iftforget.config import ConfigError, check_config, default_config
+from iftforget.config import check_config
+from iftforget.schema import ConfigError, default_config
 from iftforget.grid import Grid
 from iftforget.io import read_jsonl
 from iftforget.models import build_base_model, load_model
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.world import WORLD_FILES, write_world
+from iftforget.world_data import WORLD_FILES, write_world
 from iftforget.world_text import CHAT_TEMPLATE
 
 TULU = (Path(__file__).resolve().parents[1] / "templates" / "tulu.jinja").read_text()
@@ -136,8 +137,8 @@ def test_a_model_tuned_in_another_chat_format_answers_the_chat_probe(world, tmp_
     config = merge_config(smoke_config(), overrides)
     grid = Grid(config)
     # The base model and the tuned one: the two chat formats of the comparison (no template, and tulu's).
-    targets = [grid.eval_file(grid.base("gpt2", 0), "world_chat"),
-               grid.eval_file(grid.ift("gpt2", "qa-mix", 0, 0, 100), "world_chat")]
+    targets = [grid.files.eval_file(grid.axes.base("gpt2", 0), "world_chat"),
+               grid.files.eval_file(grid.axes.ift("gpt2", "qa-mix", 0, 0, 100), "world_chat")]
     run_snakemake(*targets, "--cores", "2", "--configfile", *SMOKE_FILES, str(workdir / "external.yaml"),
                   "--directory", str(workdir), timeout=1200)
     evals = workdir / config["results_dir"] / "eval" / "gpt2" / "rep0"

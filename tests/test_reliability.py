@@ -17,7 +17,8 @@ import pytest
 
 from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, assert_same_weights, config_args, defaults, model_shape,
                       python_on_path, run_snakemake, smoke_config, wait_for)
-from iftforget.evaluation import EvalSettings, evaluate, read_eval
+from iftforget.eval_json import read_eval
+from iftforget.evaluation import EvalSettings, evaluate
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
@@ -32,13 +33,13 @@ KILL_OVERRIDES = {"training": {"save_every_steps": 5}, "pretrain": {"steps": 150
 def test_sigkilled_training_job_reruns_to_the_uninterrupted_result(tmp_path):
     config = smoke_config(KILL_OVERRIDES)
     grid = Grid(config)
-    base = grid.layout.path("model", model=grid.base(config["base_models"][0]["name"], 0))
+    base = grid.layout.path("model", model=grid.axes.base(config["base_models"][0]["name"], 0))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     straight.mkdir()
     killed.mkdir()
     run_snakemake(base, "--cores", "1", *config_args(straight, KILL_OVERRIDES))
     # The same world and tokenizer (copied with their times, so they are up to date): only pre-training runs.
-    shutil.copytree(straight / grid.world_dir(0), killed / grid.world_dir(0))
+    shutil.copytree(straight / grid.files.world_dir(0), killed / grid.files.world_dir(0))
 
     log = tmp_path / "killed-snakemake.log"
     env = python_on_path()
@@ -199,18 +200,18 @@ def test_same_seed_gives_identical_metrics_and_another_seed_other_ones(smoke_run
     grid = Grid(config)
     base_name, dataset = config["base_models"][0]["name"], config["ift_datasets"][0]["name"]
     step, seed = config["ift"]["steps"][0], config["seeds"][0]
-    restored = grid.restored(base_name, dataset, 0, seed, step)
-    targets = [grid.eval_file(restored, task) for task in grid.tasks]
+    restored = grid.axes.restored(base_name, dataset, 0, seed, step)
+    targets = [grid.files.eval_file(restored, task) for task in grid.axes.tasks]
     run_snakemake(*targets, "--cores", "2", *config_args(tmp_path))
     different = [t for t in targets if not same_results(tmp_path / t, smoke_run / t)]
     assert different == [], "the same seed gives the same eval metrics"
 
-    ift = grid.ift(base_name, dataset, 0, seed, step)
-    reseeded = grid.ift(base_name, dataset, 0, seed + 1, step)
-    run_snakemake(grid.eval_file(reseeded, "world_mc_completion"), "--cores", "2",
+    ift = grid.axes.ift(base_name, dataset, 0, seed, step)
+    reseeded = grid.axes.ift(base_name, dataset, 0, seed + 1, step)
+    run_snakemake(grid.files.eval_file(reseeded, "world_mc_completion"), "--cores", "2",
                   *config_args(tmp_path, {"seeds": [seed + 1]}, name="other-seed"))
-    first = read_eval(smoke_run / grid.eval_file(ift, "world_mc_completion"))["items"]
-    second = read_eval(tmp_path / grid.eval_file(reseeded, "world_mc_completion"))["items"]
+    first = read_eval(smoke_run / grid.files.eval_file(ift, "world_mc_completion"))["items"]
+    second = read_eval(tmp_path / grid.files.eval_file(reseeded, "world_mc_completion"))["items"]
     assert [i["id"] for i in first] == [i["id"] for i in second]
     assert [i["loglikelihoods"] for i in first] != [i["loglikelihoods"] for i in second], "another seed, other results"
 
@@ -272,7 +273,7 @@ def test_world_eval_and_summary_jobs_killed_mid_write_leave_no_output_file(smoke
     only that temporary file, never a half-written file under an output's name."""
     config = smoke_config()
     grid = Grid(config)
-    base = grid.models()[0]
+    base = grid.axes.models()[0]
     left = {
         "world": killed_mid_write("world", tmp_path / "world", "--world", json.dumps(config["world"]), "--out-dir",
                                   str(tmp_path / "world")),
@@ -281,11 +282,11 @@ def test_world_eval_and_summary_jobs_killed_mid_write_leave_no_output_file(smoke
             "--outputs", f"world_mc_completion={tmp_path / 'eval' / 'world_mc_completion.json'}",
             "--settings", json.dumps(defaults("eval")), "--execution",
             json.dumps({"threads": 1, "attn_implementation": "sdpa"}),
-            "--world-dir", str(smoke_run / grid.world_dir(0)),
+            "--world-dir", str(smoke_run / grid.files.world_dir(0)),
             "--cache-dir", str(tmp_path / "cache"), "--chat-template", str(REPO / "templates" / "tulu.jinja"),
             "--chat-template-source", "model"),
         "summarize": killed_mid_write("summarize", tmp_path / "summary", "--out", str(tmp_path / "summary" / "s.csv"),
-                                      *(str(smoke_run / path) for path in grid.eval_files())),
+                                      *(str(smoke_run / path) for path in grid.files.eval_files())),
     }
     for job, names in left.items():
         assert names and all(name.startswith(".") and name.endswith(".tmp") for name in names), f"{job}: {names}"
@@ -301,7 +302,7 @@ def test_runs_with_two_cores_leave_only_complete_results(smoke_run):
     snakemake_logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
     assert snakemake_logs
     assert job_overlap(snakemake_logs[0].read_text(), "eval") >= 2, "the run evaluated two models at once"
-    for target in grid.eval_files():
+    for target in grid.files.eval_files():
         read_eval(workdir / target)  # raises, naming the file, if one is truncated or incomplete
     for job_log in (workdir / config["results_dir"] / "logs").rglob("*.log"):
         text = job_log.read_text()

@@ -226,7 +226,8 @@ def size(job: dict[str, str]) -> tuple[int, int, int]:
 def expected_size(rule: str, config: dict) -> tuple[int, int, int]:
     """(runtime in minutes, mem_mb, threads) a first attempt of a submitted job of `rule` asks for: from the config
     for training and evaluation jobs, from the workflow profile for the submitted light ones."""
-    threads = config["eval"]["threads"] if rule == "eval" else Grid(config).stage_threads(rule.removesuffix("_control"))
+    stages = Grid(config).stages
+    threads = config["eval"]["threads"] if rule == "eval" else stages.stage_threads(rule.removesuffix("_control"))
     if rule in CONFIG_SIZED_RULES:
         block = config["resources"]["eval" if rule == "eval" else "train"]
     else:
@@ -261,7 +262,7 @@ def test_smoke_grid_runs_as_slurm_jobs_through_the_slurm_profile(slurm_cluster, 
     assert f"Using profiles slurm and workflow specific profile {REPO / 'profiles' / 'default'} " in log, log[:2000]
     config = smoke_config(SLURM_GRID)
     grid = Grid(config)
-    expected = [*grid.eval_files(), grid.summary_file(), *AnalysisPlan(grid, config["analysis"]).targets()]
+    expected = [*grid.files.eval_files(), grid.files.summary_file(), *AnalysisPlan(grid, config["analysis"]).targets()]
     missing = [path for path in expected if not (workdir / path).is_file()]
     assert not missing, f"missing after the SLURM run: {missing}\n{log[-4000:]}"
     assert "Falling back to 'sacct'" not in log
@@ -322,13 +323,13 @@ def test_requeued_then_cancelled_training_job_resumes_to_the_uninterrupted_resul
     job resumes from its newest in-job save, and the model is the one an uninterrupted run trains."""
     config = smoke_config(REQUEUE_OVERRIDES)
     grid = Grid(config)
-    base = grid.layout.path("model", model=grid.base(config["base_models"][0]["name"], 0))
+    base = grid.layout.path("model", model=grid.axes.base(config["base_models"][0]["name"], 0))
     straight, workdir = tmp_path / "straight", tmp_path / "run"
     straight.mkdir()
     workdir.mkdir()
     run_snakemake(base, "--cores", "1", *config_args(straight, REQUEUE_OVERRIDES))
     # The same world and tokenizer (copied with their times, so they are up to date): only pre-training runs.
-    shutil.copytree(straight / grid.world_dir(0), workdir / grid.world_dir(0))
+    shutil.copytree(straight / grid.files.world_dir(0), workdir / grid.files.world_dir(0))
     install_slurm_profile(tmp_path, monkeypatch)
 
     log = tmp_path / "snakemake.log"

@@ -41,9 +41,9 @@ def test_the_cache_holds_every_eval_the_run_reads(cache):
     plan = study_plan(config_files)
     with tarfile.open(evals) as archive:
         names = {member.name for member in archive.getmembers() if member.isfile()}
-    needed = {plan.grid.eval_file(ref, task) for ref in plan.grid.models() for task in plan.grid.tasks}
+    needed = {plan.files.eval_file(ref, task) for ref in plan.axes.models() for task in plan.axes.tasks}
     assert needed <= names, sorted(needed - names)[:5]
-    assert all(name.startswith(plan.grid.layout.root) for name in names), "nothing outside the results folder"
+    assert all(name.startswith(plan.layout.root) for name in names), "nothing outside the results folder"
 
 
 @pytest.mark.parametrize("cache", list(CACHES))
@@ -57,7 +57,7 @@ def test_the_run_is_redrawn_from_its_cache_to_the_committed_tables(tmp_path: Pat
                            timeout=600)
     assert not set(job_counts(result.stdout)) & UPSTREAM_RULES, result.stdout[-3000:]
     plan = study_plan(config_files)
-    assert not (tmp_path / plan.grid.layout.root / "models").exists()
+    assert not (tmp_path / plan.layout.root / "models").exists()
 
     missing = [path for path in plan.targets() if not (tmp_path / path).is_file()]
     assert missing == [] and (tmp_path / "report.html").is_file(), missing[:5]

@@ -21,9 +21,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, model_shape, run_snakemake, smoke_config, stage_args,
                       world_config)
-from iftforget.config import default_config
 from iftforget.grid import Grid
-from iftforget.schema import ConfigError
+from iftforget.schema import ConfigError, default_config
+from iftforget.tracking import tracked_run
 from iftforget.training import load_text_dataset, sft_config, train
 
 
@@ -44,12 +44,12 @@ def test_every_training_job_is_named_after_the_model_it_builds_and_logs_below_re
     grid = Grid(smoke_config())
     stages = {"base": "pretrain", "ift": "ift", "restored": "restore", "control": "restore"}
     seen = set()
-    for ref in grid.models():
-        name, folder = grid.tracking(stages[ref.kind], ref.wildcards())
+    for ref in grid.axes.models():
+        name, folder = tracked_run(grid.layout, stages[ref.kind], ref.wildcards())
         assert name == f"{stages[ref.kind]}/{ref.path}"
         assert folder == f"{grid.layout.root}/tracking/{name}"
         seen.add(name)
-    assert len(seen) == len(grid.models()), "no two jobs share a run name"
+    assert len(seen) == len(grid.axes.models()), "no two jobs share a run name"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def tiny(tmp_path_factory) -> Path:
     """A tiny world's restoration text and a tiny base model on disk."""
     from iftforget.models import build_base_model
     from iftforget.tokenizer import train_tokenizer
-    from iftforget.world import WORLD_FILES, write_world
+    from iftforget.world_data import WORLD_FILES, write_world
 
     root = tmp_path_factory.mktemp("tracking")
     write_world(world_config(n_people=12, format_probe_people=3), {n: root / f"{n}.jsonl" for n in WORLD_FILES})

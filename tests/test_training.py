@@ -14,7 +14,7 @@ from iftforget.checkpoints import work_dir_for
 from iftforget.models import build_base_model, load_model, load_tokenizer
 from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.training import load_text_dataset, train
-from iftforget.world import WORLD_FILES, write_world
+from iftforget.world_data import WORLD_FILES, write_world
 
 STAGE = stage_args(learning_rate=1e-3, batch_size=4, schedule="cosine", warmup_ratio=0.2, logging_steps=2, threads=1,
                    save_every_steps=0)
@@ -73,7 +73,7 @@ def test_segments_equal_one_uninterrupted_run(base, tmp_path):
 
 
 def test_with_a_constant_schedule_each_segment_may_end_its_schedule_at_its_own_step(base, tmp_path):
-    """Grid.schedule_length: with a constant learning rate the schedule's length changes nothing, so a segment
+    """Stages.schedule_length: with a constant learning rate the schedule's length changes nothing, so a segment
     scheduled to its own stop step (3, then 6) resumes to the weights of a run scheduled to 6 at once; this is what
     lets a longer ift.total_steps append a step without retraining the earlier segments."""
     world, base_dir = base

@@ -33,10 +33,10 @@ def test_smoke_grid_builds_every_artifact(smoke_run):
     config = smoke_config()
     grid = Grid(config)
     root = smoke_run
-    for path in [grid.world_file(n, 0) for n in ("people", "pretrain", "qa", "generic", "restore", "completion")]:
+    for path in [grid.files.world_file(n, 0) for n in ("people", "pretrain", "qa", "generic", "restore", "completion")]:
         assert (root / path).exists(), path
     assert (root / grid.layout.path("tokenizer", replicate=0) / "tokenizer.json").is_file()
-    model_dirs = sorted({grid.layout.path("model", model=ref) for ref in grid.models()})
+    model_dirs = sorted({grid.layout.path("model", model=ref) for ref in grid.axes.models()})
     assert len(model_dirs) == 2 + 2 * len(config["ift"]["steps"])
     for model_dir in model_dirs:
         directory = root / model_dir
@@ -50,11 +50,11 @@ def test_smoke_grid_builds_every_artifact(smoke_run):
 def test_smoke_eval_jsons_hold_every_task_with_per_item_records(smoke_run):
     config = smoke_config()
     grid = Grid(config)
-    n_probe_items = len(read_jsonl(smoke_run / grid.world_file("completion", 0)))
-    n_format_items = len(read_jsonl(smoke_run / grid.world_file("ppl_pretrain", 0)))
-    for ref in grid.models():
+    n_probe_items = len(read_jsonl(smoke_run / grid.files.world_file("completion", 0)))
+    n_format_items = len(read_jsonl(smoke_run / grid.files.world_file("ppl_pretrain", 0)))
+    for ref in grid.axes.models():
         for task in config["eval"]["tasks"]:
-            result = json.loads((smoke_run / grid.eval_file(ref, task)).read_text())
+            result = json.loads((smoke_run / grid.files.eval_file(ref, task)).read_text())
             assert result["task"] == task
             assert result["model"]["kind"] == ref.kind and result["model"]["step"] == ref.step
             expected = n_format_items if task.startswith("world_ppl") else n_probe_items
@@ -73,9 +73,9 @@ def test_smoke_eval_jsons_hold_every_task_with_per_item_records(smoke_run):
 def test_smoke_summary_has_a_row_per_model_and_task(smoke_run):
     config = smoke_config()
     grid = Grid(config)
-    table = pd.read_csv(smoke_run / grid.summary_file())
+    table = pd.read_csv(smoke_run / grid.files.summary_file())
     primary = table[table["primary"]]
-    assert len(primary) == len(grid.models()) * len(config["eval"]["tasks"])
+    assert len(primary) == len(grid.axes.models()) * len(config["eval"]["tasks"])
     assert set(primary["kind"]) == {"base", "ift", "restored", "control"}
     assert not primary.duplicated(["model_path", "task"]).any()
 
@@ -90,7 +90,7 @@ def saved_parameters(model_dir) -> int:
 
 def test_the_tables_give_the_parameter_count_of_the_saved_base_model(smoke_run):
     grid = Grid(smoke_config())
-    count = saved_parameters(smoke_run / grid.layout.path("model", model=grid.base("world-llama", 0)))
+    count = saved_parameters(smoke_run / grid.layout.path("model", model=grid.axes.base("world-llama", 0)))
     for table in ("forgetting", "pooled"):
         column = pd.read_csv(smoke_run / grid.layout.path("table", table=table, ext="csv"))["parameters"]
         assert column.tolist() == [count] * len(column), table
@@ -104,13 +104,13 @@ def test_two_base_models_of_different_sizes_pre_train_with_their_own_settings(tm
             "model": {"hidden_size": 64, "num_hidden_layers": 2}}
     overrides = {"base_models": [{"name": "world-llama", "source": "pretrain"}, wide]}
     grid = Grid(smoke_config(overrides))
-    bases = [grid.base(name, 0) for name in ("world-llama", "wide")]
-    result = run_snakemake(*[grid.eval_file(ref, "world_completion") for ref in bases], "--cores", "2",
+    bases = [grid.axes.base(name, 0) for name in ("world-llama", "wide")]
+    result = run_snakemake(*[grid.files.eval_file(ref, "world_completion") for ref in bases], "--cores", "2",
                            *config_args(tmp_path, overrides))
     assert job_counts(result.stdout + result.stderr) == {"world": 1, "tokenizer": 1, "pretrain": 2, "eval": 2}
     counts = {}
     for ref in bases:
-        block = grid.pretrain_block(ref.base_model)
+        block = grid.stages.pretrain_block(ref.base_model)
         folder = tmp_path / grid.layout.path("model", model=ref)
         saved = json.loads((folder / "config.json").read_text())
         assert {key: saved[key] for key in block["model"]} == block["model"], ref.base_model
@@ -119,9 +119,9 @@ def test_two_base_models_of_different_sizes_pre_train_with_their_own_settings(tm
         rates = {entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry}
         assert (rates == {block["learning_rate"]}) == (block["schedule"] == "constant"), (ref.base_model, rates)
         counts[ref.base_model] = saved_parameters(folder)
-        evaluated = json.loads((tmp_path / grid.eval_file(ref, "world_completion")).read_text())
+        evaluated = json.loads((tmp_path / grid.files.eval_file(ref, "world_completion")).read_text())
         assert evaluated["model"]["num_parameters"] == counts[ref.base_model]
-    assert grid.pretrain_block("world-llama") == smoke_config()["pretrain"]
+    assert grid.stages.pretrain_block("world-llama") == smoke_config()["pretrain"]
     assert counts["wide"] > 2 * counts["world-llama"]
 
 

@@ -10,17 +10,9 @@ import pytest
 
 from conftest import world_config
 from iftforget.tokenizer import chat_text, train_tokenizer
-from iftforget.world import (
-    WORLD_FILES,
-    build_world,
-    check_world_config,
-    fresh_corpus,
-    fresh_people,
-    mix_ift_data,
-    world_files,
-    write_fresh_corpus,
-    write_world,
-)
+from iftforget.world import build_world, check_world_config
+from iftforget.world_data import WORLD_FILES, mix_ift_data, world_files, write_world
+from iftforget.world_fresh import fresh_corpus, fresh_people, write_fresh_corpus
 from iftforget.world_text import ATTRIBUTES, BIO_TEMPLATES, EOS, MONTHS, chat_prompt
 
 CONFIG = world_config(seed=3, n_people=60, format_probe_people=10)

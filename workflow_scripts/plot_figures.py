@@ -6,6 +6,7 @@ import multiprocessing
 from functools import partial
 
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, tidy_table
+from iftforget.figures import corpora as corpora_figures
 from iftforget.figures import group as run_figures
 from iftforget.figures import overview, pooled
 
@@ -20,13 +21,13 @@ def figure_job(figure: dict, units, pooled_table) -> partial:
     its restoration corpora."""
     kind, where, tasks, paths = figure["kind"], figure["where"], figure["tasks"], figure["paths"]
     if kind == "corpora":
-        return partial(pooled.plot_corpora, pooled_table, where, tasks, paths)
+        return partial(corpora_figures.plot_corpora, pooled_table, where, tasks, paths)
     if kind == "grid":
         return partial(overview.plot_residual_grid, units, tasks, paths)
     if kind == "headline":
         return partial(pooled.plot_headline, pooled_table, units, where, tasks, paths)
     if kind == "contrast":
-        return partial(pooled.plot_contrast, pooled_table, figure["model"], tasks[0], paths)
+        return partial(overview.plot_contrast, pooled_table, figure["model"], tasks[0], paths)
     if kind in POOLED_FIGURES:
         return partial(POOLED_FIGURES[kind], pooled_table, units, where, tasks[0], paths)
     if kind in ("scores", "decomposition"):

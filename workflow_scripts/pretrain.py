@@ -5,14 +5,9 @@ import json
 from pathlib import Path
 
 from iftforget.models import ModelShape, build_base_model, load_tokenizer, saved_dtype
-from iftforget.training import (
-    StageArgs,
-    add_tracking_arguments,
-    count_parameters,
-    load_text_dataset,
-    log_environment,
-    train,
-)
+from iftforget.tracking import add_tracking_arguments
+from iftforget.training import StageArgs, load_text_dataset, train
+from iftforget.training_log import count_parameters, log_environment
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from iftforget.hub import locate_model
 from iftforget.models import load_model, load_tokenizer, saved_dtype
-from iftforget.training import StageArgs, add_tracking_arguments, load_text_dataset, log_environment, train
+from iftforget.tracking import add_tracking_arguments
+from iftforget.training import StageArgs, load_text_dataset, train
+from iftforget.training_log import log_environment
 
 
 def main() -> None:

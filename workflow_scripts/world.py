@@ -4,7 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.world import WORLD_FILES, WorldConfig, write_world
+from iftforget.world import WorldConfig
+from iftforget.world_data import WORLD_FILES, write_world
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ import argparse
 import json
 from pathlib import Path
 
-from iftforget.world import WorldConfig, write_fresh_corpus
+from iftforget.world import WorldConfig
+from iftforget.world_fresh import write_fresh_corpus
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from iftforget.io import read_jsonl, write_jsonl_atomic
-from iftforget.world import mix_ift_data
+from iftforget.world_data import mix_ift_data
 
 
 def main() -> None:

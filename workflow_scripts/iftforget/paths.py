@@ -7,7 +7,7 @@ their output patterns from here (`Layout.pattern`), the Python side formats the 
 Models are named by kind first (models/<base>/ift/..., .../restored/..., .../control/...), so no dataset or corpus
 name is reserved. A model's evals live below eval/ under the model's own path, and every job's log and benchmark
 below logs/<rule>/ and benchmarks/<rule>/ under the path of what the job builds. Adding an axis to the grid is a
-wildcard added here (and to `ModelRef` and `Grid`).
+wildcard added here (and to `ModelRef` and `iftforget.grid.axes`).
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,22 @@ def model_path_regex() -> str:
             regex += re.escape(literal) + (f"(?:{WILDCARD_CONSTRAINTS[name]})" if name else "")
         alternatives.append(regex)
     return "|".join(f"(?:{alternative})" for alternative in alternatives)
+
+
+def built_kind(stage: str, wildcards: Mapping[str, str]) -> str:
+    """The kind of the model a training job of `stage` builds, from its wildcards: the one place that tells a
+    restored model from the control. A restoration whose path names a step restores IFT@k (restored@k); one whose
+    path names none restores the base (the control). `wildcards` is a dict or a job's Snakemake wildcards (only its
+    names are read, through keys(): `in` on Snakemake's wildcards would look at their values)."""
+    if stage == "restore":
+        return "restored" if "step" in wildcards.keys() else "control"
+    return {"pretrain": "base", "ift": "ift"}[stage]
+
+
+def built_path(stage: str, wildcards: Mapping[str, str]) -> str:
+    """The path (below models/) of the model a training job of `stage` builds: its kind's pattern, formatted with
+    the job's wildcards."""
+    return MODEL_PATTERNS[built_kind(stage, wildcards)].format(**dict(wildcards.items()))
 
 
 def wildcard_names(pattern: str) -> list[str]:

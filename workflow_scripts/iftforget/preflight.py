@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from iftforget.chat import comparison_template
+from iftforget.grid.sources import PRETRAIN_SOURCE
 
 FLASH_PACKAGES = {"flash_attention_2": "flash_attn", "flash_attention_3": "flash_attn_interface"}
 
@@ -102,6 +103,6 @@ def check_models(config: dict[str, Any], template_file: Path) -> list[str]:
     check_attention(config["training"])
     notes = []
     for index, model in enumerate(config["base_models"]):
-        if model["source"] != "pretrain":
+        if model["source"] != PRETRAIN_SOURCE:
             notes += check_base_model(index, model, config, template_file)
     return notes

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from iftforget.evaluation import read_eval
+from iftforget.eval_json import read_eval
 from iftforget.io import atomic_path
 
 COLUMNS = [

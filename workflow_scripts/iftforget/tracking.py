@@ -1,17 +1,21 @@
 """Experiment tracking of training jobs through transformers' `report_to` (config key `training.report_to`).
 
 A tracked job's run is named after the model it builds (<stage>/<model path>, from its wildcards) and logs below the
-working directory (<results_dir>/tracking/<stage>/<model path>/). Plain Python without heavy imports: the Snakefile
+working directory (<results_dir>/tracking/<stage>/<model path>/): the rules compute both (tracked_run) and hand them
+to the training adapters as options (add_tracking_arguments). Plain Python without heavy imports: the Snakefile
 checks before any job that the tracker is installed.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
+from iftforget.paths import Layout, built_path
 from iftforget.schema import ConfigError
 
 # The trackers the workflow supports, each with the packages transformers accepts for it (any one will do) and the
@@ -19,6 +23,13 @@ from iftforget.schema import ConfigError
 TRACKER_PACKAGES: dict[str, tuple[str, ...]] = {"tensorboard": ("tensorboard", "tensorboardX")}
 TRACKER_DIR_VARIABLES: dict[str, str] = {"tensorboard": "TENSORBOARD_LOGGING_DIR"}
 NO_TRACKING = "none"
+
+
+def tracked_run(layout: Layout, stage: str, wildcards: Mapping[str, str]) -> tuple[str, str]:
+    """(run name, log folder) of a tracked training job of `stage` (training.report_to): <stage>/<path of the model
+    it builds, from its wildcards>, and that path below <results_dir>/tracking/."""
+    path = built_path(stage, wildcards)
+    return f"{stage}/{path}", layout.tracking(stage, path)
 
 
 def check_tracker_installed(report_to: str) -> None:
@@ -47,3 +58,9 @@ def start_tracking(report_to: str, directory: Path | None, fresh: bool) -> None:
         shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[TRACKER_DIR_VARIABLES[report_to]] = str(directory)
+
+
+def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a training adapter that name its tracked run (training.report_to; the rules set them)."""
+    parser.add_argument("--run-name", default="", help="the tracked run's name: <stage>/<model path>")
+    parser.add_argument("--tracking-dir", type=Path, default=None, help="where the tracker writes its logs")

@@ -8,17 +8,15 @@ workflow deletes once the next segment has used it); the next segment resumes fr
 `resume_from_checkpoint`, so the chain of segments is the uninterrupted run. Inside a job, periodic saves go to a
 work folder beside the output: a job killed by preemption or a time limit resumes from its newest complete save when
 it is run again (`iftforget.checkpoints`). Training keeps float32 weights; the model folder gets them in
-`training.save_dtype` (an IFT segment's trainer state then keeps the float32 ones for the next segment).
+`training.save_dtype` (an IFT segment's trainer state then keeps the float32 ones for the next segment). What a
+job writes to its log is `iftforget.training_log`'s; its tracked run, `iftforget.tracking`'s.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +43,12 @@ from iftforget.library_patches import allow_fsdp_on_cpu, fsdp_requested
 from iftforget.models import save_cast
 from iftforget.settings import from_block
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, start_tracking
+from iftforget.training_log import ProgressLog, count_parameters
 
 
 @dataclass(frozen=True)
 class StageArgs:
-    """One training stage's settings: the `training` block overridden by the stage's own keys (Grid.stage_block),
+    """One training stage's settings: the `training` block overridden by the stage's own keys (Stages.stage_block),
     and the seed of the run. The defaults are the schema's; the stage's length is given to `train` directly."""
 
     learning_rate: float
@@ -104,41 +103,6 @@ def uses_full_logits(stage: "StageArgs") -> bool:
     return stage.lm_head_loss == "full_logits"
 
 
-class ProgressLog(TrainerCallback):
-    """One line per logging step in the job's log: step, loss, learning rate and throughput."""
-
-    def __init__(self) -> None:
-        self._last_time = time.perf_counter()
-        self._last_step = 0
-        self._last_tokens = 0
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self._last_time = time.perf_counter()
-        self._last_step = state.global_step
-        self._last_tokens = state.num_input_tokens_seen
-        print(f"[train] start at step {state.global_step} of {state.max_steps}", flush=True)
-        if model is not None:
-            held, total = held_parameter_values(model)
-            print(f"[train] process {args.process_index} of {args.world_size} holds {held} of {total} parameter "
-                  "values", flush=True)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
-        if "loss" not in logs:
-            return
-        now = time.perf_counter()
-        elapsed = max(now - self._last_time, 1e-9)
-        steps = state.global_step - self._last_step
-        tokens = state.num_input_tokens_seen - self._last_tokens
-        print(
-            f"[train] step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
-            f"lr {logs.get('learning_rate', float('nan')):.3g} {steps / elapsed:.2f} steps/s "
-            f"{tokens / elapsed:.0f} tokens/s",
-            flush=True,
-        )
-        self._last_time, self._last_step, self._last_tokens = now, state.global_step, state.num_input_tokens_seen
-
-
 class StopAtStep(TrainerCallback):
     """End training at `step` with a full checkpoint, while the schedule keeps the whole run's length."""
 
@@ -155,20 +119,6 @@ class StopAtStep(TrainerCallback):
 def configure_threads(threads: int) -> None:
     if threads > 0:
         torch.set_num_threads(threads)
-
-
-def count_parameters(model: PreTrainedModel) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def held_parameter_values(model: torch.nn.Module) -> tuple[int, int]:
-    """How many parameter values this process holds, and how many the model has: fewer under FSDP, whose
-    parameters are DTensors of which each process keeps its shard; all of them in one process or under DDP."""
-    from torch.distributed.tensor import DTensor
-
-    parameters = list(model.parameters())
-    held = sum(p.to_local().numel() if isinstance(p, DTensor) else p.numel() for p in parameters)
-    return held, sum(p.numel() for p in parameters)
 
 
 def load_text_dataset(path: str | Path, columns: tuple[str, ...]) -> Dataset:
@@ -296,18 +246,3 @@ def train(
 def _save_cast(checkpoint: Path, out: Path, dtype: str, trust_remote_code: bool) -> None:
     save_cast(checkpoint, out, dtype, trust_remote_code)
     print(f"[train] saved the model's weights as {dtype}", flush=True)
-
-
-def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a training adapter that name its tracked run (training.report_to; the rules set them)."""
-    parser.add_argument("--run-name", default="", help="the tracked run's name: <stage>/<model path>")
-    parser.add_argument("--tracking-dir", type=Path, default=None, help="where the tracker writes its logs")
-
-
-def log_environment() -> None:
-    print(
-        f"[env] python {sys.version.split()[0]} torch {torch.__version__} threads {torch.get_num_threads()} "
-        f"cuda {torch.cuda.is_available()} cwd {os.getcwd()}",
-        flush=True,
-    )
-

@@ -149,6 +149,3 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '" + CHAT_ASSISTANT + "' }}{%- endif -%}"
 )
-
-
-# The files of the world, each written as JSON lines by rule `world`.

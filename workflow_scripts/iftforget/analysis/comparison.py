@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from iftforget.evaluation import read_eval
+from iftforget.eval_json import read_eval
 
 LOWER_IS_BETTER = {"bits_per_byte", "byte_perplexity", "word_perplexity", "perplexity"}
 BINARY_METRICS = {"acc", "acc_norm", "exact_match"}

@@ -8,9 +8,11 @@ the figures be redrawn from cached evals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from iftforget.grid import Grid, Group
+from iftforget.grid import Grid
+from iftforget.grid.axes import Group
 
 FIGURE_FORMATS = ("pdf", "png")
 # Report categories; the numbers order them in the report's menu, which sorts names as text (hence two digits).
@@ -45,17 +47,18 @@ class AnalysisPlan:
     """The analysis outputs of a grid; `analysis` is the config block of the same name."""
 
     def __init__(self, grid: Grid, analysis: dict[str, Any]) -> None:
-        self.grid = grid
+        self.axes = grid.axes
+        self.files = grid.files
         self.layout = grid.layout
         self.analysis = analysis
 
     # --- what is analysed ----------------------------------------------------------------------------------------
     def probe_tasks(self) -> list[str]:
         """The perplexity probes of the text pattern (bits per byte), in the order of eval.tasks."""
-        return [t for t in self.grid.tasks if t in self.analysis["pattern_probe_tasks"]]
+        return [t for t in self.axes.tasks if t in self.analysis["pattern_probe_tasks"]]
 
     def knowledge_tasks(self) -> list[str]:
-        return [t for t in self.grid.tasks if t not in self.analysis["pattern_probe_tasks"]]
+        return [t for t in self.axes.tasks if t not in self.analysis["pattern_probe_tasks"]]
 
     def margin(self, task: str) -> float | None:
         """delta of a task; None for a pattern probe (no stage is called)."""
@@ -65,18 +68,24 @@ class AnalysisPlan:
         return float(margins.get(task, margins["default"]))
 
     def pools(self) -> list[Pool]:
-        return [(m, d) for m in self.grid.base_models for d in self.grid.datasets]
+        return [(m, d) for m in self.axes.base_models for d in self.axes.datasets]
 
     def pool_groups(self, pool: Pool) -> list[Group]:
-        return [(pool[0], pool[1], replicate, seed) for replicate, seed in self.grid.units()]
+        return [(pool[0], pool[1], replicate, seed) for replicate, seed in self.axes.units()]
 
     def pool_corpora(self, pool: Pool) -> list[str]:
         """The restoration corpora of a pool's runs: the main corpus, then each arm that restores its dataset."""
-        return self.grid.dataset_corpora(pool[1])
+        return self.axes.dataset_corpora(pool[1])
+
+    def job_pool(self, wildcards: Mapping[str, str]) -> tuple[Pool, str | None]:
+        """The pool of an analysis job and its restoration corpus, from its wildcards: an arm's (rule analyze_arm,
+        whose paths name it) or the main one (rule analyze, whose paths have no corpus: None)."""
+        corpus = wildcards["corpus"] if "corpus" in wildcards.keys() else None
+        return (wildcards["model"], wildcards["dataset"]), corpus
 
     def _on(self, corpus: str | None) -> str:
         """The artifact prefix of a corpus' analysis files: the main corpus' paths, or an arm's (one level deeper)."""
-        return "" if corpus in (None, self.grid.corpus) else "arm_"
+        return "" if corpus in (None, self.axes.corpus) else "arm_"
 
     # --- paths ---------------------------------------------------------------------------------------------------
     def comparison_json(self, group: Group, task: str, corpus: str | None = None) -> str:
@@ -93,13 +102,13 @@ class AnalysisPlan:
 
     def comparison_jsons(self) -> list[str]:
         """Every comparison JSON: the main corpus' first (its rows lead the tables), then each arm's."""
-        return [self.comparison_json(group, task, corpus) for corpus in self.grid.corpora()
-                for group in self.grid.groups() if group[1] in self.grid.corpus_datasets(corpus)
-                for task in self.grid.tasks]
+        return [self.comparison_json(group, task, corpus) for corpus in self.axes.corpora()
+                for group in self.axes.groups() if group[1] in self.axes.corpus_datasets(corpus)
+                for task in self.axes.tasks]
 
     def pooled_jsons(self) -> list[str]:
-        return [self.pooled_json(pool, task, corpus) for corpus in self.grid.corpora() for pool in self.pools()
-                if pool[1] in self.grid.corpus_datasets(corpus) for task in self.grid.tasks]
+        return [self.pooled_json(pool, task, corpus) for corpus in self.axes.corpora() for pool in self.pools()
+                if pool[1] in self.axes.corpus_datasets(corpus) for task in self.axes.tasks]
 
     def table_file(self, table: str, ext: str) -> str:
         return self.layout.path("table", table=table, ext=ext)
@@ -125,7 +134,7 @@ class AnalysisPlan:
                 corpora: list[str] | None = None) -> None:
             """A figure drawn from the rows of `corpora` (the main corpus' unless given)."""
             plan.append({"kind": kind, "where": list(where) if where else None, "model": model, "tasks": tasks,
-                         "corpora": corpora or [self.grid.corpus], "paths": self.figure_files(where, name)})
+                         "corpora": corpora or [self.axes.corpus], "paths": self.figure_files(where, name)})
 
         for pool in self.pools():
             if knowledge and probes:
@@ -136,13 +145,13 @@ class AnalysisPlan:
                 add("pooled_scores", pool, [task], f"{task}-scores")
                 add("residual_share", pool, [task], f"{task}-residual-share")
                 add("stage_counts", pool, [task], f"{task}-stage-counts")
-                if len(self.grid.dataset_budgets(pool[1])) > 1:
+                if len(self.axes.dataset_budgets(pool[1])) > 1:
                     add("budget", pool, [task], f"{task}-budget")
-        if len(self.grid.datasets) > 1:
-            for model in self.grid.base_models:
+        if len(self.axes.datasets) > 1:
+            for model in self.axes.base_models:
                 for task in knowledge:
                     add("contrast", None, [task], f"{model}-{task}-contrast", model=model)
-        for group in self.grid.groups() if self.analysis["run_figures"] else []:
+        for group in self.axes.groups() if self.analysis["run_figures"] else []:
             for task in knowledge:
                 add("scores", group, [task], f"{task}-scores")
                 add("decomposition", group, [task], f"{task}-decomposition")
@@ -150,7 +159,7 @@ class AnalysisPlan:
                 add("transitions", group, knowledge, "item-paths")
             if probes:
                 add("pattern_probe", group, probes, "pattern-probe")
-        if len(self.grid.groups()) > 1 and knowledge:
+        if len(self.axes.groups()) > 1 and knowledge:
             add("grid", None, knowledge, "grid-residual")
         return plan
 
@@ -178,7 +187,7 @@ class AnalysisPlan:
     # --- the residual's limit ------------------------------------------------------------------------------------
     def limit_step(self, dataset: str) -> int | None:
         """The last grid step of `dataset` restored at LIMIT_MIN_BUDGETS or more budgets (None if there is none)."""
-        steps = [s for s in self.grid.steps if len(self.grid.step_budgets(s, dataset)) >= LIMIT_MIN_BUDGETS]
+        steps = [s for s in self.axes.steps if len(self.axes.step_budgets(s, dataset)) >= LIMIT_MIN_BUDGETS]
         return max(steps) if steps else None
 
     def limit_figures(self) -> list[dict[str, Any]]:
@@ -189,7 +198,7 @@ class AnalysisPlan:
         for pool in self.pools():
             step = self.limit_step(pool[1])
             if step is not None and self.knowledge_tasks():
-                figures.append({"base_model": pool[0], "dataset": pool[1], "corpus": self.grid.corpus,
+                figures.append({"base_model": pool[0], "dataset": pool[1], "corpus": self.axes.corpus,
                                 "cases": [[task, step] for task in self.knowledge_tasks()],
                                 "paths": self.figure_files(pool, "residual-limit")})
         return figures
@@ -199,21 +208,21 @@ class AnalysisPlan:
         """The eval JSON of every model of one comparison on one corpus (all its budgets), with its role (kind,
         step, budget)."""
         seen: dict[str, dict[str, Any]] = {}
-        for budget in self.grid.budgets(corpus):
-            for ref in self.grid.group_models(group, budget, corpus):
-                path = self.grid.eval_file(ref, task)
+        for budget in self.axes.budgets(corpus):
+            for ref in self.axes.group_models(group, budget, corpus):
+                path = self.files.eval_file(ref, task)
                 seen[path] = {"kind": ref.kind, "step": ref.step, "budget": ref.budget, "path": path}
         return list(seen.values())
 
     def pool_eval_files(self, pool: Pool, corpus: str | None = None) -> list[str]:
-        return [model["path"] for group in self.pool_groups(pool) for task in self.grid.tasks
+        return [model["path"] for group in self.pool_groups(pool) for task in self.axes.tasks
                 for model in self.unit_models(group, task, corpus)]
 
     def pool_outputs(self, pool: Pool, corpus: str | None = None) -> list[str]:
         """What one analysis job writes (of a pool on one corpus, the main one when None): each unit's comparison
         JSON and the pooled JSON, per task."""
         outputs = []
-        for task in self.grid.tasks:
+        for task in self.axes.tasks:
             outputs += [self.comparison_json(group, task, corpus) for group in self.pool_groups(pool)]
             outputs.append(self.pooled_json(pool, task, corpus))
         return outputs
@@ -221,15 +230,15 @@ class AnalysisPlan:
     def analysis_plan(self, pool: Pool, corpus: str | None = None) -> list[dict[str, Any]]:
         """The plan of one analysis job (tables.analyze_task, per task) of a pool on one corpus (the main one when
         None): units, their eval files and outputs."""
-        corpus = corpus or self.grid.corpus
+        corpus = corpus or self.axes.corpus
         return [
             {
-                "base_model": pool[0], "dataset": pool[1], "corpus": corpus, "task": task, "budget": self.grid.budget,
+                "base_model": pool[0], "dataset": pool[1], "corpus": corpus, "task": task, "budget": self.axes.budget,
                 "margin": self.margin(task), "output": self.pooled_json(pool, task, corpus),
                 "units": [{"replicate": group[2], "seed": group[3], "models": self.unit_models(group, task, corpus),
                            "output": self.comparison_json(group, task, corpus)} for group in self.pool_groups(pool)],
             }
-            for task in self.grid.tasks
+            for task in self.axes.tasks
         ]
 
     def arm_pools(self) -> list[tuple[Pool, str]]:

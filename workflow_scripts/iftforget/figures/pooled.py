@@ -1,8 +1,9 @@
-"""Figures of a (base model, dataset) pooled over its runs (replicates and seeds): scores with the pooled stages and
-every run's curves, the residual share of the drop, the stage of each step across runs, the residual against the
-restoration budget, the restoration corpora compared, the IFT datasets compared, and the headline figure (scores,
-residual share, text pattern). Intervals are the analysis' pooled intervals (a t-interval on the runs' means,
-simultaneous over the grid's steps). Every figure but the corpora's reads the rows of the main restoration corpus.
+"""Figures of a (base model, dataset) pooled over its runs (replicates and seeds), on the main restoration corpus:
+scores with the pooled stages and every run's curves, the residual share of the drop, the stage of each step across
+runs, the residual against the restoration budget, and the headline figure (scores, residual share, text pattern).
+Intervals are the analysis' pooled intervals (a t-interval on the runs' means, simultaneous over the grid's steps).
+The restoration corpora of a pool compared are `iftforget.figures.corpora`'s; the IFT datasets compared,
+`iftforget.figures.overview`'s.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from iftforget.analysis.intervals import above
 from iftforget.figures.group import draw_scores, scores_legend
@@ -22,8 +21,8 @@ from iftforget.figures.style import (
     MODEL_COLORS,
     STAGE_BAR_COLORS,
     STAGE_ORDER,
-    STEP_LABEL,
     at_budget,
+    log_steps,
     main_budget,
     metric_label,
     quantity_rows,
@@ -32,20 +31,9 @@ from iftforget.figures.style import (
     use_style,
 )
 
-DATASET_COLORS = ("#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e")
-CORPUS_COLORS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")  # the main corpus first
-CORPUS_DASHES = ("-", "--", "-.", ":", "--")  # lines that coincide stay visible
-
 
 def pooled_rows(pooled: pd.DataFrame, base_model: str, dataset: str, task: str) -> pd.DataFrame:
     return select(pooled, base_model=base_model, dataset=dataset, task=task)
-
-
-def _log_steps(ax: plt.Axes, steps: Sequence[int]) -> None:
-    ax.set_xscale("log")
-    ax.set_xticks(list(steps), [str(s) for s in steps])
-    ax.minorticks_off()
-    ax.set_xlabel(STEP_LABEL)
 
 
 def _scores_panel(ax: plt.Axes, pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task: str) -> int:
@@ -111,7 +99,7 @@ def _share_panel(ax: plt.Axes, pooled: pd.DataFrame, units: pd.DataFrame, where:
                         alpha=0.2, linewidth=0)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axhline(1, color="black", linewidth=0.6, linestyle=":")
-    _log_steps(ax, sorted(int(s) for s in drops.index))
+    log_steps(ax, sorted(int(s) for s in drops.index))
     ax.set_ylim(-0.5, 1.5)
     ax.set_ylabel("residual / drop\n(0: all recovered, 1: none)")
     ax.legend(loc="upper left", fontsize="x-small")
@@ -144,7 +132,7 @@ def _pattern_panel(ax: plt.Axes, pooled: pd.DataFrame, where: Sequence, probe: s
         ax.plot(x, part["estimate"], color=color, linestyle=style, marker="o", markersize=3, label=label)
         ax.fill_between(x, part["ci_low"], part["ci_high"], color=color, alpha=0.15, linewidth=0)
     ax.axhline(0, color="black", linewidth=0.6)
-    _log_steps(ax, sorted(int(s) for s in quantity_rows(rows, "drop")["step"]))
+    log_steps(ax, sorted(int(s) for s in quantity_rows(rows, "drop")["step"]))
     ax.set_ylabel(f"{metric_label(rows['metric'].iloc[0]).split(' (')[0]} minus the base's\n(> 0: worse)")
     ax.legend(loc="upper left", fontsize="x-small")
 
@@ -217,86 +205,4 @@ def plot_budget(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task
     ax.set_ylabel(f"residual (> 0: lost)\n{metric_label(rows['metric'].iloc[0])}")
     ax.set_title(f"{task}: {base_model} + {dataset}", fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize="x-small")
-    save(figure, paths)
-
-
-def plot_contrast(pooled: pd.DataFrame, base_model: str, task: str, paths: Sequence[str]) -> None:
-    """The IFT datasets of one base model compared: pooled drop(k) (solid) and residual(k) (dashed) with intervals."""
-    use_style()
-    rows = select(pooled, base_model=base_model, task=task)
-    figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.4))
-    handles = []
-    for color, (dataset, part) in zip(DATASET_COLORS, rows.groupby("dataset", sort=False), strict=False):
-        part = at_budget(part, main_budget(part))
-        for quantity, style in (("drop", "-"), ("residual", "--")):
-            line = quantity_rows(part, quantity)
-            line = line[line["step"] > 0]
-            x = line["step"].astype(float)
-            ax.plot(x, line["estimate"], color=color, linestyle=style, marker="o", markersize=3)
-            ax.fill_between(x, line["ci_low"], line["ci_high"], color=color, alpha=0.12, linewidth=0)
-        handles.append(Patch(color=color, label=dataset))
-    handles += [Line2D([], [], color="black", linestyle="-", label="drop"),
-                Line2D([], [], color="black", linestyle="--", label="residual")]
-    ax.axhline(0, color="black", linewidth=0.6)
-    _log_steps(ax, sorted(int(s) for s in rows.loc[rows["step"] > 0, "step"].dropna().unique()))
-    ax.set_ylabel(f"change in {metric_label(rows['metric'].iloc[0]).split(' (')[0]}\n(> 0: worse)")
-    ax.set_title(f"{task}: {base_model}, IFT datasets pooled over runs", fontsize="small")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize="x-small")
-    save(figure, paths)
-
-
-def _corpus_lines(ax: plt.Axes, rows: pd.DataFrame, quantity: str, x: str) -> None:
-    """One line per restoration corpus (in the table's order: the main corpus first) of a pooled quantity against
-    `x` (step or budget), with its interval as a band."""
-    styles = zip(CORPUS_COLORS, CORPUS_DASHES, strict=True)
-    for (color, dash), (corpus, part) in zip(styles, rows.groupby("corpus", sort=False), strict=False):
-        line = quantity_rows(part, quantity).sort_values(x)
-        values = line[x].astype(float)
-        ax.plot(values, line["estimate"], color=color, linestyle=dash, marker="o", markersize=3, label=corpus)
-        ax.fill_between(values, line["ci_low"], line["ci_high"], color=color, alpha=0.15, linewidth=0)
-    ax.axhline(0, color="black", linewidth=0.6)
-
-
-def plot_corpora(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], paths: Sequence[str]) -> None:
-    """The restoration corpora of one (base model, dataset) compared, pooled with intervals, a line per corpus:
-    (a) residual(k) on the knowledge probe at the main budget, (b) the control shift (the base minus the control:
-    what restoring alone costs the base) against the budget, (c) with a pattern probe, restored@k minus the base on
-    it (whether each corpus brings the pre-training text pattern back). A corpus whose control drifts less separates
-    what IFT destroyed from what the corpus itself interferes with."""
-    use_style()
-    base_model, dataset = where
-    knowledge = pooled_rows(pooled, base_model, dataset, tasks[0])
-    budget = main_budget(knowledge)
-    figure, axes = plt.subplots(1, len(tasks) + 1, figsize=((len(tasks) + 1) * COLUMN_WIDTH, 2.6),
-                                layout="constrained")
-    metric = metric_label(knowledge["metric"].iloc[0]).split(" (")[0]
-    residual = at_budget(knowledge, budget)
-    _corpus_lines(axes[0], residual[residual["step"] > 0], "residual", "step")
-    margin = knowledge["margin"].iloc[0]
-    if pd.notna(margin):
-        axes[0].axhline(margin, color="#b2182b", linestyle=":", linewidth=1, label=f"delta = {margin:g}")
-    _log_steps(axes[0], sorted(int(s) for s in quantity_rows(knowledge, "drop")["step"]))
-    axes[0].set_ylabel(f"residual in {metric}\n(> 0: not brought back)")
-    axes[0].set_title(f"(a) {tasks[0]}: residual at {budget} steps", fontsize="small")
-    axes[0].legend(loc="upper left", fontsize="x-small")
-    _corpus_lines(axes[1], knowledge, "control_shift", "budget")
-    budgets = sorted(int(b) for b in quantity_rows(knowledge, "control_shift")["budget"].unique())
-    axes[1].set_xscale("log")
-    axes[1].set_xticks(budgets, [str(b) for b in budgets])
-    axes[1].minorticks_off()
-    axes[1].set_xlabel("restoration budget r (steps, log scale)")
-    axes[1].set_ylabel(f"base minus control in {metric}\n(> 0: restoring cost the base)")
-    axes[1].set_title(f"(b) {tasks[0]}: control shift", fontsize="small")
-    axes[1].legend(loc="upper left", fontsize="x-small")
-    if len(tasks) > 1:
-        probe = pooled_rows(pooled, base_model, dataset, tasks[1])
-        gap = at_budget(probe, main_budget(probe))
-        _corpus_lines(axes[2], gap[gap["step"] > 0], "restored_gap", "step")
-        _log_steps(axes[2], sorted(int(s) for s in quantity_rows(probe, "drop")["step"]))
-        probe_metric = metric_label(probe["metric"].iloc[0]).split(" (")[0]
-        axes[2].set_ylabel(f"restored@k minus the base\nin {probe_metric} (> 0: worse)")
-        axes[2].set_title(f"(c) text pattern: {tasks[1]}", fontsize="small")
-        axes[2].legend(loc="upper left", fontsize="x-small")
-    figure.suptitle(f"{base_model} + {dataset}: restoration corpora, "
-                    f"{int(knowledge['n_units'].iloc[0])} runs pooled", fontsize="small")
     save(figure, paths)

@@ -129,3 +129,11 @@ def stage_edges(steps: Sequence[int]) -> list[tuple[float, float]]:
     lefts = np.concatenate([[logs[0] - (mids[0] - logs[0])], mids])
     rights = np.concatenate([mids, [logs[-1] + (logs[-1] - mids[-1])]])
     return list(zip(np.exp(lefts), np.exp(rights), strict=True))
+
+
+def log_steps(ax: plt.Axes, steps: Sequence[int]) -> None:
+    """A log-scaled step axis with a tick at each of `steps`."""
+    ax.set_xscale("log")
+    ax.set_xticks(list(steps), [str(s) for s in steps])
+    ax.minorticks_off()
+    ax.set_xlabel(STEP_LABEL)
