@@ -9,6 +9,8 @@ rule figures:
         PLAN.targets(),
 
 
+# The plans grow with the grid (every eval file of a pool): they reach the adapters on standard input, through the
+# shell's builtin printf, since Linux starts no program with one argument over 128 KiB (ten replicates exceed it).
 rule analyze:
     input:
         lambda wildcards: PLAN.pool_eval_files(*PLAN.job_pool(wildcards)),
@@ -27,7 +29,7 @@ rule analyze:
         "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset}, each run and pooled, with "
         "{config[analysis][bootstrap_resamples]} bootstrap resamples"
     shell:
-        "python -m analyze --plan {params.plan:q} --settings {params.settings:q} > {log:q} 2>&1"
+        "printf '%s' {params.plan:q} | python -m analyze --plan - --settings {params.settings:q} > {log:q} 2>&1"
 
 
 # The same on the corpus of a restoration arm (restore.arms): its own job and files, one level deeper, so that adding
@@ -107,7 +109,7 @@ rule plot_figures:
     message:
         "Drawing {params.n} figures"
     shell:
-        "python -m plot_figures --plan {params.plan:q} --processes {threads} --units {input.units:q}"
+        "printf '%s' {params.plan:q} | python -m plot_figures --plan - --processes {threads} --units {input.units:q}"
         " --pooled {input.pooled:q} > {log:q} 2>&1"
 
 
@@ -150,5 +152,5 @@ if PLAN.limit_figures():
         message:
             "Fitting the residual's limit under restoration ({config[analysis][confidence]} intervals over replicates)"
         shell:
-            "python -m residual_limit --units {input:q} --confidence {params.confidence} --figures {params.figures:q}"
-            " --out {output.table:q} > {log:q} 2>&1"
+            "printf '%s' {params.figures:q} | python -m residual_limit --units {input:q} --confidence {params.confidence}"
+            " --figures - --out {output.table:q} > {log:q} 2>&1"

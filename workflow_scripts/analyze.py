@@ -5,12 +5,14 @@ import json
 
 from iftforget.analysis.forgetting import AnalysisSettings
 from iftforget.analysis.tables import analyze_task
+from iftforget.io import json_argument
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--plan", required=True, type=json.loads, help="JSON list of tasks to analyse (AnalysisPlan."
-                        "analysis_plan): units with their eval files and outputs, the pooled output, budget, margin")
+    parser.add_argument("--plan", required=True, type=json_argument, help="JSON list of tasks to analyse (AnalysisPlan."
+                        "analysis_plan: units with their eval files and outputs, the pooled output, budget, margin), "
+                        "or - to read it from standard input")
     parser.add_argument("--settings", required=True, type=json.loads, help="the config block `analysis` as JSON")
     args = parser.parse_args()
     settings = AnalysisSettings.from_config(args.settings)

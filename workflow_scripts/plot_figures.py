@@ -1,7 +1,6 @@
 """Adapter of rule `plot_figures`: draws the planned figures from the analysis JSONs (see iftforget.figures)."""
 
 import argparse
-import json
 import multiprocessing
 from functools import partial
 
@@ -9,6 +8,7 @@ from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, tidy_table
 from iftforget.figures import corpora as corpora_figures
 from iftforget.figures import group as run_figures
 from iftforget.figures import overview, pooled
+from iftforget.io import json_argument
 
 RUN_FIGURES = {"scores": run_figures.plot_scores, "decomposition": run_figures.plot_decomposition,
                "transitions": run_figures.plot_transitions, "pattern_probe": run_figures.plot_pattern_probe}
@@ -44,8 +44,8 @@ def draw(job: partial) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--plan", required=True, type=json.loads,
-                        help="JSON list of {kind, where, model, tasks, paths} (AnalysisPlan.figure_plan)")
+    parser.add_argument("--plan", required=True, type=json_argument,
+                        help="JSON list of {kind, where, model, tasks, paths} (AnalysisPlan.figure_plan); - for stdin")
     parser.add_argument("--processes", type=int, default=1, help="figures drawn in parallel")
     parser.add_argument("--units", required=True, nargs="+", help="comparison JSONs written by rule analyze")
     parser.add_argument("--pooled", required=True, nargs="+", help="pooled JSONs written by rule analyze")

@@ -2,21 +2,20 @@
 tidy table of every run, as a CSV and one figure per (base model, dataset)."""
 
 import argparse
-import json
 
 import pandas as pd
 
 from iftforget.analysis.limit import limit_table
 from iftforget.figures.limit import plot_limit
-from iftforget.io import atomic_path
+from iftforget.io import atomic_path, json_argument
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", required=True, help="forgetting.csv, the tidy table of every run")
     parser.add_argument("--confidence", required=True, type=float, help="level of the pooled intervals")
-    parser.add_argument("--figures", required=True, type=json.loads,
-                        help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths}")
+    parser.add_argument("--figures", required=True, type=json_argument,
+                        help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths}; - for stdin")
     parser.add_argument("--out", required=True, help="the limit table (CSV)")
     args = parser.parse_args()
 

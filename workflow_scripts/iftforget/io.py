@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -82,3 +83,10 @@ def replace_dir(src: str | Path, dst: str | Path) -> None:
         shutil.rmtree(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.replace(src, dst)
+
+
+def json_argument(value: str) -> Any:
+    """A command-line argument holding JSON, or "-" for JSON read from standard input: a plan that grows with the grid
+    is piped in by the rule (through the shell's builtin printf), since Linux refuses to start a program with any one
+    argument over 128 KiB."""
+    return json.load(sys.stdin) if value == "-" else json.loads(value)
