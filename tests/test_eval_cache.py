@@ -7,6 +7,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from iftforget.eval_cache import pack
 
 
@@ -35,3 +37,29 @@ def test_the_archive_holds_every_eval_json_at_its_path_with_scores_exact_and_log
     assert mc["score"] == 0.5 and mc["task"] == "t"
     completion = json.loads((tmp_path / "unpacked" / root / "eval/m/rep0/base/world_completion.json").read_text())
     assert completion == files[root / "eval/m/rep0/base/world_completion.json"]
+
+
+def test_an_add_on_archive_holds_only_the_evals_that_the_first_archive_lacks(tmp_path: Path, monkeypatch):
+    root = Path("results/run")
+    first = [root / "eval/m/rep0/base/world_completion.json"]
+    added = [root / "eval/m/rep0/restored/d/seed0/step8/fresh/r50/world_completion.json"]
+    monkeypatch.chdir(tmp_path)
+    for path in first:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": 1.0}])))
+    assert pack(root, tmp_path / "first.tar.xz") == 1
+    for path in added:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": 0.0}])))
+    assert pack(root, tmp_path / "add-on.tar.xz", skip_in=tmp_path / "first.tar.xz") == 1
+    with tarfile.open(tmp_path / "add-on.tar.xz") as archive:
+        assert archive.getnames() == list(map(str, added))
+    assert pack(root, tmp_path / "all.tar.xz") == 2
+    with pytest.raises(FileNotFoundError, match="lacks"):
+        pack(root, tmp_path / "nothing.tar.xz", skip_in=tmp_path / "all.tar.xz")
+
+
+def test_a_results_folder_given_as_an_absolute_path_is_refused_before_packing(tmp_path: Path):
+    with pytest.raises(ValueError, match="relative to the working directory"):
+        pack(tmp_path / "results", tmp_path / "evals.tar.xz")
+    assert not (tmp_path / "evals.tar.xz").exists()

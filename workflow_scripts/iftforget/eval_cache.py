@@ -6,6 +6,9 @@ analysis reads their values (only how many choices an item has; each item's scor
 the archive gives the tables of the unrounded files (tests/test_study_cache.py compares them with the committed ones).
 
     python -m iftforget.eval_cache --root results/confirmatory --out figures/confirmatory/evals.tar.xz
+
+An add-on run in the same results folder (a preset layered on another) gets an archive of its own evals only:
+`--skip-in` names the first run's archive, whose files are left out; the redraw unpacks both.
 """
 
 from __future__ import annotations
@@ -30,12 +33,20 @@ def rounded(record: dict[str, Any], decimals: int = LOGLIKELIHOOD_DECIMALS) -> d
     return record | {"items": items} if "items" in record else record
 
 
-def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS) -> int:
+def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in: Path | None = None) -> int:
     """Every eval JSON below `root`/eval into an xz tar archive at `out` (paths as `root`/eval/...: the archive is
-    unpacked in the working directory); returns how many files it holds."""
+    unpacked in the working directory), less those that the archive `skip_in` holds; returns how many files it
+    holds."""
+    if root.is_absolute():
+        raise ValueError(f"--root {root}: give the results folder relative to the working directory, as the run's "
+                         "results_dir (the archive is unpacked where the figures-from-cache command runs)")
     files = sorted((root / "eval").rglob("*.json"))
+    if skip_in is not None:
+        with tarfile.open(skip_in) as archive:
+            packed = set(archive.getnames())
+        files = [path for path in files if str(path) not in packed]
     if not files:
-        raise FileNotFoundError(f"no eval JSON below {root / 'eval'}")
+        raise FileNotFoundError(f"no eval JSON below {root / 'eval'}" + (f" that {skip_in} lacks" if skip_in else ""))
     with atomic_path(out) as tmp:
         # One xz stream over files sorted by path: the same task's files of neighbouring models compress together.
         with (lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as stream,
@@ -53,8 +64,9 @@ def main() -> None:
     parser.add_argument("--root", required=True, type=Path, help="the run's results folder (results_dir)")
     parser.add_argument("--out", required=True, type=Path, help="the archive to write (.tar.xz)")
     parser.add_argument("--decimals", type=int, default=LOGLIKELIHOOD_DECIMALS)
+    parser.add_argument("--skip-in", type=Path, help="an archive whose eval JSONs are left out (an add-on run's)")
     args = parser.parse_args()
-    count = pack(args.root, args.out, args.decimals)
+    count = pack(args.root, args.out, args.decimals, args.skip_in)
     print(f"{count} eval JSONs -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
 
