@@ -167,7 +167,10 @@ if PLAN.limit_figures():
                     path,
                     caption="../report/limit.rst",
                     category=FIGURE_CATEGORIES["limit"],
-                    subcategory=f"{figure['base_model']} / {figure['dataset']}",
+                    # base / dataset, and / variant for an IFT variant's figure
+                    subcategory=" / ".join(
+                        [figure["base_model"], figure["dataset"], *filter(None, [figure.get("ift_variant")])]
+                    ),
                     labels={"figure": "residual limit", "format": path.rsplit(".", 1)[1].upper()},
                 )
                 for figure in PLAN.limit_figures()

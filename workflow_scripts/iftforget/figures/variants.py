@@ -61,9 +61,11 @@ def plot_variants(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], r
             ax.axhline(margin, color="#b2182b", linestyle=":", linewidth=1, label=f"delta = {margin:g}")
         log_steps(ax, steps)
         ax.set_ylabel(f"{label}\nin {metric} ({reading})")
-        ax.set_title(f"({letter}) {tasks[0]}: {quantity} at {budget} restoration steps", fontsize="small")
+        restored = f" at {budget} restoration steps" if quantity == "residual" else ""
+        ax.set_title(f"({letter}) {tasks[0]}: {quantity}{restored}", fontsize="small")
         ax.legend(loc="upper left", fontsize="x-small")
     units = rows.groupby("ift_variant")["n_units"].first()
-    figure.suptitle(f"{base_model} + {dataset}: IFT recipes, " + ", ".join(
-        f"{recipe} {int(units[recipe])} runs" for recipe in recipes if recipe in units) + " pooled", fontsize="small")
+    runs = [f"{recipe} {int(units[recipe])} run{'s' if units[recipe] != 1 else ''}" for recipe in recipes
+            if recipe in units]
+    figure.suptitle(f"{base_model} + {dataset}: IFT recipes, {', '.join(runs)} pooled", fontsize="small")
     save(figure, paths)
