@@ -18,6 +18,7 @@ from typing import Any
 
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.grid import Grid
+from iftforget.paths import DEFAULT_VARIANT
 from model_sizes import DTYPE_BYTES, BaseModelSize, base_model_size
 
 ADAMW_BYTES_PER_PARAMETER = 8  # AdamW's two float32 moments
@@ -129,8 +130,10 @@ class _Planner:
         table = self.costs["sequence_tokens"]
         return min(table.get(name, table["default"]), self.config["training"]["max_length"])
 
-    def training_job(self, rule: str, base: str, stage: str, steps: int, data: str, outputs: list[Output]) -> Job:
-        block = self.grid.stages.stage_block(stage, base)  # a base model's own pre-training batch
+    def training_job(self, rule: str, base: str, stage: str, steps: int, data: str, outputs: list[Output],
+                     variant: str = DEFAULT_VARIANT) -> Job:
+        # a base model's own pre-training batch, an IFT variant's own batch
+        block = self.grid.stages.stage_block(stage, base, variant)
         sequences = block["batch_size"] * block["gradient_accumulation_steps"] * self.processes
         tokens = steps * sequences * self.sequence_tokens(data)
         flops = TRAIN_FLOPS_PER_PARAMETER_TOKEN * self.sizes[base].parameters * tokens
@@ -183,19 +186,21 @@ class _Planner:
             rule = "prefetch_restore_corpus" if sources.hub_corpora() else "prepare_restore_corpus"
             yield Job(rule, outputs=[Output("restoration corpus sample", sample, True)])
         for base, dataset, _, _ in axes.groups():
-            previous = 0
-            for step in axes.steps:
-                last = step == axes.steps[-1]
-                rule = "ift_last" if last and retention.separate_last_segment() else "ift"
-                outputs = [Output("IFT model (IFT@k)", self.model_bytes(base), retention.keeps_ift("model", last)),
-                           Output("IFT trainer state", self.state_bytes(base),
-                                  retention.keeps_ift("trainer_state", last))]
-                yield self.training_job(rule, base, "ift", step - previous, dataset, outputs)
-                previous = step
-                for corpus in axes.dataset_corpora(dataset):
-                    for budget in axes.step_budgets(step, dataset):
-                        restored = Output("restored model", self.model_bytes(base), retention.keeps_restored())
-                        yield self.training_job("restore", base, "restore", budget, corpus, [restored])
+            for variant in axes.recipes(base, dataset):  # the ift block's recipe, then each IFT variant's
+                own = "" if variant == DEFAULT_VARIANT else "_variant"
+                previous = 0
+                for step in axes.steps:
+                    last = step == axes.steps[-1]
+                    rule = f"ift{own}_last" if last and retention.separate_last_segment() else f"ift{own}"
+                    outputs = [Output("IFT model (IFT@k)", self.model_bytes(base), retention.keeps_ift("model", last)),
+                               Output("IFT trainer state", self.state_bytes(base),
+                                      retention.keeps_ift("trainer_state", last))]
+                    yield self.training_job(rule, base, "ift", step - previous, dataset, outputs, variant)
+                    previous = step
+                    for corpus in axes.dataset_corpora(dataset):
+                        for budget in axes.step_budgets(step, dataset):
+                            restored = Output("restored model", self.model_bytes(base), retention.keeps_restored())
+                            yield self.training_job(f"restore{own}", base, "restore", budget, corpus, [restored])
         for base in axes.base_models:
             for _ in axes.replicates:
                 for _ in axes.seeds:
@@ -211,6 +216,8 @@ class _Planner:
             yield Job("analyze")
         for _ in self.plan.arm_pools():
             yield Job("analyze_arm")
+        for _, corpus, _ in self.plan.variant_analyses():
+            yield Job("analyze_variant" if corpus is None else "analyze_variant_arm")
         yield from (Job("forgetting_table"), Job("plot_figures"))
         if self.plan.limit_figures():
             yield Job("residual_limit")

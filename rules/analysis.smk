@@ -48,6 +48,43 @@ use rule analyze as analyze_arm with:
         "{wildcards.corpus}, each run and pooled, with {config[analysis][bootstrap_resamples]} bootstrap resamples"
 
 
+# The same for the runs of an IFT variant (ift.variants), on the main corpus and on each arm: their own jobs and files,
+# one level deeper, named by the variant, so that adding a variant reruns no analysis of the ift block's recipe. Local,
+# like the analysis jobs of the Snakefile's localrules.
+if AXES.variants:
+
+    use rule analyze as analyze_variant with:
+        output:
+            PLAN.pool_outputs(("{model}", "{dataset}"), variant="{variant}"),
+        log:
+            LAYOUT.log("analyze", VARIANT_POOL_PATTERN),
+        benchmark:
+            LAYOUT.benchmark("analyze", VARIANT_POOL_PATTERN)
+        wildcard_constraints:
+            variant=one_of(AXES.variants),
+        localrule: True
+        message:
+            "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} with the IFT recipe "
+            "{wildcards.variant}, each run and pooled, with {config[analysis][bootstrap_resamples]} bootstrap "
+            "resamples"
+
+    use rule analyze as analyze_variant_arm with:
+        output:
+            PLAN.pool_outputs(("{model}", "{dataset}"), "{corpus}", "{variant}"),
+        log:
+            LAYOUT.log("analyze", VARIANT_ARM_POOL_PATTERN),
+        benchmark:
+            LAYOUT.benchmark("analyze", VARIANT_ARM_POOL_PATTERN)
+        wildcard_constraints:
+            corpus=one_of(AXES.arms),
+            variant=one_of(AXES.variants),
+        localrule: True
+        message:
+            "Measuring pseudo vs actual forgetting of {wildcards.model}/{wildcards.dataset} with the IFT recipe "
+            "{wildcards.variant} restored on {wildcards.corpus}, each run and pooled, with "
+            "{config[analysis][bootstrap_resamples]} bootstrap resamples"
+
+
 rule forgetting_table:
     input:
         units=PLAN.comparison_jsons(),
@@ -132,7 +169,10 @@ if PLAN.limit_figures():
                     path,
                     caption="../report/limit.rst",
                     category=FIGURE_CATEGORIES["limit"],
-                    subcategory=f"{figure['base_model']} / {figure['dataset']}",
+                    # base / dataset, and / variant for an IFT variant's figure
+                    subcategory=" / ".join(
+                        [figure["base_model"], figure["dataset"], *filter(None, [figure.get("ift_variant")])]
+                    ),
                     labels={"figure": "residual limit", "format": path.rsplit(".", 1)[1].upper()},
                 )
                 for figure in PLAN.limit_figures()

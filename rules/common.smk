@@ -25,13 +25,25 @@ if iftforget is None or Path(iftforget.__file__).resolve().parent != SCRIPTS / "
         f"this workflow's library {SCRIPTS / 'iftforget'} is {found} in this Python ({sys.executable}): install "
         f"this checkout with `pip install -r requirements.txt -e .` in {workflow.basedir} (README)"
     )
-from iftforget.analysis.plan import FIGURE_CATEGORIES, LIMIT_TABLE, AnalysisPlan
+from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
+from iftforget.analysis.plan import LIMIT_TABLE, AnalysisPlan
 from iftforget.config import check_config
 from iftforget.config.tasks import check_lm_eval_tasks
 from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
-from iftforget.paths import ARM_POOL_PATTERN, MODEL_PATTERNS, POOL_PATTERN, WILDCARD_CONSTRAINTS, model_path_regex
+from iftforget.paths import (
+    ARM_POOL_PATTERN,
+    DEFAULT_VARIANT,
+    MODEL_PATTERNS,
+    POOL_PATTERN,
+    VARIANT_ARM_POOL_PATTERN,
+    VARIANT_MODEL_PATTERNS,
+    VARIANT_POOL_PATTERN,
+    WILDCARD_CONSTRAINTS,
+    model_path_regex,
+    wildcard_variant,
+)
 from iftforget.schema import ConfigError
 from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
 from iftforget.world_data import WORLD_FILES
@@ -151,8 +163,9 @@ def as_json(value):
 
 def stage_result(stage):
     """The settings of a training stage that change its result: a tracked param (a changed value reruns jobs). Per
-    base model ({model}), whose pre-training may have its own settings."""
-    return lambda wildcards: as_json(STAGES.stage_settings(stage, wildcards.model)[0])
+    base model ({model}), whose pre-training may have its own settings, and per IFT recipe ({variant} of the rules of
+    ift.variants; the ift block's where the wildcards name none)."""
+    return lambda wildcards: as_json(STAGES.stage_settings(stage, wildcards.model, wildcard_variant(wildcards))[0])
 
 
 def stage_execution(stage):
@@ -186,16 +199,18 @@ def run_seed(wildcards):
     return STAGES.run_seed(int(wildcards.replicate), int(wildcards.seed))
 
 
-def trainer_state(keep):
-    """An IFT segment's trainer state: kept, or temp() (deleted once the next segment has used it)."""
-    state = directory(LAYOUT.pattern("trainer_state", kind="ift"))
+def trainer_state(keep, variant=DEFAULT_VARIANT):
+    """An IFT segment's trainer state: kept, or temp() (deleted once the next segment has used it). `variant`:
+    "{variant}" for the segments of the IFT variants (their own paths)."""
+    state = directory(LAYOUT.pattern("trainer_state", kind="ift", variant=variant))
     return state if keep else temp(state)
 
 
-def model_output(kind, keep):
+def model_output(kind, keep, variant=DEFAULT_VARIANT):
     """A model folder: kept, or temp() (deleted by Snakemake once every job that reads it has run; its eval JSONs
-    are the cache, and a later job that needs it again rebuilds it)."""
-    model = directory(LAYOUT.pattern("model", kind=kind))
+    are the cache, and a later job that needs it again rebuilds it). `variant`: "{variant}" for the models of the
+    IFT variants (their own paths)."""
+    model = directory(LAYOUT.pattern("model", kind=kind, variant=variant))
     return model if keep else temp(model)
 
 
@@ -206,13 +221,16 @@ def chat_template_file():
 
 
 def ift_previous(wildcards):
-    """What an IFT segment resumes from: the previous grid step's model and trainer state, or the base model."""
+    """What an IFT segment resumes from: the previous grid step's model and trainer state (of the same recipe), or
+    the base model."""
     previous = AXES.previous_step(int(wildcards.step))
     replicate = int(wildcards.replicate)
     if previous == 0:
         base = AXES.base(wildcards.model, replicate)
         return {"model": FILES.model_inputs(base), "prefetched": prefetched(base)}
-    segment = AXES.ift(wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous)
+    segment = AXES.ift(
+        wildcards.model, wildcards.dataset, replicate, int(wildcards.seed), previous, wildcard_variant(wildcards)
+    )
     inputs = {"model": LAYOUT.path("model", model=segment), "state": LAYOUT.path("trainer_state", model=segment)}
     if STAGES.stage_block("ift")["save_dtype"] == "auto":  # every segment reads the base model's dtype
         inputs["prefetched"] = prefetched(AXES.base(wildcards.model, replicate))

@@ -3,7 +3,12 @@
 # the chain is one run. ift.keep_models and ift.keep_trainer_state say which models and states are kept for a later
 # extension of the grid; the others are temp(), deleted by Snakemake once every job that reads them has run. The
 # segments come right after the data and the pre-training they start from (priority 2, below their 3): they are the
-# grid's longest chain, and restorations and evaluations fill the other cores meanwhile.
+# grid's longest chain, and restorations and evaluations fill the other cores meanwhile. An IFT variant
+# (ift.variants) is the same chain with a recipe of its own, one level deeper (rule ift_variant).
+
+# When the last segment keeps more (a retention of "last"), its step is rule ift_last's (the lookahead leaves "4000"
+# to rule ift).
+IFT_STEPS = rf"(?!{AXES.steps[-1]}(?!\d))\d+" if RETENTION.separate_last_segment() else r"\d+"
 
 
 rule ift:
@@ -19,9 +24,7 @@ rule ift:
     benchmark:
         LAYOUT.benchmark("ift", MODEL_PATTERNS["ift"])
     wildcard_constraints:
-        # When the last segment keeps more (a retention of "last"), its step is rule ift_last's (the lookahead leaves
-        # "4000" to this rule).
-        step=(rf"(?!{AXES.steps[-1]}(?!\d))\d+" if RETENTION.separate_last_segment() else r"\d+"),
+        step=IFT_STEPS,
     priority: 2
     conda:
         "../envs/train.yaml"
@@ -35,7 +38,7 @@ rule ift:
         start_model=lambda wildcards: FILES.model_location(AXES.base(wildcards.model, int(wildcards.replicate))),
         seed=run_seed,
         resume=ift_resume_option,
-        schedule_length=lambda wildcards: STAGES.schedule_length(int(wildcards.step)),
+        schedule_length=lambda wildcards: STAGES.schedule_length(int(wildcards.step), wildcard_variant(wildcards)),
         trust_remote_code=TRUST_REMOTE_CODE,
         chat_template_source=config["ift"]["chat_template_source"],
         tracking=tracking_options("ift"),
@@ -60,3 +63,33 @@ if RETENTION.separate_last_segment():
             state=trainer_state(RETENTION.keeps_ift("trainer_state", last=True)),
         wildcard_constraints:
             step=str(AXES.steps[-1]),
+
+
+# The IFT variants (ift.variants): each run of the ift block's with a recipe of its own, the same steps and seeds,
+# below its name ({variant}); the same split of the last segment.
+if AXES.variants:
+
+    use rule ift as ift_variant with:
+        output:
+            model=model_output("ift", RETENTION.keeps_ift("model", last=False), "{variant}"),
+            state=trainer_state(RETENTION.keeps_ift("trainer_state", last=False), "{variant}"),
+        log:
+            LAYOUT.log("ift", VARIANT_MODEL_PATTERNS["ift"]),
+        benchmark:
+            LAYOUT.benchmark("ift", VARIANT_MODEL_PATTERNS["ift"])
+        wildcard_constraints:
+            step=IFT_STEPS,
+            variant=one_of(AXES.variants),
+        message:
+            "IFT of {wildcards.model} on {wildcards.dataset} with the recipe {wildcards.variant} (replicate "
+            "{wildcards.replicate}, seed {wildcards.seed}) up to step {wildcards.step}"
+
+    if RETENTION.separate_last_segment():
+
+        use rule ift_variant as ift_variant_last with:
+            output:
+                model=model_output("ift", RETENTION.keeps_ift("model", last=True), "{variant}"),
+                state=trainer_state(RETENTION.keeps_ift("trainer_state", last=True), "{variant}"),
+            wildcard_constraints:
+                step=str(AXES.steps[-1]),
+                variant=one_of(AXES.variants),

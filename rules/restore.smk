@@ -50,3 +50,21 @@ use rule restore as restore_control with:
     message:
         "Restoring the base model {wildcards.model} of replicate {wildcards.replicate} (the control, seed "
         "{wildcards.seed}) with {wildcards.budget} steps on {wildcards.corpus}"
+
+
+# The checkpoints of an IFT variant (ift.variants), restored like the ift block's at the same budgets on the same
+# corpora; their control is the one above (the restored base does not depend on the IFT recipe).
+if AXES.variants:
+
+    use rule restore as restore_variant with:
+        output:
+            model_output("restored", RETENTION.keeps_restored(), "{variant}"),
+        log:
+            LAYOUT.log("restore", VARIANT_MODEL_PATTERNS["restored"]),
+        benchmark:
+            LAYOUT.benchmark("restore", VARIANT_MODEL_PATTERNS["restored"])
+        wildcard_constraints:
+            variant=one_of(AXES.variants),
+        message:
+            "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/{wildcards.variant}/"
+            "seed{wildcards.seed}/step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"

@@ -191,6 +191,31 @@ BAD_CONFIGS = [
      "for source pretrain only"),
     ({"base_models": [{"name": "m", "source": "org/model", "model": {"hidden_size": 64}}]},
      "base_models[0].model.hidden_size = 64", "for source pretrain only"),
+    # IFT variants: their names name their folders (beside the ift block's, their analysis beside the arms'), and
+    # each is a recipe of its own.
+    ({"ift.variants": [{"name": "a", "learning_rate": 1e-4}, {"name": "a", "learning_rate": 2e-4}]},
+     "ift.variants[1].name = 'a'", "names must be unique"),
+    ({"ift.variants": [{"name": "default", "learning_rate": 1e-4}]}, "ift.variants[0].name = 'default'",
+     "a name of its own"),
+    ({"ift.variants": [{"name": "hold-bios", "learning_rate": 1e-4}]}, "ift.variants[0].name = 'hold-bios'",
+     "a name no corpus has"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 1e-4}], "restore.arms": [{"name": "a"}]},
+     "ift.variants[0].name = 'a'", "a name no corpus has"),
+    ({"ift.variants": [{"name": "a/b", "learning_rate": 1e-4}]}, "ift.variants[0].name", "matching"),
+    ({"ift.variants": [{"learning_rate": 1e-4}]}, "ift.variants[0]", "'name'"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 0}]}, "ift.variants[0].learning_rate", "number or null > 0"),
+    ({"ift.variants": [{"name": "a", "schedule": "fast"}]}, "ift.variants[0].schedule", "'cosine'"),
+    ({"ift.variants": [{"name": "a", "steps": [8, 16]}]}, "ift.variants[0].steps", "'learning_rate'"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 1e-4, "base_models": ["b"]}]}, "ift.variants[0].base_models",
+     "names in base_models ['world-llama']"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 1e-4, "datasets": ["qa"]}]}, "ift.variants[0].datasets",
+     "names in ift_datasets ['qa-mix']"),
+    ({"ift.variants": [{"name": "a"}]}, "ift.variants[0] ('a') trains the ift block's own recipe",
+     "differs from the ift block's for at least one of learning_rate"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 1.0e-3, "schedule": "constant"}]}, "ift.variants[0] ('a')",
+     "differs from the ift block's"),
+    ({"ift.variants": [{"name": "a", "learning_rate": 1e-4}, {"name": "b", "learning_rate": 1e-4, "batch_size": 32}]},
+     "ift.variants[1] ('b') trains the recipe of ift.variants[0] ('a')", "a recipe of its own"),
 ]
 
 
@@ -248,7 +273,8 @@ END_TO_END = [case for case in BAD_CONFIGS if list(case[0])[-1] in (
     "restore_corpus.revision")
     and case[1] in ("ift.total_steps", "world.split.eval", "training.processes", "training.gradient_checkpointing",
                     "ift.learning_rate_typo", "ift.steps[1] = 8.0", "restore_corpus.revision")]
-END_TO_END += [case for case in BAD_CONFIGS if case[1] == "base_models[1].model.hidden_size = 130"]
+END_TO_END += [case for case in BAD_CONFIGS if case[1] in ("base_models[1].model.hidden_size = 130",
+                                                           "ift.variants[0].name = 'hold-bios'")]
 
 
 @pytest.mark.parametrize("changes, key, allowed", END_TO_END, ids=[catalogue_id(c) for c, _, _ in END_TO_END])

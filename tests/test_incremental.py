@@ -1,11 +1,13 @@
 """Extending a finished grid costs only the new work: the jobs Snakemake plans for each change of the config, counted
-by rule on a copy of a finished smoke run; each check also names work that must not rerun. One change (appending a
-grid step) is run for real, and every artifact that existed before is left as it was (same file, bytes and time);
-and the chain of IFT jobs that built the last grid step ends at the weights of one straight IFT job to that step."""
+by rule on a copy of a finished smoke run; each check also names work that must not rerun. Three changes (appending a
+grid step, a restoration arm, an IFT variant) are run for real, and every artifact that existed before is left as it
+was (same file, bytes and time); and the chain of IFT jobs that built the last grid step ends at the weights of one
+straight IFT job to that step."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -177,6 +179,39 @@ def test_adding_a_restoration_arm_runs_only_its_corpus_restorations_controls_eva
     pooled = pd.read_csv(workdir / "results/smoke/analysis/pooled.csv")
     assert list(dict.fromkeys(pooled["corpus"])) == ["hold-bios", "fresh-bios"]
     assert (workdir / "results/smoke/figures/world-llama/qa-mix/pooled/corpora.png").is_file()
+
+
+def test_adding_an_ift_variant_runs_only_its_segments_restorations_evals_and_the_analysis(finished, tmp_path):
+    """An IFT recipe layered on a finished run (ift.variants): its IFT segments, their restorations on the main
+    corpus, their evals, its analysis job and the tables and figures; nothing of the ift block's recipe (no world,
+    pre-training, IFT, restoration, control or eval, not even its analysis job). Run for real, it leaves every
+    earlier artifact as it was, its segments train with the run's seed and their own learning rate and schedule, and
+    the tables and one figure set the recipes side by side."""
+    workdir = tmp_path / "variant"
+    shutil.copytree(finished, workdir, symlinks=True)
+    overrides = {"ift": {"variants": [{"name": "lr-low", "learning_rate": 1.0e-4, "schedule": "cosine"}]}}
+    steps = smoke_steps()
+    expected = {"ift_variant": len(steps), "restore_variant": len(steps), "eval": 2 * len(steps), "summarize": 1,
+                "analyze_variant": 1, **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
+    assert planned(workdir, overrides, "variant") == expected
+    before = checksums(workdir)
+    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name="variant"))
+    assert job_counts(result.stdout + result.stderr) == expected
+    after = checksums(workdir)
+    rewritten = ("results/smoke/analysis/forgetting", "results/smoke/analysis/pooled.", "results/smoke/figures/",
+                 "results/smoke/summary/", "results/smoke/logs/", "results/smoke/benchmarks/", "results/smoke/cache/")
+    changed = [path for path, digest in before.items() if not path.startswith(rewritten) and after[path] != digest]
+    assert changed == [], changed
+    for table in ("forgetting", "pooled"):
+        rows = pd.read_csv(workdir / f"results/smoke/analysis/{table}.csv")
+        assert list(dict.fromkeys(rows["ift_variant"])) == ["default", "lr-low"], table
+    figures = workdir / "results/smoke/figures/world-llama/qa-mix"
+    assert (figures / "pooled/ift-variants.png").is_file() and (figures / "lr-low/pooled/headline.png").is_file()
+    logs = workdir / "results/smoke/logs/ift/world-llama/rep0/ift/qa-mix"
+    default, variant = (json.loads(re.search(r"^\[ift\] steps .* settings (\{.*\})$", (logs / run).read_text(),
+                                             flags=re.MULTILINE).group(1))
+                        for run in (f"seed0/step{steps[-1]}.log", f"lr-low/seed0/step{steps[-1]}.log"))
+    assert variant == default | {"learning_rate": 1.0e-4, "schedule": "cosine"}, "the same seed and other keys"
 
 
 def test_a_rerun_evaluation_is_answered_from_the_models_request_cache(finished, tmp_path):

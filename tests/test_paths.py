@@ -1,5 +1,6 @@
 """The path table: every pattern round-trips (wildcards -> path -> wildcards) under the rules' own wildcard
-constraints, model paths of different kinds never match each other's patterns, and no name is reserved."""
+constraints, model paths of different kinds and IFT recipes never match each other's patterns, and no name is
+reserved."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from snakemake.io import regex_from_filepattern, update_wildcard_constraints
 from snakemake.iocontainers import Wildcards
 
 from iftforget.paths import (
+    DEFAULT_VARIANT,
     MODEL_PATTERNS,
     PATTERNS,
+    VARIANT_MODEL_PATTERNS,
     WILDCARD_CONSTRAINTS,
     Layout,
     ModelRef,
@@ -22,10 +25,10 @@ from iftforget.paths import (
 )
 
 # Values a user may give, chosen to look like each other's path parts: a dataset called "base", a corpus called
-# "control", a model called "ift".
+# "control", a model called "ift", an IFT variant called "restored".
 VALUES = {"model": "ift", "dataset": "base", "replicate": "2", "seed": "3", "step": "25", "corpus": "control",
           "budget": "200", "task": "world_mc_chat", "file": "ppl_chat", "ext": "png", "figure": "world_mc_chat-scores",
-          "table": "pooled"}
+          "table": "pooled", "variant": "restored"}
 CONSTRAINTS = WILDCARD_CONSTRAINTS | {"model_path": model_path_regex(), "ext": "[a-z]+", "figure": "[A-Za-z0-9_.-]+",
                                       "table": "[a-z]+"}
 
@@ -42,7 +45,18 @@ MODELS = [
     ModelRef("ift", "ift", replicate=2, dataset="base", seed=3, step=25),
     ModelRef("restored", "ift", replicate=2, dataset="base", seed=3, step=25, corpus="control", budget=200),
     ModelRef("control", "ift", replicate=2, seed=3, corpus="control", budget=200),
+    # An IFT variant's checkpoint and its restoration (ift.variants), named like a kind of model.
+    ModelRef("ift", "ift", replicate=2, dataset="base", seed=3, step=25, variant="restored"),
+    ModelRef("restored", "ift", replicate=2, dataset="base", seed=3, step=25, corpus="control", budget=200,
+             variant="restored"),
 ]
+# Every model pattern: of each kind, and of each kind an IFT variant trains.
+ALL_MODEL_PATTERNS = {(kind, DEFAULT_VARIANT): pattern for kind, pattern in MODEL_PATTERNS.items()} | {
+    (kind, "variant"): pattern for kind, pattern in VARIANT_MODEL_PATTERNS.items()}
+
+
+def model_id(ref: ModelRef) -> str:
+    return ref.kind if ref.variant == DEFAULT_VARIANT else f"{ref.kind}-variant"
 
 
 @pytest.mark.parametrize("artifact", sorted(PATTERNS))
@@ -59,14 +73,15 @@ def test_every_artifact_pattern_round_trips(artifact):
         assert parse(pattern, path) == values
 
 
-@pytest.mark.parametrize("ref", MODELS, ids=lambda ref: ref.kind)
-def test_a_model_path_matches_its_own_kind_only(ref):
-    for kind, pattern in MODEL_PATTERNS.items():
+@pytest.mark.parametrize("ref", MODELS, ids=model_id)
+def test_a_model_path_matches_its_own_kind_and_recipe_only(ref):
+    own = (ref.kind, DEFAULT_VARIANT if ref.variant == DEFAULT_VARIANT else "variant")
+    for (kind, recipe), pattern in ALL_MODEL_PATTERNS.items():
         parsed = parse(pattern, ref.path)
-        if kind == ref.kind:
+        if (kind, recipe) == own:
             assert parsed == ref.wildcards(), "wildcards -> path -> the same wildcards"
         else:
-            assert parsed is None, f"a {ref.kind} path is not a {kind} path"
+            assert parsed is None, f"a {own} path is not a {(kind, recipe)} path"
     assert re.fullmatch(model_path_regex(), ref.path)
 
 
@@ -75,7 +90,7 @@ STAGES = {"base": "pretrain", "ift": "ift", "restored": "restore", "control": "r
 
 
 @pytest.mark.parametrize("ref", [*MODELS, ModelRef("control", "ift", replicate=2, seed=3, corpus="step", budget=9)],
-                         ids=lambda ref: f"{ref.kind}-{ref.corpus}")
+                         ids=lambda ref: f"{model_id(ref)}-{ref.corpus}")
 def test_a_training_job_builds_the_kind_its_wildcards_name(ref):
     """built_kind tells a restored model from the control by the wildcards' names alone, from a dict or from a job's
     Snakemake wildcards, whose `in` looks at the values (a control on a corpus named "step" stays a control)."""

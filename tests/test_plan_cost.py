@@ -39,7 +39,7 @@ def paper() -> dict:
 # The paper preset, the study preset (two datasets, a budget sweep of one of them), the smoke grid with a "last"
 # retention (rule ift_last) and a budget sweep (more restorations), the smoke grid with two datasets, a sweep of one
 # and a restoration arm of that one (its corpus, restorations, controls and analysis), and the smoke grid with two
-# base models' sizes.
+# base models' sizes, and the smoke grid with an IFT variant of one of two base models.
 DRY_RUNS = {
     "paper": (PAPER_FILES, None),
     "study": (STUDY_FILES, None),
@@ -52,6 +52,15 @@ DRY_RUNS = {
     "smoke-two-sizes": (SMOKE_FILES, {"base_models": [{"name": "world-llama", "source": "pretrain"},
                                                       {"name": "wide", "source": "pretrain", "steps": 40,
                                                        "model": {"hidden_size": 64}}]}),
+    # An IFT variant of the wide model alone, with a "last" retention (rule ift_variant_last) and an arm: its own IFT
+    # segments, restorations on both corpora and analyses (rules *_variant*), beside the ift block's.
+    "smoke-variant": (SMOKE_FILES, {"base_models": [{"name": "world-llama", "source": "pretrain"},
+                                                    {"name": "wide", "source": "pretrain",
+                                                     "model": {"hidden_size": 64}}],
+                                    "ift": {"keep_models": "last", "keep_trainer_state": "last",
+                                            "variants": [{"name": "lr-low", "learning_rate": 1.0e-4, "batch_size": 4,
+                                                          "schedule": "cosine", "base_models": ["wide"]}]},
+                                    "restore": {"arms": [{"name": "fresh-bios"}]}}),
 }
 
 

@@ -52,3 +52,16 @@ def test_rows_of_a_restoration_arm_are_not_read():
     arm = STUDY.assign(corpus="fresh-bios", stage="pseudo")
     assert held(pd.concat([STUDY, arm])) == held(STUDY)
     assert held(pd.concat([arm, STUDY])) == held(STUDY)
+
+
+def test_rows_of_an_ift_variant_are_read_only_when_the_predictions_name_it():
+    """The ift block's rows (ift_variant "default", and a table from before the column) unless the YAML names a
+    recipe (ift_variant): then that recipe's rows alone, here with a pseudo call at k = 8."""
+    variant = STUDY.assign(ift_variant="lr1e-4-cosine")
+    variant.loc[(variant["task"] == "world_completion") & (variant["dataset"] == "qa-mix") & (variant["step"] == 8)
+                & (variant["quantity"] == "residual") & (variant["budget"] == 50), "stage"] = "pseudo"
+    both = pd.concat([variant, STUDY])
+    assert held(both) == held(STUDY) == held(STUDY.drop(columns="ift_variant"))
+    outcomes = check_predictions(PREDICTIONS, both, SPEC["corpus"], "lr1e-4-cosine")
+    assert {outcome.prediction: outcome.held for outcome in outcomes} == {"1": False, "2": True, "3": True, "4": True,
+                                                                         "5": True}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import install_system_packages
-from iftforget.analysis.plan import FIGURE_CATEGORIES
+from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS
 from test_figures_from_cache import FROM_CACHE, cached_results, run_in
 

@@ -79,7 +79,7 @@ def test_a_curve_needs_three_distinct_positive_budgets():
 
 def test_only_steps_restored_at_three_or_more_budgets_are_fitted():
     units = units_table({0: exponential(0.3, 0.4, 60), 1: exponential(0.3, 0.4, 60)})
-    assert limit_cases(units) == [("m", "d", "c", "world_completion", 256)]
+    assert limit_cases(units) == [("m", "d", "default", "c", "world_completion", 256)]
 
 
 def test_the_pooled_limit_is_the_mean_of_the_replicates_limits_with_a_t_interval():
@@ -145,3 +145,13 @@ def test_each_restoration_corpus_gets_its_own_limit():
     table = limit_table(pd.concat([main, arm]), 0.95)
     pooled = table[table["replicate"].isna() & (table["family"] == "exponential")].set_index("corpus")["limit"]
     assert pooled.to_dict() == pytest.approx({"c": 0.30, "arm": 0.10}, abs=2e-3)
+
+
+def test_each_ift_recipe_gets_its_own_limit():
+    """The same runs tuned with two IFT recipes (a variant beside the ift block's, ift.variants) against the same
+    control: the curves are not pooled across them, and a table without the column is the ift block's recipe's."""
+    main = units_table({r: exponential(0.30, 0.4, 20) for r in range(3)})
+    variant = units_table({r: exponential(0.10, 0.4, 20) for r in range(3)}).assign(ift_variant="lr-low")
+    table = limit_table(pd.concat([main, variant]), 0.95)
+    pooled = table[table["replicate"].isna() & (table["family"] == "exponential")].set_index("ift_variant")["limit"]
+    assert pooled.to_dict() == pytest.approx({"default": 0.30, "lr-low": 0.10}, abs=2e-3)

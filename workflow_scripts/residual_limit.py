@@ -6,8 +6,10 @@ import argparse
 import pandas as pd
 
 from iftforget.analysis.limit import limit_table
+from iftforget.analysis.tables import with_variant
 from iftforget.figures.limit import plot_limit
 from iftforget.io import atomic_path, json_argument
+from iftforget.paths import DEFAULT_VARIANT
 
 
 def main() -> None:
@@ -15,17 +17,18 @@ def main() -> None:
     parser.add_argument("--units", required=True, help="forgetting.csv, the tidy table of every run")
     parser.add_argument("--confidence", required=True, type=float, help="level of the pooled intervals")
     parser.add_argument("--figures", required=True, type=json_argument,
-                        help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths}; - for stdin")
+                        help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths} "
+                        "(and ift_variant, for an IFT variant's figure); - for stdin")
     parser.add_argument("--out", required=True, help="the limit table (CSV)")
     args = parser.parse_args()
 
-    units = pd.read_csv(args.units)
+    units = with_variant(pd.read_csv(args.units))
     limits = limit_table(units, args.confidence)
     with atomic_path(args.out) as tmp:
         limits.to_csv(tmp, index=False)
     for figure in args.figures:
         plot_limit(units, limits, figure["base_model"], figure["dataset"], figure["corpus"],
-                   [tuple(c) for c in figure["cases"]], figure["paths"])
+                   [tuple(c) for c in figure["cases"]], figure["paths"], figure.get("ift_variant", DEFAULT_VARIANT))
     print(f"{int(limits['replicate'].isna().sum())} pooled limits -> {args.out}; {len(args.figures)} figures")
 
 

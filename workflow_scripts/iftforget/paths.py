@@ -7,7 +7,9 @@ their output patterns from here (`Layout.pattern`), the Python side formats the 
 Models are named by kind first (models/<base>/ift/..., .../restored/..., .../control/...), so no dataset or corpus
 name is reserved. A model's evals live below eval/ under the model's own path, and every job's log and benchmark
 below logs/<rule>/ and benchmarks/<rule>/ under the path of what the job builds. Adding an axis to the grid is a
-wildcard added here (and to `ModelRef` and `iftforget.grid.axes`).
+wildcard added here (and to `ModelRef` and `iftforget.grid.axes`). An IFT recipe of ift.variants is one: its IFT
+run and restorations, and its analysis, lie one level deeper, named by the variant after the dataset; the ift block's
+own recipe (DEFAULT_VARIANT) keeps the paths it always had.
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
 """
@@ -26,6 +28,7 @@ WILDCARD_CONSTRAINTS: dict[str, str] = {
     "model": NAME,
     "dataset": NAME,
     "corpus": NAME,
+    "variant": NAME,
     "replicate": r"\d+",
     "seed": r"\d+",
     "step": r"\d+",
@@ -42,6 +45,16 @@ MODEL_PATTERNS: dict[str, str] = {
     "control": "{model}/rep{replicate}/control/seed{seed}/{corpus}/r{budget}",
 }
 MODEL_KINDS = tuple(MODEL_PATTERNS)
+# The IFT recipe of the ift block itself: its models and analysis keep the paths above, and the tables' ift_variant
+# column names it so. Each variant of ift.variants (a recipe of its own) has the paths below instead.
+DEFAULT_VARIANT = "default"
+# The models an IFT variant trains: its IFT run and the restorations of its checkpoints, one level deeper, named by the
+# variant after the dataset (one path segment more than the ift block's, so that no path of one matches a pattern of
+# the other). The base and the control do not depend on the IFT recipe: every variant shares them.
+VARIANT_MODEL_PATTERNS: dict[str, str] = {
+    "ift": "{model}/rep{replicate}/ift/{dataset}/{variant}/seed{seed}/step{step}",
+    "restored": "{model}/rep{replicate}/restored/{dataset}/{variant}/seed{seed}/step{step}/{corpus}/r{budget}",
+}
 # One group of comparisons: the models of one IFT run (its base, control, IFT@k and restored@k).
 GROUP_PATTERN = "{model}/{dataset}/rep{replicate}/seed{seed}"
 # The units of one (base model, dataset) pooled across replicates and seeds.
@@ -50,6 +63,12 @@ POOL_PATTERN = "{model}/{dataset}"
 # the main corpus' paths stay as they were and no path of one matches a pattern of the other.
 ARM_GROUP_PATTERN = "{model}/{dataset}/{corpus}/rep{replicate}/seed{seed}"
 ARM_POOL_PATTERN = "{model}/{dataset}/{corpus}"
+# The same for an IFT variant: below the dataset, named by the variant (and by the corpus below it on an arm). A
+# variant's analysis paths lie as deep as an arm's of the ift block; the config check keeps their names apart.
+VARIANT_GROUP_PATTERN = "{model}/{dataset}/{variant}/rep{replicate}/seed{seed}"
+VARIANT_POOL_PATTERN = "{model}/{dataset}/{variant}"
+VARIANT_ARM_GROUP_PATTERN = "{model}/{dataset}/{variant}/{corpus}/rep{replicate}/seed{seed}"
+VARIANT_ARM_POOL_PATTERN = "{model}/{dataset}/{variant}/{corpus}"
 
 # Every artifact, below results_dir. `{model_path}` stands for one of the MODEL_PATTERNS.
 PATTERNS: dict[str, str] = {
@@ -76,9 +95,15 @@ PATTERNS: dict[str, str] = {
     "pooled": f"analysis/pooled/{POOL_PATTERN}/{{task}}.json",
     "arm_comparison": f"analysis/comparisons/{ARM_GROUP_PATTERN}/{{task}}.json",
     "arm_pooled": f"analysis/pooled/{ARM_POOL_PATTERN}/{{task}}.json",
+    "variant_comparison": f"analysis/comparisons/{VARIANT_GROUP_PATTERN}/{{task}}.json",
+    "variant_pooled": f"analysis/pooled/{VARIANT_POOL_PATTERN}/{{task}}.json",
+    "variant_arm_comparison": f"analysis/comparisons/{VARIANT_ARM_GROUP_PATTERN}/{{task}}.json",
+    "variant_arm_pooled": f"analysis/pooled/{VARIANT_ARM_POOL_PATTERN}/{{task}}.json",
     "table": "analysis/{table}.{ext}",
     "group_figure": f"figures/{GROUP_PATTERN}/{{figure}}.{{ext}}",
     "pooled_figure": f"figures/{POOL_PATTERN}/pooled/{{figure}}.{{ext}}",
+    "variant_group_figure": f"figures/{VARIANT_GROUP_PATTERN}/{{figure}}.{{ext}}",
+    "variant_pooled_figure": f"figures/{VARIANT_POOL_PATTERN}/pooled/{{figure}}.{{ext}}",
     "overview_figure": "figures/{figure}.{ext}",
 }
 
@@ -90,11 +115,26 @@ BENCHMARK_ROOT = "benchmarks"
 TRACKING_ROOT = "tracking"
 
 
+def model_pattern(kind: str, variant: str = DEFAULT_VARIANT) -> str:
+    """The path pattern of a model of `kind` trained with the IFT recipe `variant`: the ift block's (MODEL_PATTERNS)
+    or a variant's (VARIANT_MODEL_PATTERNS; a base model or control has one pattern whatever the recipe)."""
+    if variant != DEFAULT_VARIANT and kind in VARIANT_MODEL_PATTERNS:
+        return VARIANT_MODEL_PATTERNS[kind]
+    return MODEL_PATTERNS[kind]
+
+
+def wildcard_variant(wildcards: Mapping[str, str]) -> str:
+    """The IFT recipe a job's wildcards name: a variant's ({variant}), or the ift block's when they name none. Only
+    the wildcards' names are read, through keys() (as built_kind does)."""
+    return wildcards["variant"] if "variant" in wildcards.keys() else DEFAULT_VARIANT
+
+
 def model_path_regex() -> str:
-    """The regular expression of a model's path of any kind (the constraint of the {model_path} wildcard), built
-    from MODEL_PATTERNS and WILDCARD_CONSTRAINTS; its groups do not capture."""
+    """The regular expression of a model's path of any kind and recipe (the constraint of the {model_path}
+    wildcard), built from MODEL_PATTERNS, VARIANT_MODEL_PATTERNS and WILDCARD_CONSTRAINTS; its groups do not
+    capture."""
     alternatives = []
-    for pattern in MODEL_PATTERNS.values():
+    for pattern in [*MODEL_PATTERNS.values(), *VARIANT_MODEL_PATTERNS.values()]:
         regex = ""
         for literal, name, _, _ in string.Formatter().parse(pattern):
             regex += re.escape(literal) + (f"(?:{WILDCARD_CONSTRAINTS[name]})" if name else "")
@@ -113,9 +153,10 @@ def built_kind(stage: str, wildcards: Mapping[str, str]) -> str:
 
 
 def built_path(stage: str, wildcards: Mapping[str, str]) -> str:
-    """The path (below models/) of the model a training job of `stage` builds: its kind's pattern, formatted with
-    the job's wildcards."""
-    return MODEL_PATTERNS[built_kind(stage, wildcards)].format(**dict(wildcards.items()))
+    """The path (below models/) of the model a training job of `stage` builds: its kind's pattern (a variant's when
+    the wildcards name one), formatted with the job's wildcards."""
+    pattern = model_pattern(built_kind(stage, wildcards), wildcard_variant(wildcards))
+    return pattern.format(**dict(wildcards.items()))
 
 
 def wildcard_names(pattern: str) -> list[str]:
@@ -147,26 +188,37 @@ class ModelRef:
     step: int = 0
     corpus: str = ""
     budget: int = 0  # restoration steps (restored and control only)
+    variant: str = DEFAULT_VARIANT  # the IFT recipe (ift and restored only): the ift block's, or one of ift.variants
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_PATTERNS:
             raise ValueError(f"unknown model kind {self.kind!r}; the kinds are {MODEL_KINDS}")
+        if self.variant != DEFAULT_VARIANT and self.kind not in VARIANT_MODEL_PATTERNS:
+            raise ValueError(f"a {self.kind} model has no IFT recipe of its own (variant {self.variant!r})")
+
+    @property
+    def pattern(self) -> str:
+        """The path pattern of the model's kind and recipe."""
+        return model_pattern(self.kind, self.variant)
 
     def wildcards(self) -> dict[str, str]:
-        """The values of the wildcards of the kind's path pattern (as Snakemake would give them to a job)."""
+        """The values of the wildcards of the model's path pattern (as Snakemake would give them to a job)."""
         values = {"model": self.base_model, "replicate": self.replicate, "dataset": self.dataset, "seed": self.seed,
-                  "step": self.step, "corpus": self.corpus, "budget": self.budget}
-        return {name: str(values[name]) for name in wildcard_names(MODEL_PATTERNS[self.kind])}
+                  "step": self.step, "corpus": self.corpus, "budget": self.budget, "variant": self.variant}
+        return {name: str(values[name]) for name in wildcard_names(self.pattern)}
 
     @property
     def path(self) -> str:
         """The model's path below `<results_dir>/models` (and of its evals below `<results_dir>/eval`)."""
-        return MODEL_PATTERNS[self.kind].format(**self.wildcards())
+        return self.pattern.format(**self.wildcards())
 
     def info(self) -> dict[str, Any]:
-        """What the model is in the grid, as recorded in its eval JSONs."""
-        return {"kind": self.kind, "base_model": self.base_model, "replicate": self.replicate, "dataset": self.dataset,
-                "seed": self.seed, "step": self.step, "corpus": self.corpus, "budget": self.budget}
+        """What the model is in the grid, as recorded in its eval JSONs; a variant's models name their IFT recipe
+        (ift_variant), the ift block's name none (so that their eval jobs' params stay as they were)."""
+        info = {"kind": self.kind, "base_model": self.base_model, "replicate": self.replicate,
+                "dataset": self.dataset, "seed": self.seed, "step": self.step, "corpus": self.corpus,
+                "budget": self.budget}
+        return info | ({"ift_variant": self.variant} if self.variant != DEFAULT_VARIANT else {})
 
 
 class Layout:
@@ -176,7 +228,8 @@ class Layout:
         self.root = results_dir.rstrip("/")
 
     def pattern(self, artifact: str, **values: Any) -> str:
-        """The Snakemake pattern of an artifact; `kind=` fills {model_path} with that kind's model pattern, other
+        """The Snakemake pattern of an artifact; `kind=` fills {model_path} with that kind's model pattern (a
+        variant's with `variant=` other than DEFAULT_VARIANT, e.g. "{variant}" for the rules of the variants), other
         keyword arguments fill wildcards with values."""
         return f"{self.root}/{self._relative(artifact, **values)}"
 
@@ -214,5 +267,5 @@ class Layout:
             raise KeyError(f"no artifact {artifact!r} in the path table; the artifacts are {sorted(PATTERNS)}")
         pattern = PATTERNS[artifact]
         if kind is not None:
-            pattern = fill(pattern, model_path=MODEL_PATTERNS[kind])
+            pattern = fill(pattern, model_path=model_pattern(kind, values.get("variant", DEFAULT_VARIANT)))
         return fill(pattern, **values)

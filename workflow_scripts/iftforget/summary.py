@@ -9,10 +9,11 @@ import pandas as pd
 
 from iftforget.eval_json import read_eval
 from iftforget.io import atomic_path
+from iftforget.paths import DEFAULT_VARIANT
 
 COLUMNS = [
-    "base_model", "dataset", "seed", "kind", "step", "corpus", "task", "metric", "value", "primary", "n_items",
-    "model_path",
+    "base_model", "dataset", "ift_variant", "seed", "kind", "step", "corpus", "task", "metric", "value", "primary",
+    "n_items", "model_path",
 ]
 
 
@@ -29,6 +30,8 @@ def tidy_scores(eval_paths: Iterable[str | Path]) -> pd.DataFrame:
                 {
                     "base_model": model.get("base_model", ""),
                     "dataset": model.get("dataset", ""),
+                    # The IFT recipe of IFT@k and restored@k (ift.variants); the ift block's for every other model.
+                    "ift_variant": model.get("ift_variant", DEFAULT_VARIANT),
                     "seed": model.get("seed"),
                     "kind": model.get("kind", ""),
                     "step": model.get("step", 0),
@@ -42,7 +45,8 @@ def tidy_scores(eval_paths: Iterable[str | Path]) -> pd.DataFrame:
                 }
             )
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"seed": "Int64", "step": "int64"})
-    return table.sort_values(["base_model", "dataset", "seed", "kind", "step", "task", "metric"], kind="stable")
+    return table.sort_values(["base_model", "dataset", "ift_variant", "seed", "kind", "step", "task", "metric"],
+                             kind="stable")
 
 
 def write_summary(eval_paths: Iterable[str | Path], output: str | Path) -> pd.DataFrame:

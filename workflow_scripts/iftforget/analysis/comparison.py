@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from iftforget.eval_json import read_eval
+from iftforget.paths import DEFAULT_VARIANT
 
 LOWER_IS_BETTER = {"bits_per_byte", "byte_perplexity", "word_perplexity", "perplexity"}
 BINARY_METRICS = {"acc", "acc_norm", "exact_match"}
@@ -46,6 +47,7 @@ class ComparisonKey:
     seed: int
     task: str
     corpus: str = ""  # the restoration corpus of the control and restored@k
+    ift_variant: str = DEFAULT_VARIANT  # the IFT recipe of IFT@k and restored@k (ift.variants, or the ift block's)
 
 
 @dataclass

@@ -26,11 +26,15 @@ import pandas as pd
 
 from iftforget.analysis.intervals import ReplicateMeans, above, below
 from iftforget.analysis.plan import LIMIT_MIN_BUDGETS as MIN_BUDGETS
+from iftforget.analysis.tables import with_variant
+
 ABOVE, BELOW, UPPER_BOUND = "above delta at the limit", "below delta at the limit", "upper bound only"
 SHAPE_POINTS = 400
-LIMIT_COLUMNS = ["base_model", "dataset", "corpus", "task", "step", "family", "replicate", "budgets", "limit", "ci_low",
-                 "ci_high", "amplitude", "shape", "identified", "residual_largest_budget", "n_replicates",
-                 "n_identified", "confidence", "margin", "family_call", "call"]
+# Per (base model, dataset, IFT recipe, restoration corpus, task, step), as in forgetting.csv.
+CASE_COLUMNS = ["base_model", "dataset", "ift_variant", "corpus", "task", "step"]
+LIMIT_COLUMNS = [*CASE_COLUMNS, "family", "replicate", "budgets", "limit", "ci_low", "ci_high", "amplitude", "shape",
+                 "identified", "residual_largest_budget", "n_replicates", "n_identified", "confidence", "margin",
+                 "family_call", "call"]
 
 
 def _exponential_shapes(budgets: np.ndarray) -> np.ndarray:
@@ -93,22 +97,22 @@ def fit_curve(budgets: Sequence[float], residuals: Sequence[float], family: Fami
     return CurveFit(family.name, limit, amplitude, float(shapes[index]), error, identified)
 
 
-def replicate_curves(units: pd.DataFrame, base_model: str, dataset: str, corpus: str, task: str,
-                     step: int) -> pd.DataFrame:
-    """residual(step, budget) of each replicate on one restoration corpus (its seeds averaged, as the pooled
-    analysis does), one column per budget > 0, one row per replicate."""
-    rows = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["corpus"] == corpus)
-                 & (units["task"] == task) & (units["step"] == step) & (units["quantity"] == "residual")
-                 & (units["budget"] > 0)]
+def replicate_curves(units: pd.DataFrame, case: Sequence) -> pd.DataFrame:
+    """residual(step, budget) of each replicate of one case (values of CASE_COLUMNS: one restoration corpus and IFT
+    recipe; its seeds averaged, as the pooled analysis does), one column per budget > 0, one row per replicate."""
+    units = with_variant(units)
+    rows = units[(units[CASE_COLUMNS] == pd.Series(dict(zip(CASE_COLUMNS, case, strict=True)))).all(axis="columns")
+                 & (units["quantity"] == "residual") & (units["budget"] > 0)]
     return (rows.groupby(["replicate", "budget"])["estimate"].mean().unstack("budget").dropna(axis="columns")
             .sort_index(axis="columns"))
 
 
-def limit_cases(units: pd.DataFrame) -> list[tuple[str, str, str, str, int]]:
-    """(base model, dataset, restoration corpus, task, step) of every knowledge probe's step restored at MIN_BUDGETS
-    or more budgets."""
+def limit_cases(units: pd.DataFrame) -> list[tuple[str, str, str, str, str, int]]:
+    """(base model, dataset, IFT recipe, restoration corpus, task, step) of every knowledge probe's step restored at
+    MIN_BUDGETS or more budgets (a table without the ift_variant column is the ift block's recipe's)."""
+    units = with_variant(units)
     rows = units[(units["quantity"] == "residual") & (units["budget"] > 0) & units["margin"].notna()]
-    counts = rows.groupby(["base_model", "dataset", "corpus", "task", "step"])["budget"].nunique()
+    counts = rows.groupby(CASE_COLUMNS)["budget"].nunique()
     return [tuple(key) for key, count in counts.items() if count >= MIN_BUDGETS]
 
 
@@ -121,18 +125,19 @@ def family_call(low: float, high: float, margin: float, all_identified: bool) ->
 
 
 def limit_table(units: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Per (base model, dataset, restoration corpus, task, step) with enough budgets and per family: each
-    replicate's fitted curve (rows with a replicate) and the pooled limit with its t-interval over replicates (rows
-    without)."""
+    """Per (base model, dataset, IFT recipe, restoration corpus, task, step) with enough budgets and per family:
+    each replicate's fitted curve (rows with a replicate) and the pooled limit with its t-interval over replicates
+    (rows without)."""
     records = []
-    for base_model, dataset, corpus, task, step in limit_cases(units):
-        curves = replicate_curves(units, base_model, dataset, corpus, task, step)
+    for case in limit_cases(units):
+        curves = replicate_curves(units, case)
         if curves.shape[1] < MIN_BUDGETS:
             continue
         budgets = [int(b) for b in curves.columns]
-        common = {"base_model": base_model, "dataset": dataset, "corpus": corpus, "task": task, "step": int(step),
-                  "budgets": " ".join(map(str, budgets)),
-                  "margin": float(units.loc[units["task"] == task, "margin"].dropna().iloc[0])}
+        step, task = int(case[-1]), case[-2]
+        common = dict(zip(CASE_COLUMNS, case, strict=True)) | {
+            "step": step, "budgets": " ".join(map(str, budgets)),
+            "margin": float(units.loc[units["task"] == task, "margin"].dropna().iloc[0])}
         pooled = []  # the pooled row of each family
         for family in FAMILIES:
             fits = {int(r): fit_curve(budgets, curves.loc[r].to_numpy(), family) for r in curves.index}

@@ -1,5 +1,5 @@
 """What the analysis reads and writes: the eval JSONs of each comparison, the comparison and pooled JSONs, the tidy
-tables and the figures, and the plans handed to its jobs.
+tables and the figures (planned in `iftforget.analysis.figure_plan`), and the plans handed to its jobs.
 
 Plain Python without heavy imports, like `iftforget.grid`: the Snakefile imports it to build the DAG. Every input
 of the analysis is an eval JSON (or a file computed from eval JSONs), never a model directory, which is what lets
@@ -11,40 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from iftforget.analysis.figure_plan import FigurePlan
 from iftforget.grid import Grid
 from iftforget.grid.axes import Group
+from iftforget.paths import DEFAULT_VARIANT
 
-FIGURE_FORMATS = ("pdf", "png")
-# Report categories; the numbers order them in the report's menu, which sorts names as text (hence two digits).
-FIGURE_CATEGORIES = {
-    "headline": "00. Headline: scores, residual share, text pattern",
-    "pooled_scores": "01. Pooled over replicates: scores against IFT step",
-    "residual_share": "02. Pooled: residual share of the drop",
-    "stage_counts": "03. Pooled: stage of each step across replicates",
-    "budget": "04. Pooled: residual against restoration budget",
-    "corpora": "05. Pooled: restoration corpora compared",
-    "contrast": "06. IFT datasets compared",
-    "scores": "07. Each run: score against IFT step",
-    "decomposition": "08. Each run: drop, recovered vs residual",
-    "transitions": "09. Each run: item paths",
-    "pattern_probe": "10. Each run: text pattern probe",
-    "grid": "11. Residual of every run",
-    "table": "12. Tables",
-    "limit": "13. Pooled: the residual's limit under restoration",
-}
-FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap",
-                "headline": "headline", "corpora": "restoration corpora"}
 TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
 LIMIT_TABLE = "residual_limit"
 # A saturating curve of the residual against the budget has three parameters, so the residual's limit is fitted at a
 # step restored at three or more budgets (iftforget.analysis.limit).
 LIMIT_MIN_BUDGETS = 3
-# (base model, dataset): the units pooled by one analysis job, on each restoration corpus that restores the dataset
+# (base model, dataset): the units pooled by one analysis job, on each restoration corpus that restores the dataset,
+# for each IFT recipe that trains them (ift.variants: one job per recipe and corpus)
 Pool = tuple[str, str]
 
 
-class AnalysisPlan:
-    """The analysis outputs of a grid; `analysis` is the config block of the same name."""
+class AnalysisPlan(FigurePlan):
+    """The analysis outputs of a grid; `analysis` is the config block of the same name. Its figures are planned by
+    `FigurePlan` (iftforget.analysis.figure_plan)."""
 
     def __init__(self, grid: Grid, analysis: dict[str, Any]) -> None:
         self.axes = grid.axes
@@ -77,105 +61,66 @@ class AnalysisPlan:
         """The restoration corpora of a pool's runs: the main corpus, then each arm that restores its dataset."""
         return self.axes.dataset_corpora(pool[1])
 
-    def job_pool(self, wildcards: Mapping[str, str]) -> tuple[Pool, str | None]:
-        """The pool of an analysis job and its restoration corpus, from its wildcards: an arm's (rule analyze_arm,
-        whose paths name it) or the main one (rule analyze, whose paths have no corpus: None)."""
-        corpus = wildcards["corpus"] if "corpus" in wildcards.keys() else None
-        return (wildcards["model"], wildcards["dataset"]), corpus
+    def pool_variants(self, pool: Pool) -> list[str]:
+        """The IFT recipes of a pool's runs: the ift block's (DEFAULT_VARIANT), then each variant that trains them."""
+        return self.axes.recipes(*pool)
 
-    def _on(self, corpus: str | None) -> str:
-        """The artifact prefix of a corpus' analysis files: the main corpus' paths, or an arm's (one level deeper)."""
-        return "" if corpus in (None, self.axes.corpus) else "arm_"
+    def variant_analyses(self) -> list[tuple[Pool, str | None, str]]:
+        """(pool, corpus, variant) of every analysis job of an IFT variant (rule analyze_variant, whose corpus is the
+        main one: None, and analyze_variant_arm)."""
+        return [(pool, None if corpus == self.axes.corpus else corpus, variant) for pool in self.pools()
+                for variant in self.pool_variants(pool)[1:] for corpus in self.pool_corpora(pool)]
+
+    def job_pool(self, wildcards: Mapping[str, str]) -> tuple[Pool, str | None, str]:
+        """The pool of an analysis job, its restoration corpus and its IFT recipe, from its wildcards: an arm's
+        (rules analyze_arm and analyze_variant_arm, whose paths name it) or the main one (whose paths have no corpus:
+        None); a variant's (rules analyze_variant*, whose paths name it) or the ift block's."""
+        corpus = wildcards["corpus"] if "corpus" in wildcards.keys() else None
+        variant = wildcards["variant"] if "variant" in wildcards.keys() else DEFAULT_VARIANT
+        return (wildcards["model"], wildcards["dataset"]), corpus, variant
+
+    def _on(self, corpus: str | None, variant: str = DEFAULT_VARIANT) -> str:
+        """The artifact prefix of the analysis files of a corpus and IFT recipe: the ift block's recipe on the main
+        corpus' paths, an arm's one level deeper, a variant's one level deeper (and an arm's below it)."""
+        return ("" if variant == DEFAULT_VARIANT else "variant_") + ("" if corpus in (None, self.axes.corpus)
+                                                                     else "arm_")
+
+    def _names(self, corpus: str | None, variant: str) -> dict[str, str]:
+        """The wildcards of the corpus and IFT recipe that the analysis paths of `_on(corpus, variant)` hold."""
+        prefix = self._on(corpus, variant)
+        return ({"corpus": corpus} if "arm_" in prefix else {}) | ({"variant": variant} if "variant_" in prefix else {})
 
     # --- paths ---------------------------------------------------------------------------------------------------
-    def comparison_json(self, group: Group, task: str, corpus: str | None = None) -> str:
-        """The JSON of one comparison on one corpus (the main one when None); a pattern where the group holds
-        wildcards, as in the rule's output."""
+    def comparison_json(self, group: Group, task: str, corpus: str | None = None,
+                        variant: str = DEFAULT_VARIANT) -> str:
+        """The JSON of one comparison on one corpus (the main one when None) with one IFT recipe; a pattern where the
+        group holds wildcards, as in the rule's output."""
         model, dataset, replicate, seed = group
-        arm = {"corpus": corpus} if self._on(corpus) else {}
-        return self.layout.pattern(self._on(corpus) + "comparison", model=model, dataset=dataset,
-                                   replicate=replicate, seed=seed, task=task, **arm)
+        return self.layout.pattern(self._on(corpus, variant) + "comparison", model=model, dataset=dataset,
+                                   replicate=replicate, seed=seed, task=task, **self._names(corpus, variant))
 
-    def pooled_json(self, pool: Pool, task: str, corpus: str | None = None) -> str:
-        arm = {"corpus": corpus} if self._on(corpus) else {}
-        return self.layout.pattern(self._on(corpus) + "pooled", model=pool[0], dataset=pool[1], task=task, **arm)
+    def pooled_json(self, pool: Pool, task: str, corpus: str | None = None, variant: str = DEFAULT_VARIANT) -> str:
+        return self.layout.pattern(self._on(corpus, variant) + "pooled", model=pool[0], dataset=pool[1], task=task,
+                                   **self._names(corpus, variant))
 
     def comparison_jsons(self) -> list[str]:
-        """Every comparison JSON: the main corpus' first (its rows lead the tables), then each arm's."""
-        return [self.comparison_json(group, task, corpus) for corpus in self.axes.corpora()
-                for group in self.axes.groups() if group[1] in self.axes.corpus_datasets(corpus)
-                for task in self.axes.tasks]
+        """Every comparison JSON: the ift block's recipe on the main corpus first (its rows lead the tables), then
+        on each arm, then each IFT variant's."""
+        default = [self.comparison_json(group, task, corpus) for corpus in self.axes.corpora()
+                   for group in self.axes.groups() if group[1] in self.axes.corpus_datasets(corpus)
+                   for task in self.axes.tasks]
+        return default + [self.comparison_json(group, task, corpus, variant)
+                          for pool, corpus, variant in self.variant_analyses() for group in self.pool_groups(pool)
+                          for task in self.axes.tasks]
 
     def pooled_jsons(self) -> list[str]:
-        return [self.pooled_json(pool, task, corpus) for corpus in self.axes.corpora() for pool in self.pools()
-                if pool[1] in self.axes.corpus_datasets(corpus) for task in self.axes.tasks]
+        default = [self.pooled_json(pool, task, corpus) for corpus in self.axes.corpora() for pool in self.pools()
+                   if pool[1] in self.axes.corpus_datasets(corpus) for task in self.axes.tasks]
+        return default + [self.pooled_json(pool, task, corpus, variant)
+                          for pool, corpus, variant in self.variant_analyses() for task in self.axes.tasks]
 
     def table_file(self, table: str, ext: str) -> str:
         return self.layout.path("table", table=table, ext=ext)
-
-    def figure_files(self, where: Group | Pool | None, name: str) -> list[str]:
-        """The files (one per format) of a figure of one run (a group), of a pool, or of the whole grid (None)."""
-        if where is None:
-            return [self.layout.path("overview_figure", figure=name, ext=ext) for ext in FIGURE_FORMATS]
-        if len(where) == 2:
-            return [self.layout.path("pooled_figure", model=where[0], dataset=where[1], figure=name, ext=ext)
-                    for ext in FIGURE_FORMATS]
-        model, dataset, replicate, seed = where
-        return [self.layout.path("group_figure", model=model, dataset=dataset, replicate=replicate, seed=seed,
-                                 figure=name, ext=ext) for ext in FIGURE_FORMATS]
-
-    # --- figures -------------------------------------------------------------------------------------------------
-    def figure_plan(self) -> list[dict[str, Any]]:
-        """Every figure: its kind, where it belongs (a run, a pool, or None), its tasks and files."""
-        plan: list[dict[str, Any]] = []
-        knowledge, probes = self.knowledge_tasks(), self.probe_tasks()
-
-        def add(kind: str, where, tasks: list[str], name: str, model: str | None = None,
-                corpora: list[str] | None = None) -> None:
-            """A figure drawn from the rows of `corpora` (the main corpus' unless given)."""
-            plan.append({"kind": kind, "where": list(where) if where else None, "model": model, "tasks": tasks,
-                         "corpora": corpora or [self.axes.corpus], "paths": self.figure_files(where, name)})
-
-        for pool in self.pools():
-            if knowledge and probes:
-                add("headline", pool, [knowledge[0], probes[0]], "headline")
-            if knowledge and len(self.pool_corpora(pool)) > 1:
-                add("corpora", pool, [knowledge[0], *probes[:1]], "corpora", corpora=self.pool_corpora(pool))
-            for task in knowledge:
-                add("pooled_scores", pool, [task], f"{task}-scores")
-                add("residual_share", pool, [task], f"{task}-residual-share")
-                add("stage_counts", pool, [task], f"{task}-stage-counts")
-                if len(self.axes.dataset_budgets(pool[1])) > 1:
-                    add("budget", pool, [task], f"{task}-budget")
-        if len(self.axes.datasets) > 1:
-            for model in self.axes.base_models:
-                for task in knowledge:
-                    add("contrast", None, [task], f"{model}-{task}-contrast", model=model)
-        for group in self.axes.groups() if self.analysis["run_figures"] else []:
-            for task in knowledge:
-                add("scores", group, [task], f"{task}-scores")
-                add("decomposition", group, [task], f"{task}-decomposition")
-            if knowledge:
-                add("transitions", group, knowledge, "item-paths")
-            if probes:
-                add("pattern_probe", group, probes, "pattern-probe")
-        if len(self.axes.groups()) > 1 and knowledge:
-            add("grid", None, knowledge, "grid-residual")
-        return plan
-
-    def figure_specs(self) -> list[tuple[str, str, str | None, dict[str, str]]]:
-        """(path, kind, report subcategory, report labels) of every figure file."""
-        specs = []
-        for figure in self.figure_plan():
-            where = figure["where"]
-            subcategory = None if where is None else " / ".join(
-                f"rep {part}" if index == 2 else f"seed {part}" if index == 3 else str(part)
-                for index, part in enumerate(where))
-            name = FIGURE_NAMES.get(figure["kind"], figure["tasks"][0])
-            for path in figure["paths"]:
-                labels = {"figure": name, "format": path.rsplit(".", 1)[1].upper()}
-                specs.append((path, figure["kind"], subcategory, labels))
-        return specs
 
     def targets(self) -> list[str]:
         """The tidy tables and every figure the config asks for, and the residual's limit where it is fitted."""
@@ -191,53 +136,63 @@ class AnalysisPlan:
         return max(steps) if steps else None
 
     def limit_figures(self) -> list[dict[str, Any]]:
-        """One figure per pool with a step to fit: the residual against the budget at that step on the main
-        restoration corpus, per knowledge probe (the table fits every such step and corpus; the figure shows the
-        last step)."""
+        """One figure per pool (and IFT recipe) with a step to fit: the residual against the budget at that step on
+        the main restoration corpus, per knowledge probe (the table fits every such step, corpus and recipe; the
+        figure shows the last step). A variant's figure names its recipe (`ift_variant`), the ift block's none."""
         figures = []
-        for pool in self.pools():
-            step = self.limit_step(pool[1])
-            if step is not None and self.knowledge_tasks():
-                figures.append({"base_model": pool[0], "dataset": pool[1], "corpus": self.axes.corpus,
-                                "cases": [[task, step] for task in self.knowledge_tasks()],
-                                "paths": self.figure_files(pool, "residual-limit")})
+        for default in (True, False):  # the ift block's figures first, as they were before any variant
+            for pool in self.pools():
+                step = self.limit_step(pool[1])
+                if step is None or not self.knowledge_tasks():
+                    continue
+                for variant in self.pool_variants(pool)[:1] if default else self.pool_variants(pool)[1:]:
+                    figures.append({"base_model": pool[0], "dataset": pool[1], "corpus": self.axes.corpus,
+                                    "cases": [[task, step] for task in self.knowledge_tasks()],
+                                    "paths": self.figure_files(pool, "residual-limit", variant)}
+                                   | ({"ift_variant": variant} if variant != DEFAULT_VARIANT else {}))
         return figures
 
     # --- inputs and plans of the jobs ----------------------------------------------------------------------------
-    def unit_models(self, group: Group, task: str, corpus: str | None = None) -> list[dict[str, Any]]:
-        """The eval JSON of every model of one comparison on one corpus (all its budgets), with its role (kind,
-        step, budget)."""
+    def unit_models(self, group: Group, task: str, corpus: str | None = None,
+                    variant: str = DEFAULT_VARIANT) -> list[dict[str, Any]]:
+        """The eval JSON of every model of one comparison on one corpus (all its budgets) with one IFT recipe, with
+        its role (kind, step, budget)."""
         seen: dict[str, dict[str, Any]] = {}
         for budget in self.axes.budgets(corpus):
-            for ref in self.axes.group_models(group, budget, corpus):
+            for ref in self.axes.group_models(group, budget, corpus, variant):
                 path = self.files.eval_file(ref, task)
                 seen[path] = {"kind": ref.kind, "step": ref.step, "budget": ref.budget, "path": path}
         return list(seen.values())
 
-    def pool_eval_files(self, pool: Pool, corpus: str | None = None) -> list[str]:
+    def pool_eval_files(self, pool: Pool, corpus: str | None = None, variant: str = DEFAULT_VARIANT) -> list[str]:
         return [model["path"] for group in self.pool_groups(pool) for task in self.axes.tasks
-                for model in self.unit_models(group, task, corpus)]
+                for model in self.unit_models(group, task, corpus, variant)]
 
-    def pool_outputs(self, pool: Pool, corpus: str | None = None) -> list[str]:
-        """What one analysis job writes (of a pool on one corpus, the main one when None): each unit's comparison
-        JSON and the pooled JSON, per task."""
+    def pool_outputs(self, pool: Pool, corpus: str | None = None, variant: str = DEFAULT_VARIANT) -> list[str]:
+        """What one analysis job writes (of a pool on one corpus, the main one when None, with one IFT recipe):
+        each unit's comparison JSON and the pooled JSON, per task."""
         outputs = []
         for task in self.axes.tasks:
-            outputs += [self.comparison_json(group, task, corpus) for group in self.pool_groups(pool)]
-            outputs.append(self.pooled_json(pool, task, corpus))
+            outputs += [self.comparison_json(group, task, corpus, variant) for group in self.pool_groups(pool)]
+            outputs.append(self.pooled_json(pool, task, corpus, variant))
         return outputs
 
-    def analysis_plan(self, pool: Pool, corpus: str | None = None) -> list[dict[str, Any]]:
+    def analysis_plan(self, pool: Pool, corpus: str | None = None,
+                      variant: str = DEFAULT_VARIANT) -> list[dict[str, Any]]:
         """The plan of one analysis job (tables.analyze_task, per task) of a pool on one corpus (the main one when
-        None): units, their eval files and outputs."""
+        None) with one IFT recipe: units, their eval files and outputs. A variant's plan names its recipe
+        (`ift_variant`); the ift block's names none, so that its jobs' params stay as they were."""
         corpus = corpus or self.axes.corpus
+        recipe = {"ift_variant": variant} if variant != DEFAULT_VARIANT else {}
         return [
             {
                 "base_model": pool[0], "dataset": pool[1], "corpus": corpus, "task": task, "budget": self.axes.budget,
-                "margin": self.margin(task), "output": self.pooled_json(pool, task, corpus),
-                "units": [{"replicate": group[2], "seed": group[3], "models": self.unit_models(group, task, corpus),
-                           "output": self.comparison_json(group, task, corpus)} for group in self.pool_groups(pool)],
-            }
+                "margin": self.margin(task), "output": self.pooled_json(pool, task, corpus, variant),
+                "units": [{"replicate": group[2], "seed": group[3],
+                           "models": self.unit_models(group, task, corpus, variant),
+                           "output": self.comparison_json(group, task, corpus, variant)}
+                          for group in self.pool_groups(pool)],
+            } | recipe
             for task in self.axes.tasks
         ]
 

@@ -1,6 +1,7 @@
 """Pre-registered predictions checked against a pooled table: each prediction is a list of checks, each check a set
 of rows of pooled.csv (tasks x datasets x steps, one quantity at one budget) and what every one of them must show (a
 stage, or an interval wholly above 0). A prediction holds when every row of every check does; a missing row fails it.
+The rows are those of one IFT recipe: the ift block's ("default"), or the variant the YAML names (`ift_variant`).
 
     python -m iftforget.analysis.predictions presets/confirmatory-predictions.yaml \
         results/confirmatory/analysis/pooled.csv
@@ -18,6 +19,8 @@ import pandas as pd
 import yaml
 
 from iftforget.analysis.intervals import above
+from iftforget.analysis.tables import with_variant
+from iftforget.paths import DEFAULT_VARIANT
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,12 @@ def _verdict(row: pd.DataFrame, check: dict[str, Any]) -> tuple[bool, str]:
     raise ValueError(f"a check needs stage, stage_not or above: 0, got {sorted(check)}")
 
 
-def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFrame,
-                      corpus: str | None = None) -> list[Outcome]:
-    """Each prediction's outcome on the pooled rows of the restoration corpus `corpus` (every row when None)."""
+def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFrame, corpus: str | None = None,
+                      ift_variant: str = DEFAULT_VARIANT) -> list[Outcome]:
+    """Each prediction's outcome on the pooled rows of the restoration corpus `corpus` (every corpus' when None) and
+    of the IFT recipe `ift_variant` (the ift block's unless named; a table without the column is the ift block's)."""
+    pooled = with_variant(pooled)
+    pooled = pooled[pooled["ift_variant"] == ift_variant]
     if corpus is not None:
         pooled = pooled[pooled["corpus"] == corpus]
     outcomes = []
@@ -77,11 +83,13 @@ def check_predictions(predictions: Sequence[dict[str, Any]], pooled: pd.DataFram
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("predictions", type=Path,
-                        help="YAML with the restoration `corpus` and a list `predictions` of {id, claim, checks}")
+                        help="YAML with the restoration `corpus`, optionally an IFT recipe `ift_variant` (the ift "
+                        "block's, default, unless named) and a list `predictions` of {id, claim, checks}")
     parser.add_argument("pooled", type=Path, help="the analysis' pooled.csv")
     args = parser.parse_args()
     spec = yaml.safe_load(args.predictions.read_text())
-    for outcome in check_predictions(spec["predictions"], pd.read_csv(args.pooled), spec.get("corpus")):
+    for outcome in check_predictions(spec["predictions"], pd.read_csv(args.pooled), spec.get("corpus"),
+                                     spec.get("ift_variant", DEFAULT_VARIANT)):
         print(f"{outcome.prediction}. {outcome.claim}: {'held' if outcome.held else 'FAILED'}")
         print("\n".join(f"   {line}" for line in outcome.evidence))
 

@@ -1,6 +1,8 @@
 """The analysis' files: one JSON per comparison (a unit's rows of the tidy table) and one per pooled comparison,
 the two tidy tables (forgetting.csv per unit, pooled.csv across units), and their HTML pages for the report. Every
-row names its restoration corpus (`corpus`): the main one, or an arm's (restore.arms)."""
+row names its restoration corpus (`corpus`): the main one, or an arm's (restore.arms), and its IFT recipe
+(`ift_variant`): a variant's (ift.variants), or DEFAULT_VARIANT for the ift block's, also in the rows of analysis JSONs
+written before the column."""
 
 from __future__ import annotations
 
@@ -18,16 +20,20 @@ from iftforget.analysis.decision import Decision
 from iftforget.analysis.forgetting import STAGES, AnalysisSettings
 from iftforget.analysis.pooled import PooledResult, UnitResult, analyze_pooled
 from iftforget.io import atomic_path, write_json_atomic
+from iftforget.paths import DEFAULT_VARIANT
 
-ANALYSIS_FORMAT_VERSION = 5  # 5: the corpus of every comparison and row
+# 5: the corpus of every comparison and row (and, since, its IFT recipe; a JSON without it is the ift block's)
+ANALYSIS_FORMAT_VERSION = 5
 ROW_COLUMNS = ["step", "budget", "quantity", "estimate", "ci_low", "ci_high", "significant", "stage", "ci_level"]
 # `parameters`: the base model's parameter count, as lm-eval counted it when it evaluated the base (pooled: the mean
 # over the units, whose vocabularies may differ, rounded); empty where the base's eval JSONs predate the count.
-UNIT_COLUMNS = ["base_model", "parameters", "dataset", "corpus", "replicate", "seed", "task", "metric",
+# `ift_variant`: the IFT recipe, DEFAULT_VARIANT ("default") for the ift block's own.
+UNIT_COLUMNS = ["base_model", "parameters", "dataset", "ift_variant", "corpus", "replicate", "seed", "task", "metric",
                 "higher_is_better", *ROW_COLUMNS, "margin", "n_items", "n_resamples", "confidence", "interval_method"]
 STAGE_COUNT_COLUMNS = [f"n_{stage.replace(' ', '_')}" for stage in STAGES]
-POOLED_COLUMNS = ["base_model", "parameters", "dataset", "corpus", "task", "metric", "higher_is_better", *ROW_COLUMNS,
-                  "margin", "n_units", *STAGE_COUNT_COLUMNS, "n_resamples", "confidence", "interval_method"]
+POOLED_COLUMNS = ["base_model", "parameters", "dataset", "ift_variant", "corpus", "task", "metric", "higher_is_better",
+                  *ROW_COLUMNS, "margin", "n_units", *STAGE_COUNT_COLUMNS, "n_resamples", "confidence",
+                  "interval_method"]
 TABLE_PAGE = Path(__file__).with_name("table_page.html")
 
 
@@ -44,7 +50,8 @@ def _plain(value: Any) -> Any:
 
 def _common(key: ComparisonKey, metric: str, higher_is_better: bool, margin: float | None,
             settings: AnalysisSettings, decision: Decision) -> dict[str, Any]:
-    return {"base_model": key.base_model, "dataset": key.dataset, "corpus": key.corpus, "task": key.task,
+    return {"base_model": key.base_model, "dataset": key.dataset, "ift_variant": key.ift_variant,
+            "corpus": key.corpus, "task": key.task,
             "metric": metric, "higher_is_better": higher_is_better, "margin": margin,
             "n_resamples": settings.bootstrap_resamples, "confidence": settings.confidence,
             "interval_method": decision.method}
@@ -96,7 +103,8 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
         rows.append({name: _plain((common | stage_counts | row).get(name)) for name in POOLED_COLUMNS})
     return {
         "format_version": ANALYSIS_FORMAT_VERSION,
-        "comparison": {"base_model": key.base_model, "dataset": key.dataset, "corpus": key.corpus, "task": key.task},
+        "comparison": {"base_model": key.base_model, "dataset": key.dataset, "ift_variant": key.ift_variant,
+                       "corpus": key.corpus, "task": key.task},
         "settings": asdict(settings),
         "margin": margin,
         "steps": pooled.steps,
@@ -110,20 +118,21 @@ def pooled_json(key: ComparisonKey, pooled: PooledResult, margin: float | None,
 
 
 def analyze_task(entry: Mapping[str, Any], settings: AnalysisSettings) -> PooledResult:
-    """One task of one (base model, dataset) on one restoration corpus, from a plan entry
-    (AnalysisPlan.analysis_plan): load every unit's eval JSONs, decide per unit and pooled, and write the unit JSONs
-    and the pooled JSON."""
+    """One task of one (base model, dataset) on one restoration corpus with one IFT recipe, from a plan entry
+    (AnalysisPlan.analysis_plan, which names no recipe for the ift block's): load every unit's eval JSONs, decide per
+    unit and pooled, and write the unit JSONs and the pooled JSON."""
     loaded = []
+    variant = entry.get("ift_variant", DEFAULT_VARIANT)
     for unit in entry["units"]:
         key = ComparisonKey(entry["base_model"], entry["dataset"], unit["replicate"], unit["seed"], entry["task"],
-                            entry["corpus"])
+                            entry["corpus"], variant)
         files = {(m["kind"], m["step"], m["budget"]): m["path"] for m in unit["models"]}
         loaded.append((key, files, load_comparison(key, files, entry["budget"])))
     pooled = analyze_pooled([(key.replicate, key.seed, data) for key, _, data in loaded], entry["margin"], settings)
     for (key, files, data), unit, plan in zip(loaded, pooled.units, entry["units"], strict=True):
         write_json_atomic(plan["output"], unit_json(key, unit, pooled, entry["margin"], settings, files,
                                                     data.parameters))
-    pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"], entry["corpus"])
+    pool_key = ComparisonKey(entry["base_model"], entry["dataset"], -1, -1, entry["task"], entry["corpus"], variant)
     counts = [data.parameters for _, _, data in loaded]
     mean = None if None in counts else round(float(np.mean(counts)))
     write_json_atomic(entry["output"], pooled_json(pool_key, pooled, entry["margin"], settings, mean))
@@ -145,9 +154,16 @@ def read_analysis(path: str | Path) -> dict[str, Any]:
 
 def tidy_table(paths: Sequence[str | Path], columns: list[str] = UNIT_COLUMNS) -> pd.DataFrame:
     """The rows of every analysis JSON (comparison JSONs for UNIT_COLUMNS, pooled JSONs for POOLED_COLUMNS)."""
-    table = pd.DataFrame([row for path in paths for row in read_analysis(path)["rows"]], columns=columns)
+    table = with_variant(pd.DataFrame([row for path in paths for row in read_analysis(path)["rows"]], columns=columns))
     integers = {name: "Int64" for name in ("replicate", "seed", "step", "budget", "parameters") if name in columns}
     return table.astype(integers | {"n_resamples": "int64"})
+
+
+def with_variant(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of analysis rows with its ift_variant column filled: rows written before the column (and tables read
+    from such rows, e.g. a forgetting.csv of an earlier run) are the ift block's recipe, DEFAULT_VARIANT."""
+    return table.assign(ift_variant=table["ift_variant"].astype(object).fillna(DEFAULT_VARIANT)
+                        if "ift_variant" in table else DEFAULT_VARIANT)
 
 
 def write_table(paths: Sequence[str | Path], columns: list[str], output: str | Path, html: str | Path) -> pd.DataFrame:

@@ -2,8 +2,9 @@
 the defaults filled in), then, one topic at a time, what the schema cannot express (each error names the key and
 what is allowed), and the base models themselves (iftforget.preflight). The checks of each topic live in its module:
 the grid's steps, budgets and retention (`iftforget.config.schedule`), the sources of models, datasets and corpora
-(`iftforget.config.sources`), the tasks (`iftforget.config.tasks`); the results folder, the world block, the chat
-template and the training devices are checked here. Also config files layered as `snakemake --configfile A B` does.
+(`iftforget.config.sources`), the IFT recipes (`iftforget.config.variants`), the tasks (`iftforget.config.tasks`);
+the results folder, the world block, the chat template and the training devices are checked here. Also config files
+layered as `snakemake --configfile A B` does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from iftforget.config.schedule import check_retention, check_schedule
 from iftforget.config.sources import check_restore_arms, check_restore_corpus_is_not_probed, check_sources
 from iftforget.config.tasks import check_world_tasks
+from iftforget.config.variants import check_ift_variants
 from iftforget.preflight import PreflightError, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, validate_schema
 from iftforget.tasks import WORKFLOW_DIR
@@ -52,6 +54,7 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     _check_world(config["world"])
     check_restore_arms(config)
     check_sources(config)
+    check_ift_variants(config)
     template = _chat_template(config["ift"]["chat_template"])
     check_world_tasks(config["eval"]["tasks"])
     _check_training_devices(config)

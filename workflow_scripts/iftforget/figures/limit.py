@@ -12,6 +12,7 @@ from matplotlib import pyplot as plt
 
 from iftforget.analysis.limit import FAMILIES, CurveFit
 from iftforget.figures.style import COLUMN_WIDTH, save, use_style
+from iftforget.paths import DEFAULT_VARIANT
 
 FAMILY_STYLES = {"exponential": ("#1b9e77", "-"), "power": ("#7570b3", "--")}
 LIMIT_AT = 4  # the limit is drawn at this many times the largest budget, on the log axis
@@ -52,15 +53,19 @@ def _panel(ax: plt.Axes, units: pd.DataFrame, limits: pd.DataFrame, task: str, s
 
 
 def plot_limit(units: pd.DataFrame, limits: pd.DataFrame, base_model: str, dataset: str, corpus: str,
-               cases: Sequence[tuple[str, int]], paths: Sequence[str]) -> None:
-    """One panel per (task, step) of `cases` for one (base model, dataset) restored on `corpus`."""
+               cases: Sequence[tuple[str, int]], paths: Sequence[str], variant: str = DEFAULT_VARIANT) -> None:
+    """One panel per (task, step) of `cases` for one (base model, dataset) with IFT recipe `variant` restored on
+    `corpus` (`units` and `limits` with their ift_variant column)."""
     use_style()
-    units = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["corpus"] == corpus)]
+    units = units[(units["base_model"] == base_model) & (units["dataset"] == dataset) & (units["corpus"] == corpus)
+                  & (units["ift_variant"] == variant)]
     limits = limits[(limits["base_model"] == base_model) & (limits["dataset"] == dataset)
-                    & (limits["corpus"] == corpus)]
+                    & (limits["corpus"] == corpus) & (limits["ift_variant"] == variant)]
     figure, axes = plt.subplots(1, len(cases), figsize=(COLUMN_WIDTH * len(cases), 3.0), squeeze=False,
                                 layout="constrained")
     for ax, (task, step) in zip(axes[0], cases, strict=True):
         _panel(ax, units, limits, task, step)
-    figure.suptitle(f"The residual's limit under restoration on {corpus}: {base_model} + {dataset}", fontsize="small")
+    recipe = "" if variant == DEFAULT_VARIANT else f" ({variant})"
+    figure.suptitle(f"The residual's limit under restoration on {corpus}: {base_model} + {dataset}{recipe}",
+                    fontsize="small")
     save(figure, paths)

@@ -1,5 +1,6 @@
-"""The axes of the grid and the models they span: base models x IFT datasets x replicates x seeds x steps, each IFT
-checkpoint restored at its budgets on its restoration corpora, and the control at each budget: what the workflow
+"""The axes of the grid and the models they span: base models x IFT datasets x IFT recipes x replicates x seeds x
+steps, each IFT checkpoint restored at its budgets on its restoration corpora, and the control at each budget (shared
+by every recipe): what the workflow
 trains and evaluates, as `ModelRef`s (their paths are `iftforget.paths`'). Also what a job's wildcards say it trains
 from: the step an IFT segment resumes, the model a restoration starts from.
 
@@ -12,7 +13,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from iftforget.paths import ModelRef, built_kind
+from iftforget.paths import DEFAULT_VARIANT, ModelRef, built_kind, wildcard_variant
 
 Group = tuple[str, str, int, int]  # (base model, dataset, replicate, seed): the models of one IFT run
 
@@ -38,6 +39,17 @@ class Axes:
         # Further restoration corpora, each restoring the IFT@k of its datasets at the budgets the main corpus
         # restores them at, and the control at each of those budgets.
         self.arms = {arm["name"]: arm for arm in restore["arms"]}
+        # Further IFT recipes (ift.variants), each a run of its own beside the ift block's, of the base models and
+        # datasets it names (every one when it names none), restored like the ift block's run.
+        self.variants = {variant["name"]: variant for variant in config["ift"]["variants"]}
+
+    # --- the IFT recipes -----------------------------------------------------------------------------------------
+    def recipes(self, base: str, dataset: str) -> list[str]:
+        """The IFT recipes of the runs of `base` on `dataset`: the ift block's (DEFAULT_VARIANT) first, then each
+        variant that applies to them, in the config's order."""
+        return [DEFAULT_VARIANT, *(name for name, variant in self.variants.items()
+                                   if base in (variant["base_models"] or [base])
+                                   and dataset in (variant["datasets"] or [dataset]))]
 
     # --- the restoration corpora ------------------------------------------------------------------------------
     def corpora(self) -> list[str]:
@@ -81,18 +93,20 @@ class Axes:
         return ModelRef("control", base, replicate=replicate, seed=seed, corpus=corpus or self.corpus,
                         budget=self.budget if budget is None else budget)
 
-    def ift(self, base: str, dataset: str, replicate: int, seed: int, step: int) -> ModelRef:
-        return ModelRef("ift", base, replicate=replicate, dataset=dataset, seed=seed, step=step)
+    def ift(self, base: str, dataset: str, replicate: int, seed: int, step: int,
+            variant: str = DEFAULT_VARIANT) -> ModelRef:
+        return ModelRef("ift", base, replicate=replicate, dataset=dataset, seed=seed, step=step, variant=variant)
 
-    def restored(self, base: str, dataset: str, replicate: int, seed: int, step: int,
-                 budget: int | None = None, corpus: str | None = None) -> ModelRef:
+    def restored(self, base: str, dataset: str, replicate: int, seed: int, step: int, budget: int | None = None,
+                 corpus: str | None = None, variant: str = DEFAULT_VARIANT) -> ModelRef:
         return ModelRef("restored", base, replicate=replicate, dataset=dataset, seed=seed, step=step,
-                        corpus=corpus or self.corpus, budget=self.budget if budget is None else budget)
+                        corpus=corpus or self.corpus, budget=self.budget if budget is None else budget,
+                        variant=variant)
 
     def models(self) -> list[ModelRef]:
         """Every model evaluated: per base model and replicate the base, and per seed the control at every budget
-        of each corpus and, per dataset and step, IFT@k and restored@k at each of its budgets on each of its
-        corpora."""
+        of each corpus and, per dataset, IFT recipe and step, IFT@k and restored@k at each of its budgets on each of
+        its corpora (the ift block's recipe first)."""
         refs: list[ModelRef] = []
         for base in self.base_models:
             for replicate in self.replicates:
@@ -101,11 +115,12 @@ class Axes:
                     refs += [self.control(base, replicate, seed, budget, corpus)
                              for corpus in self.corpora() for budget in self.budgets(corpus)]
                     for dataset in self.datasets:
-                        for step in self.steps:
-                            refs.append(self.ift(base, dataset, replicate, seed, step))
-                            refs += [self.restored(base, dataset, replicate, seed, step, budget, corpus)
-                                     for corpus in self.dataset_corpora(dataset)
-                                     for budget in self.step_budgets(step, dataset)]
+                        for variant in self.recipes(base, dataset):
+                            for step in self.steps:
+                                refs.append(self.ift(base, dataset, replicate, seed, step, variant))
+                                refs += [self.restored(base, dataset, replicate, seed, step, budget, corpus, variant)
+                                         for corpus in self.dataset_corpora(dataset)
+                                         for budget in self.step_budgets(step, dataset)]
         return refs
 
     @functools.cached_property
@@ -120,7 +135,8 @@ class Axes:
             raise ValueError(f"{model_path!r} is not the path of a model of this config's grid") from None
 
     def groups(self) -> list[Group]:
-        """(base model, dataset, replicate, seed) of every IFT run; the analysis compares the models of each."""
+        """(base model, dataset, replicate, seed) of every IFT run of the ift block's recipe; the analysis compares
+        the models of each (a variant's runs are the same groups, of the recipes that `recipes` gives)."""
         return [(m, d, r, s) for m in self.base_models for d in self.datasets for r in self.replicates
                 for s in self.seeds]
 
@@ -128,16 +144,18 @@ class Axes:
         """The (replicate, seed) runs that the pooled analysis of a (base model, dataset) resamples."""
         return [(r, s) for r in self.replicates for s in self.seeds]
 
-    def group_models(self, group: Group, budget: int | None = None, corpus: str | None = None) -> list[ModelRef]:
-        """The models of one group at one restoration budget on one corpus (the main one when None), in the
-        analysis' order: base, control, then IFT@k and restored@k per step (the steps restored at that budget)."""
+    def group_models(self, group: Group, budget: int | None = None, corpus: str | None = None,
+                     variant: str = DEFAULT_VARIANT) -> list[ModelRef]:
+        """The models of one group at one restoration budget on one corpus (the main one when None), with one IFT
+        recipe, in the analysis' order: base, control, then IFT@k and restored@k per step (the steps restored at
+        that budget)."""
         base, dataset, replicate, seed = group
         budget = self.budget if budget is None else budget
         models = [self.base(base, replicate), self.control(base, replicate, seed, budget, corpus)]
         for step in self.steps:
             if budget in self.step_budgets(step, dataset):
-                models += [self.ift(base, dataset, replicate, seed, step),
-                           self.restored(base, dataset, replicate, seed, step, budget, corpus)]
+                models += [self.ift(base, dataset, replicate, seed, step, variant),
+                           self.restored(base, dataset, replicate, seed, step, budget, corpus, variant)]
         return models
 
     # --- what a training job starts from ---------------------------------------------------------------------
@@ -149,10 +167,10 @@ class Axes:
         return self.steps[index - 1] if index > 0 else 0
 
     def restoration_start(self, wildcards: Mapping[str, str]) -> ModelRef:
-        """The model a restoration job trains, from its wildcards: IFT@k for restored@k, the base for the control
-        (which of the two the job builds is `iftforget.paths.built_kind`'s call)."""
+        """The model a restoration job trains, from its wildcards: IFT@k of the recipe they name for restored@k, the
+        base for the control (which of the two the job builds is `iftforget.paths.built_kind`'s call)."""
         replicate = int(wildcards["replicate"])
         if built_kind("restore", wildcards) == "control":
             return self.base(wildcards["model"], replicate)
         return self.ift(wildcards["model"], wildcards["dataset"], replicate, int(wildcards["seed"]),
-                        int(wildcards["step"]))
+                        int(wildcards["step"]), wildcard_variant(wildcards))

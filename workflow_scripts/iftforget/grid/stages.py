@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from iftforget.grid.axes import Axes
+from iftforget.paths import DEFAULT_VARIANT
 
 # The keys a training stage's block (pretrain, ift, restore) sets for itself; everything else comes from `training`.
 STAGE_KEYS = (
@@ -29,6 +30,9 @@ EVAL_RESULT_KEYS = ("num_fewshot", "dtype", "bootstrap_iters", "seed", "include_
 # keeps the block's), besides its architecture `model`, merged key by key over pretrain.model.
 OWN_PRETRAIN_KEYS = ("steps", "learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio",
                      "weight_decay")
+# The keys of the ift block that an IFT variant (ift.variants[].<key>, null keeps the block's) sets for its own run.
+VARIANT_KEYS = ("learning_rate", "batch_size", "gradient_accumulation_steps", "schedule", "warmup_ratio",
+                "weight_decay")
 # Schedules whose learning rate at a step does not depend on the run's length (with no warmup).
 LENGTH_FREE_SCHEDULES = ("constant", "constant_with_warmup")
 # Replicate r trains with seed s + REPLICATE_SEED_STRIDE * r, so that no two (replicate, seed) runs share a seed.
@@ -41,6 +45,12 @@ def own_pretrain_block(pretrain: dict[str, Any], entry: dict[str, Any]) -> dict[
     own = {key: entry[key] for key in OWN_PRETRAIN_KEYS if entry.get(key) is not None}
     shape = {key: value for key, value in (entry.get("model") or {}).items() if value is not None}
     return pretrain | own | {"model": pretrain["model"] | shape}
+
+
+def variant_ift_block(ift: dict[str, Any], variant: dict[str, Any] | None) -> dict[str, Any]:
+    """The ift block of one IFT recipe: a variant's own non-null VARIANT_KEYS over the block (the block itself for
+    the ift block's recipe, None)."""
+    return ift | {key: variant[key] for key in VARIANT_KEYS if variant and variant.get(key) is not None}
 
 
 def split_settings(block: dict[str, Any], result_keys: tuple[str, ...]) -> tuple[dict, dict]:
@@ -61,20 +71,30 @@ class Stages:
         """The pre-training settings of a base model pre-trained here (own_pretrain_block)."""
         return own_pretrain_block(self.config["pretrain"], self.axes.base_models[base])
 
-    def stage_block(self, stage: str, base: str | None = None) -> dict[str, Any]:
+    def ift_block(self, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
+        """The ift block of an IFT recipe: the block itself, or a variant's own keys over it (variant_ift_block)."""
+        return variant_ift_block(self.config["ift"], self.axes.variants.get(variant))
+
+    def stage_block(self, stage: str, base: str | None = None, variant: str = DEFAULT_VARIANT) -> dict[str, Any]:
         """A training stage's settings: the shared `training` block overridden by the stage's own STAGE_KEYS (a
         stage's `threads` left at null inherits the shared value). The grid itself (steps) is not part of it. For
-        pre-training, `base` names the base model, whose own keys replace the block's (pretrain_block)."""
-        block = self.pretrain_block(base) if stage == "pretrain" and base is not None else self.config[stage]
+        pre-training, `base` names the base model, whose own keys replace the block's (pretrain_block); for IFT,
+        `variant` names the recipe, whose own keys replace the block's (ift_block)."""
+        if stage == "pretrain" and base is not None:
+            block = self.pretrain_block(base)
+        else:
+            block = self.ift_block(variant) if stage == "ift" else self.config[stage]
         return self.config["training"] | {key: block[key] for key in STAGE_KEYS if block[key] is not None}
 
     def stage_threads(self, stage: str) -> int:
         return self.stage_block(stage)["threads"]
 
-    def stage_settings(self, stage: str, base: str | None = None) -> tuple[dict, dict]:
-        """(what changes a training stage's result, what only changes how its jobs run) of base model `base`'s jobs;
-        a result key at its UNTRACKED_AT value goes with the second, so that adding the key reran no finished job."""
-        result, run = split_settings(self.stage_block(stage, base), STAGE_RESULT_KEYS)
+    def stage_settings(self, stage: str, base: str | None = None,
+                       variant: str = DEFAULT_VARIANT) -> tuple[dict, dict]:
+        """(what changes a training stage's result, what only changes how its jobs run) of base model `base`'s jobs
+        (of IFT recipe `variant`'s, for IFT); a result key at its UNTRACKED_AT value goes with the second, so that
+        adding the key reran no finished job."""
+        result, run = split_settings(self.stage_block(stage, base, variant), STAGE_RESULT_KEYS)
         for key, value in UNTRACKED_AT.items():
             if result.get(key) == value:
                 run[key] = result.pop(key)
@@ -84,11 +104,11 @@ class Stages:
         """(what changes an eval result, what only changes how the eval job runs) of the eval block."""
         return split_settings(self.config["eval"], EVAL_RESULT_KEYS)
 
-    def schedule_length(self, step: int) -> int:
-        """The learning-rate schedule's length for the IFT segment that stops at `step`: the whole run's
-        (ift.total_steps) when the schedule depends on it, else the segment's own stop step, so that raising
-        ift.total_steps to append a step leaves the earlier segments as they are."""
-        ift = self.config["ift"]
+    def schedule_length(self, step: int, variant: str = DEFAULT_VARIANT) -> int:
+        """The learning-rate schedule's length for the IFT segment that stops at `step` (of IFT recipe `variant`):
+        the whole run's (ift.total_steps) when the schedule depends on it, else the segment's own stop step, so that
+        raising ift.total_steps to append a step leaves the earlier segments as they are."""
+        ift = self.ift_block(variant)
         if ift["schedule"] in LENGTH_FREE_SCHEDULES and ift["warmup_ratio"] == 0:
             return step
         return ift["total_steps"]
@@ -103,5 +123,6 @@ class Stages:
 
     @staticmethod
     def run_seed(replicate: int, seed: int) -> int:
-        """The training seed (data order, dropout) of IFT and restoration in one (replicate, seed) run."""
+        """The training seed (data order, dropout) of IFT and restoration in one (replicate, seed) run: the same for
+        every IFT recipe, so that the recipes are compared on paired runs."""
         return seed + REPLICATE_SEED_STRIDE * replicate
