@@ -65,3 +65,14 @@ def test_rows_of_an_ift_variant_are_read_only_when_the_predictions_name_it():
     outcomes = check_predictions(PREDICTIONS, both, SPEC["corpus"], "lr1e-4-cosine")
     assert {outcome.prediction: outcome.held for outcome in outcomes} == {"1": False, "2": True, "3": True, "4": True,
                                                                          "5": True}
+
+
+def test_the_outcome_reported_for_the_confirmatory_run_is_the_checkers_on_its_committed_table():
+    """docs/confirmatory-results.md and the README report predictions 1 and 3 failed and 2, 4, 5 held: the checker's
+    verdict on figures/confirmatory/pooled.csv, which tests/test_study_cache.py redraws from the run's eval JSONs."""
+    confirmatory = pd.read_csv(REPO / "figures" / "confirmatory" / "pooled.csv")
+    assert held(confirmatory) == {"1": False, "2": True, "3": False, "4": True, "5": True}
+    failed = [line for outcome in check_predictions(PREDICTIONS, confirmatory, SPEC["corpus"])
+              for line in outcome.evidence if line.startswith("FAIL")]
+    assert failed == ["FAIL world_completion format-only k=16 residual: pseudo (residual 0.024 [0.014, 0.034])",
+                      "FAIL world_completion format-only k=64 residual: undecided (residual 0.078 [0.048, 0.108])"]

@@ -1,6 +1,6 @@
 """The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
 restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
-figures/study-long-restore/): a reader who clones the repository redraws each run's tables, figures and report from
+figures/study-long-restore/; the confirmatory study in figures/confirmatory/): a reader who clones the repository redraws each run's tables, figures and report from
 the committed eval JSONs, with no model and no training or evaluation job, and gets the tables that are committed
 (the README's headline is read from them)."""
 
@@ -26,6 +26,8 @@ CACHES = {
                     [*STUDY_CONFIG, REPO / "presets" / "study-early.yaml"]),
     "study-long-restore": (REPO / "figures" / "study-long-restore", REPO / "figures" / "study" / "evals.tar.xz",
                            [*STUDY_CONFIG, REPO / "presets" / "study-long-restore.yaml"]),
+    "confirmatory": (REPO / "figures" / "confirmatory", REPO / "figures" / "confirmatory" / "evals.tar.xz",
+                     [REPO / "config.yaml", REPO / "presets" / "confirmatory.yaml"]),
 }
 
 
