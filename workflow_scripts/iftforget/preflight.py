@@ -1,6 +1,8 @@
 """Checks of the base models and of the model-loading settings before any job: what would otherwise stop a job
 hours into a run (a sequence longer than the model's positions, a chat template that cannot mask the assistant's
 tokens, no padding token, an attention kernel that is not installed). Every error names the model and the key.
+`check_attention` reads no file and runs with the config check, when the workflow is read; `check_models` reads the
+base models' files and runs when a run starts, before its first job (iftforget.config.check_data).
 
 Base models pre-trained here are checked by the config check itself (their shape is the config's: pretrain.model
 with the entry's own base_models[].model keys over it). An external base model is read from its local folder, or
@@ -99,8 +101,8 @@ def check_base_model(index: int, model: dict[str, Any], config: dict[str, Any], 
 
 
 def check_models(config: dict[str, Any], template_file: Path) -> list[str]:
-    """Every check of this module on a validated config; returns notes, raises PreflightError on the first error."""
-    check_attention(config["training"])
+    """The checks of the external base models of a validated config; returns notes, raises PreflightError on the
+    first error."""
     notes = []
     for index, model in enumerate(config["base_models"]):
         if model["source"] != PRETRAIN_SOURCE:
