@@ -219,8 +219,16 @@ def probed_corpus(folder: Path, world_block: dict) -> dict:
     return {"restore_corpus.source": str(corpus)}
 
 
+def folder_without_a_model(folder: Path, world_block: dict) -> dict:
+    """A local base model folder that holds no model (an empty folder)."""
+    model = folder / "model"
+    model.mkdir()
+    return {"base_models": [{"name": "m", "source": str(model)}]}
+
+
 BAD_DATA = [
     (probed_corpus, "restore_corpus.source", "'world' (biographies of P_hold)"),
+    (folder_without_a_model, "base_models[0] (m: ", "a folder written by save_pretrained"),
 ]
 
 
