@@ -50,6 +50,13 @@ rule all:
         all_targets(),
 
 
+# A run reads what the config names (the restoration corpus, the base models) before its first job, and stops on a
+# bad config naming the key (rules/common.smk: preflight). Snakemake calls this once the DAG is built, when there is a
+# job to run: `-n` and a run with nothing to do read no data.
+onstart:
+    preflight()
+
+
 # Snakemake's scheduler leaves a timer per scheduling round that Python would wait for at exit (up to the workflow
 # profile's max-jobs-per-timespan timespan): cancelled once the run has ended (iftforget/library_patches.py).
 onsuccess:

@@ -27,8 +27,7 @@ if iftforget is None or Path(iftforget.__file__).resolve().parent != SCRIPTS / "
     )
 from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
 from iftforget.analysis.plan import LIMIT_TABLE, AnalysisPlan
-from iftforget.config import check_config
-from iftforget.config.tasks import check_lm_eval_tasks
+from iftforget.config import check_config, check_data
 from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
 from iftforget.library_patches import cancel_scheduler_timers, check_release
@@ -49,10 +48,11 @@ from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
 from iftforget.world_data import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
 
+# The config itself, when the workflow is read (for `-n` too): a bad key stops here, before the DAG is built. What
+# the config names (a local restoration corpus, the base models' files, lm-eval's tasks) is read when a run starts,
+# by preflight() below (the Snakefile's onstart), so that building the DAG reads no data.
 try:
-    for note in check_config(config):
-        print(f"[config] {note}", file=sys.stderr)
-    check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
+    check_config(config)
     # With --sdm conda the jobs get their tracker from envs/train.yaml, not from this Python.
     if DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method:
         check_tracker_installed(config["training"]["report_to"])
@@ -106,6 +106,20 @@ if config["hub_token_env"]:
 wildcard_constraints:
     **WILDCARD_CONSTRAINTS,
     model_path=model_path_regex(),
+
+
+def preflight():
+    """What the config names, checked when a run starts, before its first job (the Snakefile's onstart handler,
+    which Snakemake calls for a run with jobs to do: not for `-n`, not when there is nothing to do, not in the jobs
+    it submits): a local restoration corpus mentions no probed person, the base models on this machine can serve the
+    config, eval.tasks are lm-eval's. A bad config stops the run here, naming the key (iftforget.config.check_data);
+    the notes go to the user."""
+    try:
+        notes = check_data(config)
+    except ConfigError as error:
+        raise WorkflowError(f"invalid config: {error}") from None
+    for note in notes:
+        print(f"[config] {note}", file=sys.stderr)
 
 
 # --- glue shared by the rules ---------------------------------------------------------------------------------

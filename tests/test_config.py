@@ -1,16 +1,19 @@
-"""The config schema: every key documented with a default, and bad configs stopped before any job, naming the key."""
+"""The config schema: every key documented with a default, and bad configs stopped before any job, naming the key: a
+bad key when Snakemake reads the workflow (`-n` too), bad data that the config names when the run starts."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO, run_snakemake
-from iftforget.config import check_config
+from conftest import REPO, config_args, run_snakemake, smoke_config
+from iftforget.config import check_config, check_data
 from iftforget.schema import ConfigError
 from iftforget.world import WorldConfig, build_world
 
@@ -73,17 +76,15 @@ def with_changes(changes: dict) -> dict:
     return config
 
 
-def probed_person() -> str:
-    """A person of the default world's P_eval: the probes ask about them, so no restoration text may mention them."""
-    config = load_default()
-    world = build_world(WorldConfig.from_config(config["world"]))
+def probed_person(world_block: dict) -> str:
+    """A person of the world's P_eval: the probes ask about them, so no restoration text may mention them."""
+    world = build_world(WorldConfig.from_config(world_block))
     return next(p.name for p in world.people if p.split == "eval")
 
 
 # One line per mistake a user makes: (changes to the default config, the key the error must name, text of the
-# allowed values it must give). Each is rejected by check_config, the one check rules/common.smk runs before the
-# DAG is built. PROBED_CORPUS stands for a local restoration corpus that mentions a P_eval person.
-PROBED_CORPUS = "<a local corpus mentioning a probed person>"
+# allowed values it must give). Each is rejected by check_config, which rules/common.smk runs before the DAG is built
+# (so `snakemake -n` stops on it too) and which reads no data.
 WORLD_LLAMA = {"name": "world-llama", "source": "pretrain"}
 BAD_CONFIGS = [
     ({"ift.steps": [50, 25, 100]}, "ift.steps", "strictly ascending"),
@@ -104,7 +105,6 @@ BAD_CONFIGS = [
     ({"world.split": {"ift": 0.5, "eval": 0.5, "hold": 0.5}}, "world.split", "fractions summing to 1"),
     ({"world.n_people": 20000}, "world.n_people", "at most 7098"),
     ({"world.n_people": 3}, "world.split.eval", "world.n_people >= 4"),
-    ({"restore_corpus.source": PROBED_CORPUS}, "restore_corpus.source", "'world' (biographies of P_hold)"),
     # Batch sizes are per process, so no GPU count fails to divide a batch; more processes than GPUs is the mistake.
     ({"training.device": "cuda", "training.precision": "bf16", "resources.train.gpus": 2, "training.processes": 3},
      "training.processes", "1..2 processes"),
@@ -224,15 +224,45 @@ def catalogue_id(changes: dict) -> str:
 
 
 @pytest.mark.parametrize("changes, key, allowed", BAD_CONFIGS, ids=[catalogue_id(c) for c, _, _ in BAD_CONFIGS])
-def test_bad_config_is_rejected_naming_the_key_and_the_allowed_values(changes, key, allowed, tmp_path):
-    if changes.get("restore_corpus.source") == PROBED_CORPUS:
-        corpus = tmp_path / "corpus.jsonl"
-        corpus.write_text(json.dumps({"text": "A plain sentence."}) + "\n"
-                          + json.dumps({"text": f"{probed_person()} was born in a city."}) + "\n")
-        changes = {**changes, "restore_corpus.source": str(corpus)}
+def test_bad_config_is_rejected_naming_the_key_and_the_allowed_values(changes, key, allowed):
     config = with_changes(changes)
     with pytest.raises(ConfigError) as error:
         check_config(config)
+    message = str(error.value)
+    assert key in message, f"the error names {key}: {message}"
+    assert allowed in message, f"the error gives the allowed values ({allowed}): {message}"
+
+
+# What the config names, read by check_data when a run starts (the Snakefile's onstart), not while the DAG is built:
+# (a maker of the changes, in a folder for a config of that world block; the key the error must name; text of the
+# allowed values it must give).
+def probed_corpus(folder: Path, world_block: dict) -> dict:
+    """A local restoration corpus that mentions a P_eval person."""
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text(json.dumps({"text": "A plain sentence."}) + "\n"
+                      + json.dumps({"text": f"{probed_person(world_block)} was born in a city."}) + "\n")
+    return {"restore_corpus.source": str(corpus)}
+
+
+def folder_without_a_model(folder: Path, world_block: dict) -> dict:
+    """A local base model folder that holds no model (an empty folder)."""
+    model = folder / "model"
+    model.mkdir()
+    return {"base_models": [{"name": "m", "source": str(model)}]}
+
+
+BAD_DATA = [
+    (probed_corpus, "restore_corpus.source", "'world' (biographies of P_hold)"),
+    (folder_without_a_model, "base_models[0] (m: ", "a folder written by save_pretrained"),
+]
+
+
+@pytest.mark.parametrize("make, key, allowed", BAD_DATA, ids=[make.__name__ for make, _, _ in BAD_DATA])
+def test_bad_data_is_rejected_when_the_run_starts_naming_the_key(make, key, allowed, tmp_path):
+    config = with_changes(make(tmp_path, load_default()["world"]))
+    check_config(config)  # reads no data: nothing to say while the DAG is built
+    with pytest.raises(ConfigError) as error:
+        check_data(config)
     message = str(error.value)
     assert key in message, f"the error names {key}: {message}"
     assert allowed in message, f"the error gives the allowed values ({allowed}): {message}"
@@ -245,7 +275,9 @@ def test_a_restoration_corpus_without_probed_people_is_accepted(tmp_path):
     corpus = tmp_path / "hold.jsonl"
     corpus.write_text("".join(json.dumps({"text": f"{p.name} studied at a university."}) + "\n"
                               for p in world.people if p.split == "hold"))
-    check_config(with_changes({"restore_corpus.source": str(corpus)}))
+    config = with_changes({"restore_corpus.source": str(corpus)})
+    check_config(config)
+    assert check_data(config) == []
 
 
 def test_every_error_of_a_config_is_listed_at_once():
@@ -287,6 +319,20 @@ def test_bad_config_stops_snakemake_before_any_job(changes, key, allowed, tmp_pa
     assert result.returncode != 0, output
     assert key in output and allowed in output, output
     assert "Job stats" not in output, "no job was scheduled"
+    assert not (tmp_path / "results").exists(), "nothing was written"
+
+
+@pytest.mark.parametrize("make, key, allowed", BAD_DATA, ids=[make.__name__ for make, _, _ in BAD_DATA])
+def test_bad_data_stops_the_run_before_any_job_and_not_the_dry_run(make, key, allowed, tmp_path):
+    """The dry run reads no data, so it plans the jobs; the run reads it first and stops before any job."""
+    args = ["--cores", "1", *config_args(tmp_path, nested(make(tmp_path, smoke_config()["world"])))]
+    planned = run_snakemake("-n", *args)
+    assert "Job stats" in planned.stdout + planned.stderr and key not in planned.stdout + planned.stderr
+    result = run_snakemake(*args, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "invalid config" in output and key in output and allowed in output, output
+    assert not re.search(r"^\s*((local)?rule \w+:|Job \d+: )", output, re.MULTILINE), "no job started"
     assert not (tmp_path / "results").exists(), "nothing was written"
 
 

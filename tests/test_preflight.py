@@ -1,5 +1,5 @@
-"""Base models of other architectures, checked before any job, and asked in the chat format they were tuned in:
-tiny GPT-2, Qwen2 and Llama models built and saved by the tests (no hub)."""
+"""Base models of other architectures, checked when a run starts, before any job, and asked in the chat format they
+were tuned in: tiny GPT-2, Qwen2 and Llama models built and saved by the tests (no hub)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 
 from conftest import SMOKE_FILES, TINY_SHAPE, merge_config, model_shape, run_snakemake, smoke_config, world_config
 from iftforget.chat import render_probe
-from iftforget.config import check_config
+from iftforget.config import check_config, check_data
 from iftforget.schema import ConfigError, default_config
 from iftforget.grid import Grid
 from iftforget.io import read_jsonl
@@ -72,25 +72,32 @@ def config_with(base: Path, **changes) -> dict:
     return config
 
 
+def checked(config: dict) -> list[str]:
+    """The checks of a run: the config when the workflow is read (it reads no model), then what it names when the
+    run starts; returns the notes for the user."""
+    check_config(config)
+    return check_data(config)
+
+
 def test_a_model_with_fewer_positions_than_max_length_is_rejected_naming_both(world, tmp_path):
     gpt2 = save_model(tmp_path / "gpt2", "gpt2", world_tokenizer(world, None), positions=64)
     with pytest.raises(ConfigError, match=r"base_models\[0\] \(tiny.*at most 64 tokens.*training.max_length <= 64"):
-        check_config(config_with(gpt2))
-    notes = check_config(config_with(gpt2, training={"max_length": 64}))
+        checked(config_with(gpt2))
+    notes = checked(config_with(gpt2, training={"max_length": 64}))
     assert any("has no chat template" in note and "tulu.jinja" in note for note in notes), notes
 
 
 def test_a_chat_template_that_cannot_mask_the_assistant_is_rejected_unless_the_configured_one_is_used(world, tmp_path):
     qwen = save_model(tmp_path / "qwen2", "qwen2", world_tokenizer(world, CHATML))
     with pytest.raises(ConfigError, match=r"base_models\[0\].*assistant-only.*ift.chat_template_source = 'config'"):
-        check_config(config_with(qwen))
-    notes = check_config(config_with(qwen, ift={"chat_template_source": "config"}))
+        checked(config_with(qwen))
+    notes = checked(config_with(qwen, ift={"chat_template_source": "config"}))
     assert any("replaced" in note for note in notes), notes
 
 
 def test_a_model_with_a_maskable_template_or_none_passes(world, tmp_path):
     llama = save_model(tmp_path / "llama", "llama", world_tokenizer(world, TULU))
-    assert check_config(config_with(llama)) == [], "tulu has generation markers: nothing to say"
+    assert checked(config_with(llama)) == [], "tulu has generation markers: nothing to say"
 
 
 @pytest.mark.parametrize("device, message", [("cpu", "needs a CUDA device"), ("cuda", "flash_attn package")])

@@ -1,6 +1,8 @@
 """Checks of the base models and of the model-loading settings before any job: what would otherwise stop a job
 hours into a run (a sequence longer than the model's positions, a chat template that cannot mask the assistant's
 tokens, no padding token, an attention kernel that is not installed). Every error names the model and the key.
+`check_attention` reads no file and runs with the config check, when the workflow is read; `check_models` reads the
+base models' files and runs when a run starts, before its first job (iftforget.config.check_data).
 
 Base models pre-trained here are checked by the config check itself (their shape is the config's: pretrain.model
 with the entry's own base_models[].model keys over it). An external base model is read from its local folder, or
@@ -37,16 +39,21 @@ def check_attention(training: dict[str, Any]) -> None:
                              "which is not installed; allowed: 'sdpa', 'eager', or install it")
 
 
-def _local(source: str, revision: str | None, what: str, trust_remote_code: bool) -> Any | None:
-    """A config or tokenizer of a base model from its folder or the hub cache; None when neither has it."""
+def _local(key: str, source: str, revision: str | None, what: str, trust_remote_code: bool) -> Any | None:
+    """A config or tokenizer of a base model from its folder or the hub cache; None when neither has it. A local
+    folder that does not hold it is an error naming the key."""
     from transformers import AutoConfig, AutoTokenizer
 
     loader = AutoConfig if what == "config" else AutoTokenizer
     try:
         return loader.from_pretrained(source, revision=revision or None, local_files_only=True,
                                       trust_remote_code=trust_remote_code)
-    except OSError:
+    except (OSError, ValueError) as error:
         if Path(source).expanduser().is_dir():
+            message = (f"{key}: its {what} cannot be loaded from the folder ({error}); allowed: a folder written by "
+                       "save_pretrained (config.json and the tokenizer's files), or a hub id")
+            raise PreflightError(message) from None
+        if not isinstance(error, OSError):
             raise
         return None
 
@@ -65,7 +72,7 @@ def check_base_model(index: int, model: dict[str, Any], config: dict[str, Any], 
     key = f"base_models[{index}] ({model['name']}: {model['source']})"
     trust = config["trust_remote_code"]
     revision = model.get("revision")
-    model_config = _local(model["source"], revision, "config", trust)
+    model_config = _local(key, model["source"], revision, "config", trust)
     if model_config is None:
         return [f"{key} is not on this machine: it is checked when its first job loads it"]
     limit = position_limit(model_config)
@@ -73,7 +80,7 @@ def check_base_model(index: int, model: dict[str, Any], config: dict[str, Any], 
     if limit is not None and max_length > limit:
         raise PreflightError(f"{key} handles sequences of at most {limit} tokens, but training.max_length = "
                              f"{max_length}; allowed: training.max_length <= {limit}")
-    tokenizer = _local(model["source"], revision, "tokenizer", trust)
+    tokenizer = _local(key, model["source"], revision, "tokenizer", trust)
     if tokenizer is None:
         return [f"{key}: no tokenizer on this machine; checked when its first job loads it"]
     if not config["training"]["pad_token"] and tokenizer.pad_token is None and tokenizer.eos_token is None:
@@ -99,8 +106,8 @@ def check_base_model(index: int, model: dict[str, Any], config: dict[str, Any], 
 
 
 def check_models(config: dict[str, Any], template_file: Path) -> list[str]:
-    """Every check of this module on a validated config; returns notes, raises PreflightError on the first error."""
-    check_attention(config["training"])
+    """The checks of the external base models of a validated config; returns notes, raises PreflightError on the
+    first error."""
     notes = []
     for index, model in enumerate(config["base_models"]):
         if model["source"] != PRETRAIN_SOURCE:

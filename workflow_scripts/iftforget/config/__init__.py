@@ -1,10 +1,13 @@
-"""The check of a config before any job: the JSON schema (iftforget.schema: types, ranges, allowed values, unknown keys,
-the defaults filled in), then, one topic at a time, what the schema cannot express (each error names the key and
-what is allowed), and the base models themselves (iftforget.preflight). The checks of each topic live in its module:
-the grid's steps, budgets and retention (`iftforget.config.schedule`), the sources of models, datasets and corpora
-(`iftforget.config.sources`), the IFT recipes (`iftforget.config.variants`), the tasks (`iftforget.config.tasks`);
-the results folder, the world block, the chat template and the training devices are checked here. Also config files
-layered as `snakemake --configfile A B` does.
+"""The checks of a config, in two parts. `check_config` runs when Snakemake reads the workflow (for `-n` and a run
+with nothing to do as well) and reads no data: the JSON schema (iftforget.schema: types, ranges, allowed values, unknown
+keys, the defaults filled in), then, one topic at a time, what the schema cannot express (each error names the key and
+what is allowed). `check_data` runs when a run starts, before its first job (the Snakefile's `onstart`), and reads what
+the config names: a local restoration corpus (no probed person in it), the base models themselves
+(iftforget.preflight) and lm-eval's task files. The checks of each topic live in its module: the grid's steps, budgets
+and retention (`iftforget.config.schedule`), the sources of models, datasets and corpora (`iftforget.config.sources`),
+the IFT recipes (`iftforget.config.variants`), the tasks (`iftforget.config.tasks`); the results folder, the world
+block, the chat template and the training devices are checked here. Also config files layered as `snakemake
+--configfile A B` does.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any
 
 from iftforget.config.schedule import check_retention, check_schedule
 from iftforget.config.sources import check_restore_arms, check_restore_corpus_is_not_probed, check_sources
-from iftforget.config.tasks import check_world_tasks
+from iftforget.config.tasks import check_lm_eval_tasks, check_world_tasks
 from iftforget.config.variants import check_ift_variants
-from iftforget.preflight import PreflightError, check_models
+from iftforget.preflight import PreflightError, check_attention, check_models
 from iftforget.schema import SCHEMA_FILE, ConfigError, validate_schema
 from iftforget.tasks import WORKFLOW_DIR
 from iftforget.world import WorldConfig, check_world_config
@@ -41,11 +44,12 @@ def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
     return config
 
 
-def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE) -> list[str]:
-    """The one check of a config before any job: the JSON schema (types, ranges, allowed values, unknown keys;
-    fills in the defaults), then what the schema cannot express, and the base models themselves (preflight).
-    Raises ConfigError naming the key and what is allowed; returns notes for the user. `schema=None` skips the
-    schema (for a config validated already). The checks run in a fixed order: of two errors, the first is named."""
+def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE) -> None:
+    """The check of a config when the workflow is read, before the DAG is built: the JSON schema (types, ranges,
+    allowed values, unknown keys; fills in the defaults), then what the schema cannot express. Reads no data (a local
+    source or the chat template is only looked up). Raises ConfigError naming the key and what is allowed.
+    `schema=None` skips the schema (for a config validated already). The checks run in a fixed order: of two errors,
+    the first is named."""
     if schema is not None:
         validate_schema(config, schema)
     _check_results_dir(config["results_dir"])
@@ -55,14 +59,28 @@ def check_config(config: dict[str, Any], schema: str | Path | None = SCHEMA_FILE
     check_restore_arms(config)
     check_sources(config)
     check_ift_variants(config)
-    template = _chat_template(config["ift"]["chat_template"])
+    _chat_template(config["ift"]["chat_template"])
     check_world_tasks(config["eval"]["tasks"])
     _check_training_devices(config)
-    check_restore_corpus_is_not_probed(config)
     try:
-        return check_models(config, template)
+        check_attention(config["training"])
     except PreflightError as error:
         raise ConfigError(str(error)) from None
+
+
+def check_data(config: dict[str, Any]) -> list[str]:
+    """The checks of a config (validated by `check_config`) that read what it names: a local restoration corpus
+    mentions no probed person, each base model on this machine can serve the config (iftforget.preflight), and every
+    task of eval.tasks that is not a world probe is one of lm-eval's. Run when a run starts, before its first job
+    (never while the DAG is built). Raises ConfigError naming the key and what is allowed; returns notes for the
+    user. The checks run in a fixed order: of two errors, the first is named."""
+    check_restore_corpus_is_not_probed(config)
+    try:
+        notes = check_models(config, _chat_template(config["ift"]["chat_template"]))
+    except PreflightError as error:
+        raise ConfigError(str(error)) from None
+    check_lm_eval_tasks(config["eval"]["tasks"], config["eval"]["include_path"])
+    return notes
 
 
 def _check_results_dir(results_dir: str) -> None:

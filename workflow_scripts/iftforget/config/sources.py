@@ -136,7 +136,8 @@ def _check_no_own_pretraining(index: int, entry: dict[str, Any]) -> None:
 def check_restore_corpus_is_not_probed(config: dict[str, Any]) -> None:
     """A restoration corpus that mentions a probed person (P_eval or a format-probe person) would teach the
     probed facts or text back, and recovery would be counted where knowledge was re-taught. The world's people are
-    known before it is built (it is seeded), so a local corpus file is scanned for their names here. A hub corpus
+    known before it is built (it is seeded), so a local corpus file is scanned for their names here, when a run starts
+    (iftforget.config.check_data: it builds the world and reads the corpus, not while the DAG is built). A hub corpus
     is checked when it is sampled, not here (that needs a download); `source: world` (P_hold) never overlaps."""
     corpus = config["restore_corpus"]["source"]
     if corpus == WORLD_SOURCE or not any(is_world_task(t) for t in config["eval"]["tasks"]):

@@ -40,7 +40,8 @@ def _declared_in_yaml(names: set[str], folders: list[Path]) -> set[str]:
 def check_lm_eval_tasks(tasks: list[str], include_path: str = "") -> None:
     """Names that are not world tasks must be lm-eval tasks or groups. A text scan of the task YAMLs finds known
     names in a second; only a name it misses pays for lm-eval's full task index (tens of seconds) before it is
-    rejected, so a valid name is never refused and a dry run stays fast."""
+    rejected, so a valid name is never refused and a run starts fast. It reads lm-eval's files: run when a run
+    starts (iftforget.config.check_data), not while the DAG is built."""
     external = {t for t in tasks if not is_world_task(t)}
     if not external:
         return
