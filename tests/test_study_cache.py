@@ -1,8 +1,8 @@
 """The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
 restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
-figures/study-long-restore/; the confirmatory study in figures/confirmatory/): a reader who clones the repository redraws each run's tables, figures and report from
-the committed eval JSONs, with no model and no training or evaluation job, and gets the tables that are committed
-(the README's headline is read from them)."""
+figures/study-long-restore/; the confirmatory study in figures/confirmatory/): a reader who clones the repository
+redraws each run's tables, figures and report from the committed eval JSONs, with no model and no training or
+evaluation job, and gets the tables that are committed (the README's headline is read from them)."""
 
 from __future__ import annotations
 
