@@ -398,3 +398,15 @@ def write_stand_ins(root: Path) -> None:
         "test_split": "test", "output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}",
         "metric_list": [{"metric": "bits_per_byte"}, {"metric": "word_perplexity"}], "metadata": {"version": 1},
     }))
+
+
+TEST_KINDS = ("unit", "workflow", "system")  # the markers of pyproject.toml; each test file sets one (`pytestmark`)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test is of exactly one kind, so that `pytest -m unit` (or workflow, system) selects a whole group."""
+    for item in items:
+        kinds = sorted({mark.name for mark in item.iter_markers() if mark.name in TEST_KINDS})
+        if len(kinds) != 1:
+            raise pytest.UsageError(f"{item.nodeid}: a test needs exactly one of the markers {TEST_KINDS} "
+                                    f"(`pytestmark = pytest.mark.<kind>` in its file), found {kinds or 'none'}")

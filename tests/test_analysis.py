@@ -20,6 +20,8 @@ from iftforget.analysis.intervals import ItemBootstrap
 from iftforget.analysis.pooled import analyze_pooled
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, analyze_task, tidy_table
 
+pytestmark = pytest.mark.unit
+
 SETTINGS = AnalysisSettings(bootstrap_resamples=1000, confidence=0.95, seed=0, power=0.8)
 STEPS = [25, 50, 100, 200]
 BUDGET = 200

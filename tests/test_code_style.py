@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
 
 TOOLS = Path(sys.executable).parent
 

@@ -8,7 +8,11 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, job_counts, run_snakemake
+
+pytestmark = pytest.mark.workflow
 
 MAX_ARGUMENT = 128 * 1024 - 1  # bytes, without the terminating NUL
 MAX_ARGUMENTS = 1024 * 1024

@@ -17,6 +17,8 @@ from iftforget.config import check_config, check_data
 from iftforget.schema import ConfigError
 from iftforget.world import WorldConfig, build_world
 
+pytestmark = pytest.mark.workflow
+
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
 

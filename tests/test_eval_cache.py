@@ -11,6 +11,8 @@ import pytest
 
 from iftforget.eval_cache import pack
 
+pytestmark = pytest.mark.unit
+
 
 def eval_json(items: list[dict]) -> dict:
     return {"format_version": 1, "task": "t", "score": 0.5, "items": items}

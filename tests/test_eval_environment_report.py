@@ -11,6 +11,8 @@ import torch.utils.collect_env
 
 from iftforget.library_patches import without_environment_report
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def collected(monkeypatch) -> list[str]:

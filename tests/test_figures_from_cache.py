@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import REPO, job_counts, run_snakemake
@@ -19,6 +20,8 @@ from iftforget.analysis.plan import AnalysisPlan
 from iftforget.config import check_config
 from iftforget.grid import Grid
 from iftforget.paths import ModelRef
+
+pytestmark = pytest.mark.workflow
 
 ANALYSIS_RULES = ["analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit", "figures"]
 # The README's figures-from-cache command, less the report path (added per test).

@@ -21,6 +21,8 @@ from transformers import AutoModelForCausalLM
 from conftest import (REPO, SNAKEMAKE, merge_config, model_weights, python_on_path, run_snakemake, wait_for,
                       write_stand_ins)
 
+pytestmark = pytest.mark.workflow
+
 RESULTS = "results/fsdp-cpu"
 RUN = f"{RESULTS}/models/tiny/rep0"
 STEPS = 12  # the IFT run's length; the chain cuts it at 4 and its second segment is killed after its first save

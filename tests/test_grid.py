@@ -5,11 +5,14 @@ the main corpus'; a variant's, or the ift block's)."""
 
 from __future__ import annotations
 
+import pytest
 from snakemake.iocontainers import Wildcards
 
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.config import check_config
 from iftforget.grid import Grid
+
+pytestmark = pytest.mark.unit
 
 DATASETS = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
             {"name": "format-only", "source": "world", "generic_fraction": 1.0}]

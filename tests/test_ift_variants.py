@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO, SMOKE_FILES, run_snakemake
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, analyze_task, tidy_table
@@ -19,6 +21,8 @@ from iftforget.figures.variants import plot_variants
 from iftforget.grid import Grid
 from iftforget.paths import DEFAULT_VARIANT
 from test_analysis import BUDGET, DELTA, SETTINGS, knowledge_items, planted, write_comparison
+
+pytestmark = pytest.mark.workflow
 
 DATASETS = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
             {"name": "format-only", "source": "world", "generic_fraction": 1.0}]

@@ -20,6 +20,8 @@ import yaml
 from conftest import config_args, finished_run_copy, evaluated_models_count, job_counts, run_snakemake, smoke_config
 from iftforget.grid import Grid
 
+pytestmark = pytest.mark.workflow
+
 ANALYSIS = {"analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
 UPSTREAM = ("world", "tokenizer", "world_ift_data", "pretrain")
 
@@ -130,6 +132,27 @@ def checksums(root: Path) -> dict[str, tuple[str, int, int]]:
     return {str(path.relative_to(root)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_ino,
                                           path.stat().st_mtime_ns) for path in files}
 
+REWRITTEN_BY_AN_EXTENSION = ("results/smoke/analysis/forgetting", "results/smoke/analysis/pooled.",
+                             "results/smoke/figures/", "results/smoke/summary/", "results/smoke/logs/",
+                             "results/smoke/benchmarks/", "results/smoke/cache/")
+
+
+def run_extension(finished: Path, tmp_path: Path, overrides: dict, name: str, expected: dict[str, int]) -> Path:
+    """A copy of the finished run extended by `overrides` for real: the dry run plans `expected`, the run runs it,
+    and every earlier artifact but the tables, figures, summary, logs, benchmarks and caches is as it was."""
+    workdir = tmp_path / name
+    shutil.copytree(finished, workdir, symlinks=True)
+    assert planned(workdir, overrides, name) == expected
+    before = checksums(workdir)
+    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name=name))
+    assert job_counts(result.stdout + result.stderr) == expected
+    after = checksums(workdir)
+    changed = [path for path, digest in before.items()
+               if not path.startswith(REWRITTEN_BY_AN_EXTENSION) and after[path] != digest]
+    assert changed == [], changed
+    return workdir
+
+
 
 def test_appending_a_step_for_real_leaves_every_earlier_artifact_as_it_was(finished, tmp_path):
     workdir = tmp_path / "append"
@@ -158,21 +181,11 @@ def test_adding_a_restoration_arm_runs_only_its_corpus_restorations_controls_eva
     study): its corpus, IFT@k of every step and the control restored on it, their evals, its analysis job and the
     tables and figures; no world, pre-training, IFT, restoration or eval of the main corpus, not even its analysis
     job. Run for real, it leaves every earlier artifact as it was and adds the arm's rows to the tables."""
-    workdir = tmp_path / "arm"
-    shutil.copytree(finished, workdir, symlinks=True)
     overrides = {"restore": {"arms": [{"name": "fresh-bios", "source": "world-fresh"}]}}
     steps = len(smoke_steps())
     expected = {"world_fresh_corpus": 1, "restore": steps, "restore_control": 1, "eval": steps + 1, "summarize": 1,
                 "analyze_arm": 1, **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
-    assert planned(workdir, overrides, "arm") == expected
-    before = checksums(workdir)
-    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name="arm"))
-    assert job_counts(result.stdout + result.stderr) == expected
-    after = checksums(workdir)
-    rewritten = ("results/smoke/analysis/forgetting", "results/smoke/analysis/pooled.", "results/smoke/figures/",
-                 "results/smoke/summary/", "results/smoke/logs/", "results/smoke/benchmarks/", "results/smoke/cache/")
-    changed = [path for path, digest in before.items() if not path.startswith(rewritten) and after[path] != digest]
-    assert changed == [], changed
+    workdir = run_extension(finished, tmp_path, overrides, "arm", expected)
     corpus = workdir / "results/smoke/world/rep0/restore-fresh-bios.jsonl"
     assert len(corpus.read_text().splitlines()) == len((workdir / "results/smoke/world/rep0/restore.jsonl")
                                                         .read_text().splitlines())
@@ -187,21 +200,11 @@ def test_adding_an_ift_variant_runs_only_its_segments_restorations_evals_and_the
     pre-training, IFT, restoration, control or eval, not even its analysis job). Run for real, it leaves every
     earlier artifact as it was, its segments train with the run's seed and their own learning rate and schedule, and
     the tables and one figure set the recipes side by side."""
-    workdir = tmp_path / "variant"
-    shutil.copytree(finished, workdir, symlinks=True)
     overrides = {"ift": {"variants": [{"name": "lr-low", "learning_rate": 1.0e-4, "schedule": "cosine"}]}}
     steps = smoke_steps()
     expected = {"ift_variant": len(steps), "restore_variant": len(steps), "eval": 2 * len(steps), "summarize": 1,
                 "analyze_variant": 1, **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
-    assert planned(workdir, overrides, "variant") == expected
-    before = checksums(workdir)
-    result = run_snakemake("--cores", "2", *config_args(workdir, overrides, name="variant"))
-    assert job_counts(result.stdout + result.stderr) == expected
-    after = checksums(workdir)
-    rewritten = ("results/smoke/analysis/forgetting", "results/smoke/analysis/pooled.", "results/smoke/figures/",
-                 "results/smoke/summary/", "results/smoke/logs/", "results/smoke/benchmarks/", "results/smoke/cache/")
-    changed = [path for path, digest in before.items() if not path.startswith(rewritten) and after[path] != digest]
-    assert changed == [], changed
+    workdir = run_extension(finished, tmp_path, overrides, "variant", expected)
     for table in ("forgetting", "pooled"):
         rows = pd.read_csv(workdir / f"results/smoke/analysis/{table}.csv")
         assert list(dict.fromkeys(rows["ift_variant"])) == ["default", "lr-low"], table

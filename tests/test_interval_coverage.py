@@ -12,6 +12,8 @@ from iftforget.analysis.intervals import simultaneous_level
 from iftforget.analysis.pooled import pooled_estimator
 from iftforget.analysis.simulation import BUDGET, StudyDesign, coverage, share_terms, simulate_study, true_means
 
+pytestmark = pytest.mark.unit
+
 # The t-interval reads only the replicates' point estimates: a few item resamples keep the simulation fast.
 SETTINGS = AnalysisSettings(bootstrap_resamples=10, confidence=0.95, seed=0, power=0.8)
 # Fewer studies than the benchmark's 1,000 (seconds of the suite); with a fixed seed the result is the same on every

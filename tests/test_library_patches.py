@@ -13,6 +13,8 @@ import pytest
 from conftest import REPO, SMOKE_FILES, SNAKEMAKE
 from iftforget.library_patches import CHECKED_RELEASES, check_release
 
+pytestmark = pytest.mark.workflow
+
 DISTRIBUTIONS = {"lm_eval": "lm-eval", "accelerate": "accelerate", "snakemake": "snakemake"}
 
 

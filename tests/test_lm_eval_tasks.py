@@ -10,6 +10,8 @@ import pytest
 
 from iftforget.tasks import defined_standalone, lm_eval_task_manager
 
+pytestmark = pytest.mark.unit
+
 BUILT_IN_TASK = "hellaswag"
 
 

@@ -21,6 +21,8 @@ from iftforget.models import build_base_model
 from iftforget.tokenizer import train_tokenizer
 from iftforget.world_text import GENERIC_WORDS as WORDS
 
+pytestmark = pytest.mark.workflow
+
 RESULTS = "results/offline"
 MODEL_ID, IFT_ID = "stand-in/tiny-llama", "stand-in/alpaca-mini"
 CORPUS_ID, TASK_ID = "stand-in/corpus-mini", "stand-in/mc-mini"

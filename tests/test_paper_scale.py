@@ -16,6 +16,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from conftest import REPO, run_snakemake, write_stand_ins
 
+pytestmark = pytest.mark.workflow
+
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("paper")

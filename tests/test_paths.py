@@ -24,6 +24,8 @@ from iftforget.paths import (
     wildcard_names,
 )
 
+pytestmark = pytest.mark.unit
+
 # Values a user may give, chosen to look like each other's path parts: a dataset called "base", a corpus called
 # "control", a model called "ift", an IFT variant called "restored".
 VALUES = {"model": "ift", "dataset": "base", "replicate": "2", "seed": "3", "step": "25", "corpus": "control",

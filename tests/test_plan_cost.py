@@ -15,6 +15,8 @@ from conftest import REPO, SMOKE_FILES, TINY_SHAPE, job_counts, merge_config, mo
 from iftforget.config import check_config
 from iftforget.schema import ConfigError
 
+pytestmark = pytest.mark.workflow
+
 sys.path.insert(0, str(REPO / "benchmarks"))  # the cost model lives beside its script, plan_cost.py
 from cost_model import plan_costs  # noqa: E402
 

@@ -5,10 +5,13 @@ a contrary row or a missing one fails the prediction it belongs to and no other.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import yaml
 
 from conftest import REPO
 from iftforget.analysis.predictions import check_predictions
+
+pytestmark = pytest.mark.unit
 
 SPEC = yaml.safe_load((REPO / "presets" / "confirmatory-predictions.yaml").read_text())
 PREDICTIONS = SPEC["predictions"]

@@ -20,6 +20,8 @@ from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.world_data import WORLD_FILES, write_world
 from iftforget.world_text import CHAT_TEMPLATE
 
+pytestmark = pytest.mark.workflow
+
 TULU = (Path(__file__).resolve().parents[1] / "templates" / "tulu.jinja").read_text()
 # ChatML as Qwen2 ships it: no {% generation %} markers, and not one of the templates TRL knows how to patch.
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "

@@ -21,6 +21,8 @@ import yaml
 from conftest import REPO, SNAKEMAKE, evaluated_models_count, job_counts, python_on_path, run_snakemake
 from iftforget.config import check_config
 
+pytestmark = pytest.mark.workflow
+
 PROFILES = REPO / "profiles"
 WORKFLOW_PROFILE = PROFILES / "default" / "config.yaml"
 RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restore_control", "eval", "summarize"}

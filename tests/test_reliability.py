@@ -24,6 +24,8 @@ from iftforget.io import replace_dir
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
+pytestmark = pytest.mark.workflow
+
 # --- a real SIGKILL mid-way through a training job ----------------------------------------------------------------
 
 # Long enough that the job is still training when its first in-job save appears, with saves every few steps.

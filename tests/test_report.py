@@ -16,6 +16,8 @@ from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS
 from test_figures_from_cache import FROM_CACHE, cached_results, run_in
 
+pytestmark = pytest.mark.system
+
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",

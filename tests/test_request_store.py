@@ -6,10 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from sqlitedict import SqliteDict
 
 from iftforget.library_patches import cheap_request_cache
 from iftforget.request_store import RequestStore
+
+pytestmark = pytest.mark.unit
 
 
 def stored(path) -> dict:

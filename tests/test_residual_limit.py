@@ -18,6 +18,8 @@ from iftforget.analysis.limit import (
     limit_table,
 )
 
+pytestmark = pytest.mark.unit
+
 EXPONENTIAL, POWER = FAMILIES
 BUDGETS = [12, 50, 200, 800]
 DELTA = 0.05

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from conftest import REPO
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.config import check_config, load_config_files
 from iftforget.grid import Grid
+
+pytestmark = pytest.mark.unit
 
 DATASETS = [{"name": "qa-mix", "source": "world", "generic_fraction": 0.5},
             {"name": "format-only", "source": "world", "generic_fraction": 1.0}]

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import config_args, finished_run_copy, job_counts, merge_config, run_snakemake, smoke_config
 
+pytestmark = pytest.mark.workflow
+
 ANALYSIS = {"summarize": 1, "analyze": 1, "forgetting_table": 1, "plot_figures": 1, "all": 1}
 # The last grid step's model and trainer state kept (so that appending a step is cheap), restored models deleted.
 RETENTION = {"ift": {"keep_models": "last", "keep_trainer_state": "last"}, "restore": {"keep_models": "none"}}

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from iftforget.library_patches import cancel_scheduler_timers, is_scheduler_timer
+
+pytestmark = pytest.mark.unit
 
 
 def callback_of(module: str):

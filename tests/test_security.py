@@ -11,6 +11,8 @@ import yaml
 
 from conftest import REPO, SECRET, config_args, run_snakemake
 
+pytestmark = pytest.mark.workflow
+
 
 def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
     workdir.mkdir()

@@ -44,6 +44,8 @@ from iftforget.paths import MODEL_PATTERNS
 from test_profiles import CONFIG_SIZED_RULES, LOCAL_LIGHT_RULES, WORKFLOW_PROFILE, evals_per_submission, install_profile
 from test_reliability import assert_same_weights, wait_for
 
+pytestmark = pytest.mark.system
+
 CLUSTER_SCRIPTS = REPO / "tests" / "slurm"
 CANNOT_RUN = 3  # start_cluster.sh's exit status when the cluster cannot run here (not root, packages missing)
 # start_cluster.sh's own folder (its default): state, spool, logs, pid files, munge key and socket.

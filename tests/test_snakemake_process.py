@@ -14,6 +14,8 @@ import pytest
 import snakemake_process
 from conftest import SNAKEMAKE
 
+pytestmark = pytest.mark.workflow
+
 SNAKEFILE = """
 import atexit
 import tempfile

@@ -18,6 +18,8 @@ from iftforget.config import check_config, load_config_files
 from iftforget.grid import Grid
 from test_figures_from_cache import FROM_CACHE, UPSTREAM_RULES
 
+pytestmark = pytest.mark.workflow
+
 STUDY_CONFIG = [REPO / "config.yaml", REPO / "presets" / "study.yaml"]
 # Each run: the folder of its committed tables, the eval JSONs it reads, and its config as the README's commands run it.
 CACHES = {

@@ -26,6 +26,8 @@ from iftforget.schema import ConfigError, default_config
 from iftforget.tracking import tracked_run
 from iftforget.training import load_text_dataset, sft_config, train
 
+pytestmark = pytest.mark.workflow
+
 
 def test_tracking_is_off_by_default_and_hands_transformers_no_tracker(tmp_path):
     assert default_config()["training"]["report_to"] == "none"

@@ -16,6 +16,8 @@ from iftforget.tokenizer import chat_text, train_tokenizer
 from iftforget.training import load_text_dataset, train
 from iftforget.world_data import WORLD_FILES, write_world
 
+pytestmark = pytest.mark.unit
+
 STAGE = stage_args(learning_rate=1e-3, batch_size=4, schedule="cosine", warmup_ratio=0.2, logging_steps=2, threads=1,
                    save_every_steps=0)
 TOTAL = 8

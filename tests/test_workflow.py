@@ -15,6 +15,8 @@ from conftest import REPO, config_args, job_counts, run_snakemake, smoke_config
 from iftforget.grid import Grid
 from iftforget.io import read_jsonl
 
+pytestmark = pytest.mark.workflow
+
 
 def test_default_grid_dry_run_lists_every_job(tmp_path):
     result = run_snakemake("-n", "--cores", "2", "--configfile", str(REPO / "config.yaml"),

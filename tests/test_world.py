@@ -15,6 +15,8 @@ from iftforget.world_data import WORLD_FILES, mix_ift_data, world_files, write_w
 from iftforget.world_fresh import fresh_corpus, fresh_people, write_fresh_corpus
 from iftforget.world_text import ATTRIBUTES, BIO_TEMPLATES, EOS, MONTHS, chat_prompt
 
+pytestmark = pytest.mark.unit
+
 CONFIG = world_config(seed=3, n_people=60, format_probe_people=10)
 
 
