@@ -77,5 +77,6 @@ def test_the_outcome_reported_for_the_confirmatory_run_is_the_checkers_on_its_co
     assert held(confirmatory) == {"1": False, "2": True, "3": False, "4": True, "5": True}
     failed = [line for outcome in check_predictions(PREDICTIONS, confirmatory, SPEC["corpus"])
               for line in outcome.evidence if line.startswith("FAIL")]
-    assert failed == ["FAIL world_completion format-only k=16 residual: pseudo (residual 0.024 [0.014, 0.034])",
-                      "FAIL world_completion format-only k=64 residual: undecided (residual 0.078 [0.048, 0.108])"]
+    # The two failed calls the pages name (their intervals are the table's, printed by the checker).
+    assert [line.split(" residual:")[0] for line in failed] == ["FAIL world_completion format-only k=16",
+                                                                "FAIL world_completion format-only k=64"]
