@@ -137,16 +137,16 @@ rule plot_figures:
         LAYOUT.benchmark("plot_figures")
     conda:
         "../envs/analysis.yaml"
-    # One job draws every figure in parallel processes (Snakemake caps the threads at --cores): the libraries are
-    # imported once, not once per figure.
-    threads: 2
+    # One job draws every figure in two processes, so the libraries are imported once, not once per figure. It claims
+    # one core: the tables and the residual's limit, which read the same JSONs, are drawn beside it, not after it.
+    threads: 1
     params:
         plan=as_json(PLAN.figure_plan()),
         n=len(PLAN.figure_plan()),
     message:
         "Drawing {params.n} figures"
     shell:
-        "printf '%s' {params.plan:q} | python -m plot_figures --plan - --processes {threads} --units {input.units:q}"
+        "printf '%s' {params.plan:q} | python -m plot_figures --plan - --processes 2 --units {input.units:q}"
         " --pooled {input.pooled:q} > {log:q} 2>&1"
 
 
@@ -156,7 +156,7 @@ if PLAN.limit_figures():
 
     rule residual_limit:
         input:
-            PLAN.table_file("forgetting", "csv"),
+            PLAN.comparison_jsons(),
         output:
             table=report(
                 PLAN.table_file(LIMIT_TABLE, "csv"),

@@ -47,6 +47,15 @@ def run_in(workdir: Path, *args: str, check: bool = True) -> subprocess.Complete
                          cwd=workdir, check=check, timeout=600)
 
 
+def rule_inputs(rulegraph: str) -> dict[str, set[str]]:
+    """The rules each rule reads from, from the dot text of `snakemake --rulegraph`."""
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', rulegraph, re.MULTILINE))
+    inputs = {label: set() for label in labels.values()}
+    for source, target in re.findall(r"^\s*(\d+) -> (\d+)", rulegraph, re.MULTILINE):
+        inputs[labels[target]].add(labels[source])
+    return inputs
+
+
 def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-item scores of a synthetic model: IFT breaks known items, restoration brings them back until k = steps[2],
     after which a growing share stays lost (less with a larger restoration budget), so the figures show both stages;
@@ -148,6 +157,11 @@ def test_replicates_datasets_and_a_budget_sweep_add_the_pooled_figures(tmp_path)
     assert job_counts(run_in(tmp_path, *FROM_CACHE, "-n").stdout) == {
         "analyze": 2, "forgetting_table": 1, "plot_figures": 1, "residual_limit": 1, "figures": 1,
     }
+    # The tables, the residual's limit and the figures each read the analysis JSONs alone, so they are drawn side by
+    # side (the figures claim one core): no one of them waits for another.
+    upstream = rule_inputs(run_in(tmp_path, *FROM_CACHE, "--rulegraph").stdout)
+    assert {rule: upstream[rule] for rule in ("forgetting_table", "residual_limit", "plot_figures")} == {
+        "forgetting_table": {"analyze"}, "residual_limit": {"analyze"}, "plot_figures": {"analyze"}}
     run_in(tmp_path, *FROM_CACHE)
     kinds = {figure["kind"] for figure in layout.figure_plan()}
     assert {"headline", "pooled_scores", "residual_share", "stage_counts", "budget", "contrast", "grid"} <= kinds

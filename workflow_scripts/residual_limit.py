@@ -1,12 +1,11 @@
 """Adapter of rule `residual_limit`: the residual's limit under restoration (iftforget.analysis.limit), fitted on the
-tidy table of every run, as a CSV and one figure per (base model, dataset)."""
+rows of every run (the comparison JSONs that forgetting.csv tabulates), as a CSV and one figure per (base model,
+dataset)."""
 
 import argparse
 
-import pandas as pd
-
 from iftforget.analysis.limit import limit_table
-from iftforget.analysis.tables import with_variant
+from iftforget.analysis.tables import UNIT_COLUMNS, tidy_table
 from iftforget.figures.limit import plot_limit
 from iftforget.io import atomic_path, json_argument
 from iftforget.paths import DEFAULT_VARIANT
@@ -14,7 +13,7 @@ from iftforget.paths import DEFAULT_VARIANT
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--units", required=True, help="forgetting.csv, the tidy table of every run")
+    parser.add_argument("--units", required=True, nargs="+", help="comparison JSONs written by rule analyze")
     parser.add_argument("--confidence", required=True, type=float, help="level of the pooled intervals")
     parser.add_argument("--figures", required=True, type=json_argument,
                         help="JSON list of {base_model, dataset, corpus, cases: [[task, step]...], paths} "
@@ -22,7 +21,7 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="the limit table (CSV)")
     args = parser.parse_args()
 
-    units = with_variant(pd.read_csv(args.units))
+    units = tidy_table(args.units, UNIT_COLUMNS)
     limits = limit_table(units, args.confidence)
     with atomic_path(args.out) as tmp:
         limits.to_csv(tmp, index=False)
