@@ -168,6 +168,8 @@ def test_the_prefetch_sends_only_the_token_that_hub_token_env_names_and_writes_i
 def test_the_grid_runs_from_the_cache_asking_the_hub_nothing(offline_run, hub):
     output = offline_run["offline"].stdout + offline_run["offline"].stderr
     assert offline_run["asked"] == [], "a job sent requests to the hub"
+    # The checks at the run's start read the prefetched base model from the workflow's cache, not HOME's.
+    assert "not on this machine" not in output, "the run's start did not find the prefetched model"
     assert job_counts(output) == {"ift": 1, "restore_control": 1, "eval": 2}, "nothing is fetched again"
     evals = sorted((offline_run["workdir"] / RESULTS / "eval").rglob("hub_mc.json"))
     assert len(evals) == 2

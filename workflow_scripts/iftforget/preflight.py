@@ -6,8 +6,8 @@ base models' files and runs when a run starts, before its first job (iftforget.c
 
 Base models pre-trained here are checked by the config check itself (their shape is the config's: pretrain.model
 with the entry's own base_models[].model keys over it). An external base model is read from its local folder, or
-from the hub's cache without downloading (`local_files_only`); one that is in neither is checked when its first job
-loads it.
+from the workflow's hub cache (<results_dir>/cache/hf, where `snakemake prefetch` puts it and the jobs read it)
+without downloading (`local_files_only`); one that is in neither is checked when its first job loads it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from iftforget.chat import comparison_template
 from iftforget.grid.sources import PRETRAIN_SOURCE
+from iftforget.hub import HF_HOME_DIR
 
 FLASH_PACKAGES = {"flash_attention_2": "flash_attn", "flash_attention_3": "flash_attn_interface"}
 
@@ -39,15 +40,16 @@ def check_attention(training: dict[str, Any]) -> None:
                              "which is not installed; allowed: 'sdpa', 'eager', or install it")
 
 
-def _local(key: str, source: str, revision: str | None, what: str, trust_remote_code: bool) -> Any | None:
-    """A config or tokenizer of a base model from its folder or the hub cache; None when neither has it. A local
-    folder that does not hold it is an error naming the key."""
+def _local(key: str, source: str, revision: str | None, what: str, trust_remote_code: bool,
+           hub_cache: Path) -> Any | None:
+    """A config or tokenizer of a base model from its folder or the hub cache `hub_cache`; None when neither has it.
+    A local folder that does not hold it is an error naming the key."""
     from transformers import AutoConfig, AutoTokenizer
 
     loader = AutoConfig if what == "config" else AutoTokenizer
     try:
         return loader.from_pretrained(source, revision=revision or None, local_files_only=True,
-                                      trust_remote_code=trust_remote_code)
+                                      trust_remote_code=trust_remote_code, cache_dir=hub_cache)
     except (OSError, ValueError) as error:
         if Path(source).expanduser().is_dir():
             message = (f"{key}: its {what} cannot be loaded from the folder ({error}); allowed: a folder written by "
@@ -72,15 +74,17 @@ def check_base_model(index: int, model: dict[str, Any], config: dict[str, Any], 
     key = f"base_models[{index}] ({model['name']}: {model['source']})"
     trust = config["trust_remote_code"]
     revision = model.get("revision")
-    model_config = _local(key, model["source"], revision, "config", trust)
+    hub_cache = Path(config["results_dir"]) / HF_HOME_DIR / "hub"
+    model_config = _local(key, model["source"], revision, "config", trust, hub_cache)
     if model_config is None:
-        return [f"{key} is not on this machine: it is checked when its first job loads it"]
+        return [f"{key} is not on this machine (neither a folder nor in the hub cache {hub_cache}): it is checked "
+                "when its first job loads it"]
     limit = position_limit(model_config)
     max_length = config["training"]["max_length"]
     if limit is not None and max_length > limit:
         raise PreflightError(f"{key} handles sequences of at most {limit} tokens, but training.max_length = "
                              f"{max_length}; allowed: training.max_length <= {limit}")
-    tokenizer = _local(key, model["source"], revision, "tokenizer", trust)
+    tokenizer = _local(key, model["source"], revision, "tokenizer", trust, hub_cache)
     if tokenizer is None:
         return [f"{key}: no tokenizer on this machine; checked when its first job loads it"]
     if not config["training"]["pad_token"] and tokenizer.pad_token is None and tokenizer.eos_token is None:
