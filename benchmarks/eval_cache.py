@@ -43,18 +43,21 @@ def last_eval_command(workdir: Path) -> str:
 
 
 def redirected(command: str, scratch: Path) -> str:
-    """The command with its eval JSONs and its request cache in `scratch`."""
-    words = command.split(" ")
-    out = []
-    for word in words:
+    """The command with its eval JSONs and its request cache (its --execution's cache_dir) in `scratch`."""
+    words = shlex.split(command)
+    for at, word in enumerate(words):
         if "=" in word and word.endswith(".json") and "/eval/" in word:
             task, _, path = word.partition("=")
-            word = f"{task}={scratch / 'eval' / Path(path).name}"
-        out.append(word)
-    command = " ".join(out)
-    cache_at = command.index("--cache-dir ") + len("--cache-dir ")
-    end = command.index(" ", cache_at)
-    return command[:cache_at] + str(scratch / "cache") + command[end:]
+            words[at] = f"{task}={scratch / 'eval' / Path(path).name}"
+    at = words.index("--execution") + 1
+    words[at] = json.dumps(json.loads(words[at]) | {"cache_dir": str(scratch / "cache")}, sort_keys=True)
+    return shlex.join(words)
+
+
+def model_of(command: str) -> str:
+    """The model an eval job's command evaluates (its --job's model)."""
+    words = shlex.split(command)
+    return json.loads(words[words.index("--job") + 1])["model"]
 
 
 def run(command: str, workdir: Path, env: dict[str, str], log: Path) -> float:
@@ -97,7 +100,7 @@ def main() -> None:
                 times[label].append(run(redirected(cmd, scratch), workdir, env, scratch / "job.log"))
                 results[label] = scores(scratch / "eval")
     same = results[list(times)[0]] == results[list(times)[1]] == results[list(times)[2]]
-    print(f"eval job of {command.split('--model ', 1)[1].split(' ', 1)[0]} ({args.repeats} runs each)\n")
+    print(f"eval job of {model_of(command)} ({args.repeats} runs each)\n")
     print("| request cache | median s | runs |\n| --- | ---: | --- |")
     for label, seconds in times.items():
         print(f"| {label} | {statistics.median(seconds):.1f} | {', '.join(f'{s:.1f}' for s in seconds)} |")

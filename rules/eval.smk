@@ -33,24 +33,16 @@ rule eval:
         **EVAL_RESOURCES,
     params:
         launch=single_process_launch,
-        model=lambda wildcards: FILES.model_location(AXES.model_at(wildcards.model_path)),
-        info=lambda wildcards: as_json(AXES.model_at(wildcards.model_path).info()),
-        settings=as_json(EVAL_RESULT),
-        # Not tracked by Snakemake (computed from the job's outputs and threads): which tasks a job writes, and how
-        # it runs; removing a task or changing the batch size reruns nothing.
+        job=eval_job,
+        execution=eval_execution,
+        # Not tracked by Snakemake (computed from the job's outputs): which tasks a job writes; removing a task
+        # reruns nothing.
         outputs=lambda wildcards, output: " ".join(
             shlex.quote(f"{task}={path}") for task, path in zip(AXES.tasks, output)
         ),
-        execution=lambda wildcards, threads: as_json(EVAL_RUN | {"threads": threads} | MODEL_LOADING),
         task_names=lambda wildcards, output: ", ".join(Path(path).stem for path in output),
-        chat_template_source=config["ift"]["chat_template_source"],
-        trust_remote_code=TRUST_REMOTE_CODE,
-        world_dir=lambda wildcards: FILES.world_dir(AXES.model_at(wildcards.model_path).replicate),
-        cache_dir=lambda wildcards: f"{RESULTS}/cache/lm_eval/{wildcards.model_path}",
     message:
         "Evaluating {wildcards.model_path} on {params.task_names}"
     shell:
-        "{params.launch} eval --model {params.model:q} --outputs {params.outputs} --settings {params.settings:q}"
-        " --execution {params.execution:q} {params.trust_remote_code} --info {params.info:q} --world-dir {params.world_dir:q}"
-        " --cache-dir {params.cache_dir:q} --chat-template {input.chat_template:q}"
-        " --chat-template-source {params.chat_template_source} > {log:q} 2>&1"
+        "{params.launch} eval --job {params.job:q} --execution {params.execution:q} --outputs {params.outputs}"
+        " --chat-template {input.chat_template:q} > {log:q} 2>&1"

@@ -33,23 +33,15 @@ rule ift:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=stage_result("ift"),
-        execution=stage_execution("ift"),
-        start_model=lambda wildcards: FILES.model_location(AXES.base(wildcards.model, int(wildcards.replicate))),
-        seed=run_seed,
+        job=ift_job,
+        execution=training_execution(IftJob, "ift"),
         resume=ift_resume_option,
-        schedule_length=lambda wildcards: STAGES.schedule_length(int(wildcards.step), wildcard_variant(wildcards)),
-        trust_remote_code=TRUST_REMOTE_CODE,
-        chat_template_source=config["ift"]["chat_template_source"],
-        tracking=tracking_options("ift"),
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (replicate {wildcards.replicate}, seed {wildcards.seed}) "
         "up to step {wildcards.step}"
     shell:
-        "{params.launch} ift --model {params.start_model:q} {params.resume} --data {input.data:q}"
-        " --stage {params.stage:q} --execution {params.execution:q} --seed {params.seed} --total-steps {params.schedule_length}"
-        " --stop-step {wildcards.step} {params.trust_remote_code} {params.tracking}"
-        " --chat-template {input.chat_template:q} --chat-template-source {params.chat_template_source}"
+        "{params.launch} ift --job {params.job:q} --execution {params.execution:q} {params.resume}"
+        " --data {input.data:q} --chat-template {input.chat_template:q}"
         " --out {output.model:q} --state-out {output.state:q} > {log:q} 2>&1"
 
 

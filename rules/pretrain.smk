@@ -21,17 +21,10 @@ rule pretrain:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=stage_result("pretrain"),
-        execution=stage_execution("pretrain"),
-        # The base model's own architecture and steps (base_models[]), each defaulting to the pretrain block's.
-        shape=lambda wildcards: as_json(STAGES.pretrain_block(wildcards.model)["model"]),
-        steps=lambda wildcards: STAGES.pretrain_block(wildcards.model)["steps"],
-        seed=lambda wildcards: STAGES.pretrain_seed(int(wildcards.replicate)),
-        tracking=tracking_options("pretrain"),
+        job=pretrain_job,
+        execution=training_execution(PretrainJob, "pretrain"),
     message:
-        "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch "
-        "({params.steps} steps)"
+        "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch"
     shell:
-        "{params.launch} pretrain --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --stage {params.stage:q} --execution {params.execution:q}"
-        " --shape {params.shape:q} --steps {params.steps} --seed {params.seed} {params.tracking}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.launch} pretrain --job {params.job:q} --execution {params.execution:q}"
+        " --tokenizer {input.tokenizer:q} --corpus {input.corpus:q} --out {output:q} > {log:q} 2>&1"

@@ -23,19 +23,14 @@ rule restore:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        stage=stage_result("restore"),
-        execution=stage_execution("restore"),
-        source=lambda wildcards: FILES.model_location(AXES.restoration_start(wildcards)),
-        seed=run_seed,
-        trust_remote_code=TRUST_REMOTE_CODE,
-        tracking=tracking_options("restore"),
+        job=restore_job,
+        execution=training_execution(RestoreJob, "restore"),
     message:
         "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/seed{wildcards.seed}/"
         "step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"
     shell:
-        "{params.launch} restore --model {params.source:q} --corpus {input.corpus:q} --stage {params.stage:q} --execution {params.execution:q}"
-        " --steps {wildcards.budget} --seed {params.seed} {params.trust_remote_code} {params.tracking}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.launch} restore --job {params.job:q} --execution {params.execution:q}"
+        " --corpus {input.corpus:q} --out {output:q} > {log:q} 2>&1"
 
 
 # The control: the base model restored the same way, so that what restoration does by itself is not counted as

@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,37 @@ def job_counts(snakemake_output: str) -> dict[str, int]:
     counts = {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
     counts.pop("total", None)
     return counts
+
+
+def shell_commands(snakemake_output: str) -> list[str]:
+    """The shell commands of a Snakemake run or dry run with -p (`Shell command: ...` lines; a rule without one
+    prints None)."""
+    return [command for command in re.findall(r"^Shell command: (.*)$", snakemake_output, flags=re.MULTILINE)
+            if command != "None"]
+
+
+def adapter_options(command: str) -> dict[str, Any]:
+    """What a job's shell command hands its adapter (`python -m <adapter>`, after any launcher), by option name:
+    a word after an option is its value (a list when there are several, True when none), --job and --execution read
+    as JSON; "adapter" names the adapter (None for a command that runs none). The redirection to the job's log is
+    left out."""
+    words = shlex.split(command.split(" > ")[0])
+    if "-m" not in words:
+        return {"adapter": None}
+    at = len(words) - 1 - words[::-1].index("-m")
+    options: dict[str, Any] = {"adapter": words[at + 1]}
+    name = None
+    for word in words[at + 2:]:
+        if word.startswith("--"):
+            name = word
+            options[name] = []
+        else:
+            options[name].append(word)
+    for name, values in list(options.items())[1:]:
+        options[name] = values[0] if len(values) == 1 else values or True
+        if name in ("--job", "--execution"):
+            options[name] = json.loads(options[name])
+    return options
 
 
 def merge_config(config: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SMOKE_FILES, run_snakemake
+from conftest import REPO, SMOKE_FILES, adapter_options, run_snakemake, shell_commands
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, analyze_task, tidy_table
 from iftforget.config import check_config, load_config_files
@@ -162,22 +162,24 @@ def test_the_rules_hand_a_variants_jobs_its_recipe_and_the_runs_seeds(tmp_path):
     (tmp_path / "variant.yaml").write_text(json.dumps(overrides))
     result = run_snakemake("-n", "-p", "--cores", "1", "--configfile", *SMOKE_FILES, str(tmp_path / "variant.yaml"),
                            "--directory", str(tmp_path))
-    commands = re.findall(r"^Shell command: (.*)$", result.stdout, flags=re.MULTILINE)
+    commands = shell_commands(result.stdout)
     ift = [command for command in commands if " -m ift " in command]
     total = load_config_files(SMOKE_FILES)["ift"]["total_steps"]
-    variant = {c for c in ift if "/lr-low/" in c.split("--out ")[1]}
+    variant = [command for command in ift if "/lr-low/" in adapter_options(command)["--out"]]
     assert len(variant) == len(ift) // 2 > 0
     for command in variant:
-        own = re.sub(r"/qa-mix/lr-low/", "/qa-mix/", command)
-        default = next(c for c in ift if c not in variant and c.split("--stop-step")[1] == own.split("--stop-step")[1])
-        settings, block = (json.loads(re.search(r"--stage '(\{.*?\})'", c).group(1)) for c in (command, default))
+        # The variant's segment read as if it were the ift block's: its paths without the variant's folder.
+        own = adapter_options(command.replace("/qa-mix/lr-low/", "/qa-mix/"))
+        default = next(options for options in map(adapter_options, ift) if options["--out"] == own["--out"])
+        settings, block = own["--job"].pop("settings"), default["--job"].pop("settings")
         assert settings == block | {"learning_rate": 1.0e-4, "schedule": "cosine"}
-        assert f"--total-steps {total} " in command
-        strip = re.compile(r"--stage '\{.*?\}'|--total-steps \d+")
-        assert strip.sub("", own) == strip.sub("", default), "same start, seed, stop step and data"
-        assert "--resume " not in command or "/qa-mix/lr-low/seed0/step" in command.split("--resume ")[1].split()[0]
-    restores = [c for c in commands if " -m restore " in c and "/lr-low/" in c]
-    assert restores and all(re.search(r"--model \S+/ift/qa-mix/lr-low/seed0/step\d+ ", c) for c in restores)
+        assert own["--job"].pop("schedule_length") == total
+        default["--job"].pop("schedule_length")
+        assert own == default, "same start, seed, stop step, data and execution"
+        assert "--resume" not in own or "/qa-mix/lr-low/seed0/step" in adapter_options(command)["--resume"]
+    restores = [adapter_options(c) for c in commands if " -m restore " in c and "/lr-low/" in c]
+    assert restores and all(re.search(r"/ift/qa-mix/lr-low/seed0/step\d+$", options["--job"]["start_model"])
+                            for options in restores)
 
 
 def test_the_presets_name_no_variant():

@@ -21,6 +21,7 @@ from iftforget.eval_json import read_eval
 from iftforget.evaluation import EvalSettings, evaluate
 from iftforget.grid import Grid
 from iftforget.io import replace_dir
+from iftforget.jobs import EvalJob, RestoreJob
 from iftforget.models import check_model_dir
 from iftforget.paths import MODEL_PATTERNS
 
@@ -155,15 +156,20 @@ def test_job_on_a_model_without_weights_fails_naming_the_folder(tiny_model, tmp_
     broken = broken_copy(tiny_model, tmp_path, "missing weights")
     out = tmp_path / "out"
     arguments = {
-        "eval": ["--outputs", f"world_mc_completion={out}", "--settings", json.dumps(defaults("eval")),
-                 "--execution", json.dumps({"threads": 1, "attn_implementation": "sdpa"}), "--world-dir", str(tmp_path),
-                 "--chat-template", str(REPO / "templates" / "tulu.jinja"), "--chat-template-source", "model"],
-        "restore": ["--corpus", str(tmp_path / "corpus.jsonl"), "--stage", json.dumps(defaults("restore")),
-                    "--execution", json.dumps(defaults("training") | {"threads": 1}), "--steps", "2", "--seed", "0",
-                    "--out", str(out)],
+        "eval": ["--job", EvalJob.job_json(model=str(broken), info={}, settings=defaults("eval"),
+                                           trust_remote_code=False, chat_template_source="model",
+                                           world_dir=str(tmp_path)),
+                 "--execution", EvalJob.execution_json(run_settings={"threads": 1, "attn_implementation": "sdpa"},
+                                                       cache_dir=str(tmp_path / "cache")),
+                 "--outputs", f"world_mc_completion={out}", "--chat-template", str(REPO / "templates" / "tulu.jinja")],
+        "restore": ["--job", RestoreJob.job_json(start_model=str(broken), steps=2, settings=defaults("restore"), seed=0,
+                                                 trust_remote_code=False),
+                    "--execution", RestoreJob.execution_json(run_settings=defaults("training") | {"threads": 1},
+                                                             run_name="", tracking_dir=None),
+                    "--corpus", str(tmp_path / "corpus.jsonl"), "--out", str(out)],
     }[adapter]
     result = subprocess.run(
-        [sys.executable, "-m", adapter, "--model", str(broken), *arguments],
+        [sys.executable, "-m", adapter, *arguments],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode != 0
@@ -280,13 +286,14 @@ def test_world_eval_and_summary_jobs_killed_mid_write_leave_no_output_file(smoke
         "world": killed_mid_write("world", tmp_path / "world", "--world", json.dumps(config["world"]), "--out-dir",
                                   str(tmp_path / "world")),
         "eval": killed_mid_write(
-            "eval", tmp_path / "eval", "--model", str(smoke_run / grid.layout.path("model", model=base)),
+            "eval", tmp_path / "eval",
+            "--job", EvalJob.job_json(model=str(smoke_run / grid.layout.path("model", model=base)), info={},
+                                      settings=defaults("eval"), trust_remote_code=False, chat_template_source="model",
+                                      world_dir=str(smoke_run / grid.files.world_dir(0))),
+            "--execution", EvalJob.execution_json(run_settings={"threads": 1, "attn_implementation": "sdpa"},
+                                                  cache_dir=str(tmp_path / "cache")),
             "--outputs", f"world_mc_completion={tmp_path / 'eval' / 'world_mc_completion.json'}",
-            "--settings", json.dumps(defaults("eval")), "--execution",
-            json.dumps({"threads": 1, "attn_implementation": "sdpa"}),
-            "--world-dir", str(smoke_run / grid.files.world_dir(0)),
-            "--cache-dir", str(tmp_path / "cache"), "--chat-template", str(REPO / "templates" / "tulu.jinja"),
-            "--chat-template-source", "model"),
+            "--chat-template", str(REPO / "templates" / "tulu.jinja")),
         "summarize": killed_mid_write("summarize", tmp_path / "summary", "--out", str(tmp_path / "summary" / "s.csv"),
                                       *(str(smoke_run / path) for path in grid.files.eval_files())),
     }

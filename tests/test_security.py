@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SECRET, config_args, run_snakemake
+from conftest import REPO, SECRET, adapter_options, config_args, run_snakemake, shell_commands
 
 pytestmark = pytest.mark.workflow
 
@@ -20,15 +20,24 @@ def dry_run_commands(workdir: Path, overrides: dict | None = None) -> str:
     return result.stdout + result.stderr
 
 
+def remote_code_asked(output: str) -> dict[str, list[bool]]:
+    """Whether each training and evaluation job asks transformers or lm-eval to run remote code, by adapter."""
+    asked: dict[str, list[bool]] = {}
+    for options in map(adapter_options, shell_commands(output)):
+        if "--job" in options and "trust_remote_code" in options["--job"]:
+            asked.setdefault(options["adapter"], []).append(options["--job"]["trust_remote_code"])
+    return asked
+
+
 def test_remote_code_is_off_unless_the_config_turns_it_on(tmp_path):
     default = dry_run_commands(tmp_path / "default")
-    assert "--trust-remote-code" not in default, "no job's command asks transformers or lm-eval to run remote code"
-    assert "python -m eval " in default and "python -m ift " in default, "the commands were printed"
-    # The check can fail: turning it on shows up in the training and evaluation commands.
-    opted_in = dry_run_commands(tmp_path / "opted-in", {"trust_remote_code": True})
-    commands = [line for line in opted_in.splitlines() if "python -m " in line]
-    for adapter in ("ift", "restore", "eval"):
-        assert any(f"-m {adapter} " in line and "--trust-remote-code" in line for line in commands), adapter
+    asked = remote_code_asked(default)
+    assert set(asked) == {"ift", "restore", "eval"}, "the commands were printed"
+    assert not any(any(values) for values in asked.values()), "no job asks transformers or lm-eval to run remote code"
+    assert "trust_remote_code\": true" not in default and "--trust-remote-code" not in default
+    # The check can fail: turning it on shows up in the training and evaluation jobs.
+    opted_in = remote_code_asked(dry_run_commands(tmp_path / "opted-in", {"trust_remote_code": True}))
+    assert set(opted_in) == {"ift", "restore", "eval"} and all(all(values) for values in opted_in.values()), opted_in
 
 
 def test_a_declared_token_variable_that_is_unset_stops_the_run_before_any_job(tmp_path, monkeypatch):

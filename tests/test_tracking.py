@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, config_args, model_shape, run_snakemake, smoke_config, stage_args,
-                      world_config)
+from conftest import (REPO, SNAKEMAKE, TINY_SHAPE, adapter_options, config_args, model_shape, run_snakemake,
+                      shell_commands, smoke_config, stage_args, world_config)
 from iftforget.grid import Grid
 from iftforget.schema import ConfigError, default_config
 from iftforget.tracking import tracked_run
@@ -109,11 +109,13 @@ def test_a_missing_tracker_stops_the_job_naming_the_key_and_the_package(monkeypa
 def test_snakemake_hands_each_training_job_its_run_name(tmp_path):
     tracked = {"training": {"report_to": "tensorboard"}}
     result = run_snakemake("-n", "-p", "--cores", "1", *config_args(tmp_path, tracked))
-    output = result.stdout + result.stderr
+    runs = {options["--execution"]["run_name"]: options["--execution"]["tracking_dir"]
+            for options in map(adapter_options, shell_commands(result.stdout))
+            if options["adapter"] in ("pretrain", "ift", "restore")}
     run = "ift/world-llama/rep0/ift/qa-mix/seed0/step5"
-    assert f"--run-name {run} --tracking-dir results/smoke/tracking/{run}" in output
-    assert "--run-name restore/world-llama/rep0/control/seed0/hold-bios/r5" in output
-    assert "--run-name pretrain/world-llama/rep0/base" in output
+    assert runs[run] == f"results/smoke/tracking/{run}"
+    assert "restore/world-llama/rep0/control/seed0/hold-bios/r5" in runs
+    assert "pretrain/world-llama/rep0/base" in runs
 
 
 # `snakemake` with the tracker packages hidden from importlib's lookup, as in a Python that lacks them.

@@ -2,13 +2,13 @@
 
 A tracked job's run is named after the model it builds (<stage>/<model path>, from its wildcards) and logs below the
 working directory (<results_dir>/tracking/<stage>/<model path>/): the rules compute both (tracked_run) and hand them
-to the training adapters as options (add_tracking_arguments). Plain Python without heavy imports: the Snakefile
-checks before any job that the tracker is installed.
+to the training jobs with what only changes how a job runs (iftforget.jobs: run_name and tracking_dir of the job's
+--execution, which Snakemake does not track). Plain Python without heavy imports: the Snakefile checks before any job
+that the tracker is installed.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import shutil
@@ -45,7 +45,7 @@ def check_tracker_installed(report_to: str) -> None:
         )
 
 
-def start_tracking(report_to: str, directory: Path | None, fresh: bool) -> None:
+def start_tracking(report_to: str, directory: str | Path | None, fresh: bool) -> None:
     """Point transformers' tracking callback at `directory` (inside the working directory); a job that starts
     `fresh` (not resuming its own in-job save) first removes the logs of an earlier attempt, which belong to a run
     that no longer counts, while a resumed job appends to its own."""
@@ -53,14 +53,10 @@ def start_tracking(report_to: str, directory: Path | None, fresh: bool) -> None:
         return
     check_tracker_installed(report_to)
     if directory is None:
-        raise ValueError(f"training.report_to = {report_to!r} needs the job's tracking folder (--tracking-dir)")
+        raise ValueError(f"training.report_to = {report_to!r} needs the job's tracking folder (its tracking_dir)")
+    directory = Path(directory)
     if fresh and os.environ.get("RANK", "0") == "0":  # the main process writes the logs, and clears them
         shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[TRACKER_DIR_VARIABLES[report_to]] = str(directory)
 
-
-def add_tracking_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a training adapter that name its tracked run (training.report_to; the rules set them)."""
-    parser.add_argument("--run-name", default="", help="the tracked run's name: <stage>/<model path>")
-    parser.add_argument("--tracking-dir", type=Path, default=None, help="where the tracker writes its logs")

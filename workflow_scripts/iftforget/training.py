@@ -184,7 +184,7 @@ def train(
     state_output: Path | None = None,
     callbacks: list[TrainerCallback] | None = None,
     run_name: str = "",
-    tracking_dir: Path | None = None,
+    tracking_dir: str | Path | None = None,
     trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Train to `stop_step` (of a schedule `total_steps` long) and move the model to `output`.

@@ -1,7 +1,8 @@
 """The settings each job of the grid is handed: a training stage's block (the shared `training` block under the
 stage's own keys, a base model's own pre-training keys over the pretrain block), split into what changes a result
 (tracked params: a changed value reruns the jobs) and what only changes how a job runs (untracked); the same split of
-the eval block; the length of an IFT segment's schedule; and the seeds of each replicate and run.
+the eval block; the length of an IFT segment's schedule; and the seeds of each replicate and run. The rules hand
+them to each job as its --job and --execution (iftforget.jobs).
 
 Plain Python without heavy imports: the Snakefile imports it to build the DAG, and tests import it directly.
 """
