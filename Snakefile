@@ -31,6 +31,7 @@ include: "rules/analysis.smk"
 # here anyway. docs/clusters.md says why the others are submitted.
 localrules:
     all,
+    base_models,
     figures,
     world,
     world_fresh_corpus,
@@ -48,6 +49,13 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# The base models and their evals alone, no IFT or restoration: `snakemake base_models` calibrates the pre-training
+# (its steps, its size) before a grid is run on it (docs/calibration.md).
+rule base_models:
+    input:
+        FILES.base_eval_files(),
 
 
 # A run reads what the config names (the restoration corpus, the base models) before its first job, and stops on a

@@ -31,6 +31,18 @@ def test_default_grid_dry_run_lists_every_job(tmp_path):
     assert counts["summarize"] == counts["analyze"] == 1
 
 
+def test_the_base_models_target_builds_and_evaluates_the_base_models_alone(tmp_path):
+    """`snakemake base_models` (a calibration of the pre-training): each base model of each replicate, pre-trained
+    here with its own settings, and its evals; no IFT, restoration or analysis."""
+    overrides = {"replicates": [0, 1], "base_models": [{"name": "narrow", "source": "pretrain"},
+                                                      {"name": "wide", "source": "pretrain", "steps": 30,
+                                                       "model": {"hidden_size": 64}}]}
+    result = run_snakemake("base_models", "-n", "--cores", "2", *config_args(tmp_path, overrides))
+    assert job_counts(result.stdout) == {"world": 2, "tokenizer": 2, "pretrain": 4, "eval": 4, "base_models": 1}
+    planned = set(re.findall(r"eval/(\w+/rep\d+/\w+)/", result.stdout))
+    assert planned == {f"{base}/rep{replicate}/base" for base in ("narrow", "wide") for replicate in (0, 1)}
+
+
 def test_smoke_grid_builds_every_artifact(smoke_run):
     config = smoke_config()
     grid = Grid(config)

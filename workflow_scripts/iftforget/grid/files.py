@@ -97,5 +97,11 @@ class Files:
     def eval_files(self) -> list[str]:
         return [self.eval_file(ref, task) for ref in self.axes.models() for task in self.axes.tasks]
 
+    def base_eval_files(self) -> list[str]:
+        """The eval JSONs of the base models alone (every base model and replicate): what a calibration of the
+        pre-training reads, with no IFT or restoration."""
+        bases = [ref for ref in self.axes.models() if ref.kind == "base"]
+        return [self.eval_file(ref, task) for ref in bases for task in self.axes.tasks]
+
     def summary_file(self) -> str:
         return self.layout.path("summary")
