@@ -436,3 +436,21 @@ def test_a_base_models_own_pretraining_keys_are_those_of_the_pretrain_block_with
         constraints = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
         assert {k: block.get(k) for k in constraints} == {k: own.get(k) for k in constraints}, own_path
         assert own.get("enum", [None])[:-1] == block.get("enum", []), own_path
+
+
+# Files in presets/ that are no config: the confirmatory study's predictions (read by iftforget.analysis.predictions).
+NOT_CONFIGS = {"confirmatory-predictions.yaml"}
+
+
+@pytest.mark.parametrize("preset", sorted({path.name for path in (REPO / "presets").glob("*.yaml")} - NOT_CONFIGS))
+def test_every_preset_passes_the_config_check_as_its_usage_line_layers_it(preset):
+    """Each committed preset, layered as the command in its header says (after config.yaml, which the Snakefile
+    always reads first), is a valid config: a preset that stopped validating would fail its user at the first run."""
+    from iftforget.config import load_config_files
+
+    header = (REPO / "presets" / preset).read_text()
+    usage = re.search(r"--configfile ((?:\S+\.yaml\s*)+)", header)
+    assert usage, f"{preset} names no --configfile command in its header"
+    files = [name for name in usage.group(1).split() if name != "config.yaml"]
+    assert f"presets/{preset}" in files, f"{preset}'s usage line does not name it"
+    check_config(load_config_files([REPO / "config.yaml", *(REPO / name for name in files)]))
