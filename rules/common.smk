@@ -30,7 +30,6 @@ from iftforget.analysis.plan import LIMIT_TABLE, AnalysisPlan
 from iftforget.config import check_config, check_data
 from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
-from iftforget.jobs import EvalJob, IftJob, PretrainJob, RestoreJob
 from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import (
     ARM_POOL_PATTERN,
@@ -45,7 +44,7 @@ from iftforget.paths import (
     wildcard_variant,
 )
 from iftforget.schema import ConfigError
-from iftforget.tracking import NO_TRACKING, check_tracker_installed, tracked_run
+from iftforget.tracking import check_tracker_installed
 from iftforget.world_data import WORLD_FILES
 from snakemake.settings.types import DeploymentMethod
 
@@ -70,6 +69,8 @@ except RuntimeError as error:
 # settings and seeds, and what is kept.
 GRID = Grid(config)
 AXES, SOURCES, FILES, STAGES, RETENTION = GRID.axes, GRID.sources, GRID.files, GRID.stages, GRID.retention
+# What each training and eval job is handed: its --job (tracked) and its --execution (not), iftforget.grid.job_specs.
+JOBS = GRID.jobs
 LAYOUT = GRID.layout
 PLAN = AnalysisPlan(GRID, config["analysis"])
 RESULTS = LAYOUT.root
@@ -173,99 +174,6 @@ def single_process_launch(wildcards, resources):
 def as_json(value):
     """A params value handed to a script as one shell-quoted JSON argument."""
     return json.dumps(value, sort_keys=True)
-
-
-# --- what each training and evaluation job is handed: its --job and its --execution (iftforget.jobs) -------------
-# Every setting of a job reaches its adapter in one of two JSON arguments, as a field of the job's class: --job holds
-# what changes the job's result and is built from the job's wildcards alone, a param Snakemake tracks (a changed value
-# reruns the job); --execution holds what only changes how it runs and is built from the job's threads, a param
-# Snakemake does not track (changing threads or turning tracking on reruns nothing).
-
-
-def run_seed(wildcards):
-    """The training seed of an IFT or restoration job: its seed, moved on by its replicate."""
-    return STAGES.run_seed(int(wildcards.replicate), int(wildcards.seed))
-
-
-def pretrain_job(wildcards):
-    """Rule pretrain's --job: the base model's own pre-training (base_models[] over the pretrain block)."""
-    block = STAGES.pretrain_block(wildcards.model)
-    return PretrainJob.job_json(
-        settings=STAGES.stage_settings("pretrain", wildcards.model)[0],
-        shape=block["model"],
-        steps=block["steps"],
-        seed=STAGES.pretrain_seed(int(wildcards.replicate)),
-    )
-
-
-def ift_job(wildcards):
-    """The --job of an IFT segment (rules ift, ift_last, ift_variant, ift_variant_last): the run of the recipe its
-    wildcards name, from the base model up to step k."""
-    step, variant = int(wildcards.step), wildcard_variant(wildcards)
-    return IftJob.job_json(
-        start_model=FILES.model_location(AXES.base(wildcards.model, int(wildcards.replicate))),
-        stop_step=step,
-        schedule_length=STAGES.schedule_length(step, variant),
-        settings=STAGES.stage_settings("ift", wildcards.model, variant)[0],
-        seed=run_seed(wildcards),
-        trust_remote_code=config["trust_remote_code"],
-        chat_template_source=config["ift"]["chat_template_source"],
-    )
-
-
-def restore_job(wildcards):
-    """The --job of a restoration (rules restore, restore_control, restore_variant): r steps from IFT@k or, for the
-    control, from the base."""
-    return RestoreJob.job_json(
-        start_model=FILES.model_location(AXES.restoration_start(wildcards)),
-        steps=int(wildcards.budget),
-        settings=STAGES.stage_settings("restore", wildcards.model, wildcard_variant(wildcards))[0],
-        seed=run_seed(wildcards),
-        trust_remote_code=config["trust_remote_code"],
-    )
-
-
-EVAL_RESULT, EVAL_RUN = STAGES.eval_settings()
-
-
-def eval_job(wildcards):
-    """Rule eval's --job: the model at {model_path} and the eval settings that change a result."""
-    model = AXES.model_at(wildcards.model_path)
-    return EvalJob.job_json(
-        model=FILES.model_location(model),
-        info=model.info(),
-        settings=EVAL_RESULT,
-        trust_remote_code=config["trust_remote_code"],
-        chat_template_source=config["ift"]["chat_template_source"],
-        world_dir=FILES.world_dir(model.replicate),
-    )
-
-
-def training_execution(job_class, stage):
-    """The --execution of a training job of `stage` (job_class: its class in iftforget.jobs): the settings that only
-    change how it runs (threads, device, logging, in-job saves, kernels), and with training.report_to its tracked
-    run's name (<stage>/<model path>) and log folder below <results_dir>/tracking/. Computed from the job's threads:
-    Snakemake does not track it."""
-    settings = STAGES.stage_settings(stage)[1]
-    tracked = config["training"]["report_to"] != NO_TRACKING
-
-    def execution(wildcards, threads):
-        run_name, tracking_dir = tracked_run(LAYOUT, stage, wildcards) if tracked else ("", None)
-        return job_class.execution_json(
-            run_settings=settings | {"threads": threads}, run_name=run_name, tracking_dir=tracking_dir
-        )
-
-    return execution
-
-
-def eval_execution(wildcards, threads):
-    """Rule eval's --execution: how it runs (batch size, device..., the job's threads, the attention kernel every
-    model is loaded with, as in training) and where the model's lm-eval request cache lives (outside the declared
-    outputs, emptied when the model is rebuilt). Computed from the job's threads: Snakemake does not track it."""
-    return EvalJob.execution_json(
-        run_settings=EVAL_RUN | {"threads": threads, "attn_implementation": config["training"]["attn_implementation"]},
-        cache_dir=f"{RESULTS}/cache/lm_eval/{wildcards.model_path}",
-    )
 
 
 def trainer_state(keep, variant=DEFAULT_VARIANT):

@@ -33,8 +33,8 @@ rule eval:
         **EVAL_RESOURCES,
     params:
         launch=single_process_launch,
-        job=eval_job,
-        execution=eval_execution,
+        job=JOBS.eval,
+        execution=JOBS.eval_execution,
         # Not tracked by Snakemake (computed from the job's outputs): which tasks a job writes; removing a task
         # reruns nothing.
         outputs=lambda wildcards, output: " ".join(

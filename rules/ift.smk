@@ -33,8 +33,8 @@ rule ift:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        job=ift_job,
-        execution=training_execution(IftJob, "ift"),
+        job=JOBS.ift,
+        execution=JOBS.execution("ift"),
         resume=ift_resume_option,
     message:
         "IFT of {wildcards.model} on {wildcards.dataset} (replicate {wildcards.replicate}, seed {wildcards.seed}) "

@@ -21,8 +21,8 @@ rule pretrain:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        job=pretrain_job,
-        execution=training_execution(PretrainJob, "pretrain"),
+        job=JOBS.pretrain,
+        execution=JOBS.execution("pretrain"),
     message:
         "Pre-training base model {wildcards.model} of replicate {wildcards.replicate} from scratch"
     shell:

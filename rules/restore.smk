@@ -23,8 +23,8 @@ rule restore:
         **TRAIN_RESOURCES,
     params:
         launch=training_launch,
-        job=restore_job,
-        execution=training_execution(RestoreJob, "restore"),
+        job=JOBS.restore,
+        execution=JOBS.execution("restore"),
     message:
         "Restoring {wildcards.model}/rep{wildcards.replicate}/ift/{wildcards.dataset}/seed{wildcards.seed}/"
         "step{wildcards.step} with {wildcards.budget} steps on {wildcards.corpus}"

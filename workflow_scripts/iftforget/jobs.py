@@ -1,8 +1,8 @@
 """What each training and evaluation job is handed: one frozen dataclass per kind of job, every setting of the job a
 field of it.
 
-The rules build a job's settings as two JSON arguments (rules/common.smk: pretrain_job, ift_job, restore_job,
-eval_job, and training_execution, eval_execution), and its adapter turns them back into the job's class
+The rules build a job's settings as two JSON arguments (iftforget.grid.job_specs: `JOBS.ift` and the like in the
+rules), and its adapter turns them back into the job's class
 (`IftJob.from_json(job, execution)`) and hands that to the library:
 
 - `--job`: every setting that changes the job's result, built by a params function that takes only the job's

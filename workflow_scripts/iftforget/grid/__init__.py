@@ -5,7 +5,8 @@ parts that each own one topic:
 - `sources` (iftforget.grid.sources): each input made here, read from the hub or read from a local path;
 - `files` (iftforget.grid.files): the path of every input and output of the grid's jobs;
 - `stages` (iftforget.grid.stages): each job's settings, tracked or not, and the seeds;
-- `retention` (iftforget.grid.retention): which models and trainer states are kept.
+- `retention` (iftforget.grid.retention): which models and trainer states are kept;
+- `jobs` (iftforget.grid.job_specs): the --job and --execution each training and eval job is handed.
 
 The kind of model a training job builds (restored or control) is told from its wildcards by
 `iftforget.paths.built_kind`; the analysis' files are `iftforget.analysis.plan`'s.
@@ -19,6 +20,7 @@ from typing import Any
 
 from iftforget.grid.axes import Axes
 from iftforget.grid.files import Files
+from iftforget.grid.job_specs import JobSpecs
 from iftforget.grid.retention import Retention
 from iftforget.grid.sources import Sources
 from iftforget.grid.stages import Stages
@@ -35,3 +37,4 @@ class Grid:
         self.files = Files(self.layout, self.axes, self.sources)
         self.stages = Stages(config, self.axes)
         self.retention = Retention(config)
+        self.jobs = JobSpecs(config, self.layout, self.axes, self.files, self.stages)
