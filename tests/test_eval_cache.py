@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from iftforget.eval_cache import pack
+from conftest import SMOKE_FILES
+from iftforget.eval_cache import grid_eval_files, pack
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +66,21 @@ def test_a_results_folder_given_as_an_absolute_path_is_refused_before_packing(tm
     with pytest.raises(ValueError, match="relative to the working directory"):
         pack(tmp_path / "results", tmp_path / "evals.tar.xz")
     assert not (tmp_path / "evals.tar.xz").exists()
+
+
+def test_a_configs_archive_holds_exactly_its_grids_evals_and_waits_for_every_one(tmp_path: Path, monkeypatch):
+    """--configfile: a results folder shared with an unfinished add-on gives the archive of the finished run alone,
+    and a run with an eval still missing gives none."""
+    monkeypatch.chdir(tmp_path)
+    root, needed = grid_eval_files([Path(name) for name in SMOKE_FILES])
+    stray = root / "eval/world-llama/rep0/restored/qa-mix/seed0/step5/other-arm/r8/world_completion.json"
+    for path in [*needed, stray]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": 1.0}])))
+    assert pack(root, tmp_path / "run.tar.xz", only=needed) == len(needed)
+    with tarfile.open(tmp_path / "run.tar.xz") as archive:
+        assert sorted(archive.getnames()) == sorted(map(str, needed))
+    needed[-1].unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        pack(root, tmp_path / "unfinished.tar.xz", only=needed)
+    assert not (tmp_path / "unfinished.tar.xz").exists()

@@ -8,7 +8,12 @@ the archive gives the tables of the unrounded files (tests/test_study_cache.py c
     python -m iftforget.eval_cache --root results/confirmatory --out figures/confirmatory/evals.tar.xz
 
 An add-on run in the same results folder (a preset layered on another) gets an archive of its own evals only:
-`--skip-in` names the first run's archive, whose files are left out; the redraw unpacks both.
+`--skip-in` names the first run's archive, whose files are left out; the redraw unpacks both. `--configfile` packs
+exactly the eval JSONs of that config's grid (its results_dir is the root), and refuses while any is missing, so
+that a folder shared with other, unfinished add-ons gives the archive of one finished run:
+
+    python -m iftforget.eval_cache --configfile config.yaml presets/confirmatory.yaml \
+        presets/confirmatory-long-restore.yaml --skip-in figures/confirmatory/evals.tar.xz --out long.tar.xz
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import io
 import json
 import lzma
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +39,33 @@ def rounded(record: dict[str, Any], decimals: int = LOGLIKELIHOOD_DECIMALS) -> d
     return record | {"items": items} if "items" in record else record
 
 
-def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in: Path | None = None) -> int:
+def grid_eval_files(config_files: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """The results folder and the eval JSONs of the grid of the config that `config_files` make, layered in order."""
+    from iftforget.config import check_config, load_config_files
+    from iftforget.grid import Grid
+
+    config = load_config_files(list(config_files))
+    check_config(config)
+    grid = Grid(config)
+    return Path(grid.layout.root), [Path(path) for path in grid.files.eval_files()]
+
+
+def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in: Path | None = None,
+         only: Sequence[Path] | None = None) -> int:
     """Every eval JSON below `root`/eval into an xz tar archive at `out` (paths as `root`/eval/...: the archive is
-    unpacked in the working directory), less those that the archive `skip_in` holds; returns how many files it
-    holds."""
+    unpacked in the working directory), or exactly those of `only` (each must exist), less those that the archive
+    `skip_in` holds; returns how many files it holds."""
     if root.is_absolute():
         raise ValueError(f"--root {root}: give the results folder relative to the working directory, as the run's "
                          "results_dir (the archive is unpacked where the figures-from-cache command runs)")
-    files = sorted((root / "eval").rglob("*.json"))
+    if only is None:
+        files = sorted((root / "eval").rglob("*.json"))
+    else:
+        files = sorted(set(only))
+        missing = [path for path in files if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} of the {len(files)} eval JSONs of the config's grid are missing "
+                                    f"(the run has not finished), e.g. {missing[0]}")
     if skip_in is not None:
         with tarfile.open(skip_in) as archive:
             packed = set(archive.getnames())
@@ -61,12 +86,17 @@ def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", required=True, type=Path, help="the run's results folder (results_dir)")
+    parser.add_argument("--root", type=Path, help="the run's results folder (results_dir); or --configfile")
+    parser.add_argument("--configfile", nargs="+", type=Path,
+                        help="the run's config files, layered in order: exactly its grid's eval JSONs are packed")
     parser.add_argument("--out", required=True, type=Path, help="the archive to write (.tar.xz)")
     parser.add_argument("--decimals", type=int, default=LOGLIKELIHOOD_DECIMALS)
     parser.add_argument("--skip-in", type=Path, help="an archive whose eval JSONs are left out (an add-on run's)")
     args = parser.parse_args()
-    count = pack(args.root, args.out, args.decimals, args.skip_in)
+    if (args.root is None) == (args.configfile is None):
+        parser.error("give one of --root and --configfile")
+    root, only = grid_eval_files(args.configfile) if args.configfile else (args.root, None)
+    count = pack(root, args.out, args.decimals, args.skip_in, only)
     print(f"{count} eval JSONs -> {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
 
