@@ -1,6 +1,7 @@
 """The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
 restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
-figures/study-long-restore/; the confirmatory study in figures/confirmatory/): a reader who clones the repository
+figures/study-long-restore/; the confirmatory study in figures/confirmatory/, and its 800-step add-on, with an archive
+of its own, in figures/confirmatory-long-restore/): a reader who clones the repository
 redraws each run's tables, figures and report from the committed eval JSONs, with no model and no training or
 evaluation job, and gets the tables that are committed (the README's headline is read from them)."""
 
@@ -21,15 +22,22 @@ from test_figures_from_cache import FROM_CACHE, UPSTREAM_RULES
 pytestmark = pytest.mark.workflow
 
 STUDY_CONFIG = [REPO / "config.yaml", REPO / "presets" / "study.yaml"]
-# Each run: the folder of its committed tables, the eval JSONs it reads, and its config as the README's commands run it.
+# Each run: the folder of its committed tables, the archives of the eval JSONs it reads (an add-on run's beside the run
+# it is layered on), and its config as the README's commands run it.
+CONFIRMATORY = [REPO / "config.yaml", REPO / "presets" / "confirmatory.yaml"]
+CONFIRMATORY_EVALS = REPO / "figures" / "confirmatory" / "evals.tar.xz"
 CACHES = {
-    "study": (REPO / "figures" / "study", REPO / "figures" / "study" / "evals.tar.xz", STUDY_CONFIG),
-    "study-early": (REPO / "figures" / "study-early", REPO / "figures" / "study-early" / "evals.tar.xz",
+    "study": (REPO / "figures" / "study", [REPO / "figures" / "study" / "evals.tar.xz"], STUDY_CONFIG),
+    "study-early": (REPO / "figures" / "study-early", [REPO / "figures" / "study-early" / "evals.tar.xz"],
                     [*STUDY_CONFIG, REPO / "presets" / "study-early.yaml"]),
-    "study-long-restore": (REPO / "figures" / "study-long-restore", REPO / "figures" / "study" / "evals.tar.xz",
+    "study-long-restore": (REPO / "figures" / "study-long-restore", [REPO / "figures" / "study" / "evals.tar.xz"],
                            [*STUDY_CONFIG, REPO / "presets" / "study-long-restore.yaml"]),
-    "confirmatory": (REPO / "figures" / "confirmatory", REPO / "figures" / "confirmatory" / "evals.tar.xz",
-                     [REPO / "config.yaml", REPO / "presets" / "confirmatory.yaml"]),
+    "confirmatory": (REPO / "figures" / "confirmatory", [CONFIRMATORY_EVALS], CONFIRMATORY),
+    "confirmatory-long-restore": (
+        REPO / "figures" / "confirmatory-long-restore",
+        [CONFIRMATORY_EVALS, REPO / "figures" / "confirmatory-long-restore" / "evals.tar.xz"],
+        [*CONFIRMATORY, REPO / "presets" / "confirmatory-long-restore.yaml"],
+    ),
 }
 
 
@@ -41,10 +49,12 @@ def study_plan(config_files: list[Path]) -> AnalysisPlan:
 
 @pytest.mark.parametrize("cache", list(CACHES))
 def test_the_cache_holds_every_eval_the_run_reads(cache):
-    _, evals, config_files = CACHES[cache]
+    _, archives, config_files = CACHES[cache]
     plan = study_plan(config_files)
-    with tarfile.open(evals) as archive:
-        names = {member.name for member in archive.getmembers() if member.isfile()}
+    names = set()
+    for evals in archives:
+        with tarfile.open(evals) as archive:
+            names |= {member.name for member in archive.getmembers() if member.isfile()}
     needed = {plan.files.eval_file(ref, task) for ref in plan.axes.models() for task in plan.axes.tasks}
     assert needed <= names, sorted(needed - names)[:5]
     assert all(name.startswith(plan.layout.root) for name in names), "nothing outside the results folder"
@@ -52,9 +62,10 @@ def test_the_cache_holds_every_eval_the_run_reads(cache):
 
 @pytest.mark.parametrize("cache", list(CACHES))
 def test_the_run_is_redrawn_from_its_cache_to_the_committed_tables(tmp_path: Path, cache):
-    folder, evals, config_files = CACHES[cache]
-    with tarfile.open(evals) as archive:
-        archive.extractall(tmp_path, filter="data")
+    folder, archives, config_files = CACHES[cache]
+    for evals in archives:
+        with tarfile.open(evals) as archive:
+            archive.extractall(tmp_path, filter="data")
     # The target first: `--configfile` takes every argument up to the next option.
     result = run_snakemake(*FROM_CACHE, "--directory", str(tmp_path), "--configfile", *map(str, config_files),
                            "--report", str(tmp_path / "report.html"), "--report-after-run", cwd=tmp_path,
