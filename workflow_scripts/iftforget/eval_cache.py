@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from iftforget.config import check_config, load_config_files
+from iftforget.grid import Grid
 from iftforget.io import atomic_path
 
 LOGLIKELIHOOD_DECIMALS = 3
@@ -41,9 +43,6 @@ def rounded(record: dict[str, Any], decimals: int = LOGLIKELIHOOD_DECIMALS) -> d
 
 def grid_eval_files(config_files: Sequence[Path]) -> tuple[Path, list[Path]]:
     """The results folder and the eval JSONs of the grid of the config that `config_files` make, layered in order."""
-    from iftforget.config import check_config, load_config_files
-    from iftforget.grid import Grid
-
     config = load_config_files(list(config_files))
     check_config(config)
     grid = Grid(config)
