@@ -17,6 +17,7 @@ from conftest import REPO, SMOKE_FILES, adapter_options, run_snakemake, shell_co
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, analyze_task, tidy_table
 from iftforget.config import check_config, load_config_files
+from iftforget.figures import pooled as pooled_figures
 from iftforget.figures.variants import plot_variants
 from iftforget.grid import Grid
 from iftforget.paths import DEFAULT_VARIANT
@@ -152,6 +153,16 @@ def test_the_tables_name_each_rows_recipe_and_rows_written_before_the_column_are
     paths = [str(tmp_path / "variants.png")]
     plot_variants(pooled, ["b", "d"], ["world_completion"], [DEFAULT_VARIANT, "lr-low"], paths)
     assert Path(paths[0]).stat().st_size > 0
+    # A recipe's own pooled figures (plot_figures hands each the rows of its recipe) name it; the ift block's do not.
+    titles = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pooled_figures, "save", lambda figure, paths: titles.__setitem__(
+            paths[0], [figure.get_suptitle(), *(ax.get_title() for ax in figure.axes)]))
+        for recipe in (DEFAULT_VARIANT, "lr-low"):
+            rows = [table[table["ift_variant"] == recipe] for table in (pooled, units)]
+            pooled_figures.plot_pooled_scores(*rows, ["b", "d"], "world_completion", [recipe])
+    assert not any("IFT recipe" in title for title in titles[DEFAULT_VARIANT])
+    assert any("b + d, IFT recipe lr-low" in title for title in titles["lr-low"])
 
 
 def test_the_rules_hand_a_variants_jobs_its_recipe_and_the_runs_seeds(tmp_path):

@@ -25,6 +25,7 @@ from iftforget.figures.style import (
     log_steps,
     main_budget,
     metric_label,
+    pool_title,
     quantity_rows,
     save,
     select,
@@ -58,7 +59,7 @@ def plot_pooled_scores(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequenc
     use_style()
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.5))
     n_units = _scores_panel(ax, pooled, units, where, task)
-    ax.set_title(f"{task}: {where[0]} + {where[1]}, {n_units} runs pooled", fontsize="small")
+    ax.set_title(f"{task}: {pool_title(where, pooled)}, {n_units} runs pooled", fontsize="small")
     scores_legend(ax, shade_stages=True)
     save(figure, paths)
 
@@ -113,7 +114,7 @@ def plot_residual_share(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequen
     use_style()
     figure, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.4))
     test = _share_panel(ax, pooled, units, where, task)
-    ax.set_title(f"{task}: {where[0]} + {where[1]}\n{test}", fontsize="x-small")
+    ax.set_title(f"{task}: {pool_title(where, pooled)}\n{test}", fontsize="x-small")
     save(figure, paths)
 
 
@@ -151,7 +152,7 @@ def plot_headline(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, ta
     axes[1].set_title(f"(b) residual share of the drop\n{test}", fontsize="x-small")
     _pattern_panel(axes[2], pooled, where, probe)
     axes[2].set_title(f"(c) text pattern: {probe}", fontsize="small")
-    figure.suptitle(f"{where[0]} + {where[1]}", fontsize="small")
+    figure.suptitle(pool_title(where, pooled), fontsize="small")
     save(figure, paths)
 
 
@@ -173,7 +174,7 @@ def plot_stage_counts(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence
     ax.set_ylim(0, n_units * 1.7 + 0.5)
     ax.set_xlabel("IFT step k (pooled stage above)")
     ax.set_ylabel("runs")
-    ax.set_title(f"{task}: stage of each run, {base_model} + {dataset}", fontsize="small")
+    ax.set_title(f"{task}: stage of each run, {pool_title(where, pooled)}", fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize="x-small")
     save(figure, paths)
 
@@ -203,6 +204,6 @@ def plot_budget(pooled: pd.DataFrame, units: pd.DataFrame, where: Sequence, task
     ax.minorticks_off()
     ax.set_xlabel("restoration budget r (steps, log scale)")
     ax.set_ylabel(f"residual (> 0: lost)\n{metric_label(rows['metric'].iloc[0])}")
-    ax.set_title(f"{task}: {base_model} + {dataset}", fontsize="small")
+    ax.set_title(f"{task}: {pool_title(where, pooled)}", fontsize="small")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, fontsize="x-small")
     save(figure, paths)

@@ -12,6 +12,7 @@ import seaborn as sns
 
 from iftforget.analysis.forgetting import STAGES
 from iftforget.io import atomic_path
+from iftforget.paths import DEFAULT_VARIANT
 
 COLUMN_WIDTH = 3.3  # inches: one column of an ACL/CCL two-column paper
 MODEL_COLORS = {"base": "#222222", "control": "#7f7f7f", "IFT@k": "#1f77b4", "restored@k": "#d95f02"}
@@ -108,6 +109,13 @@ def run_rows(table: pd.DataFrame, run: Sequence, task: str) -> pd.DataFrame:
     base_model, dataset, replicate, seed = run
     rows = select(table, base_model=base_model, dataset=dataset, replicate=int(replicate), seed=int(seed), task=task)
     return at_budget(rows, main_budget(rows))
+
+
+def pool_title(where: Sequence, rows: pd.DataFrame) -> str:
+    """"<base model> + <dataset>", naming the IFT recipe where the rows are an IFT variant's (ift.variants): its
+    figures sit beside the ift block's recipe's and look the same."""
+    recipes = set(rows["ift_variant"].dropna()) - {DEFAULT_VARIANT} if "ift_variant" in rows else set()
+    return f"{where[0]} + {where[1]}" + (f", IFT recipe {', '.join(sorted(recipes))}" if recipes else "")
 
 
 def run_title(run: Sequence) -> str:
