@@ -30,7 +30,7 @@ RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restor
 # run no job of their own (targets). Every other rule is a light CPU job: a localrule (run where Snakemake runs,
 # under a cluster executor too), or, if submitted, sized in the workflow profile.
 CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control", "eval"}
-TARGET_RULES = {"all", "figures"}
+TARGET_RULES = {"all", "base_models", "figures"}
 LOCAL_LIGHT_RULES = {"world", "world_fresh_corpus", "tokenizer", "world_ift_data", "prepare_restore_corpus",
                      "summarize", "analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit"}
 # The rules that fetch from the hub run where Snakemake runs (the login node, which has internet; rules/prefetch.smk).
