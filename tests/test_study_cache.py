@@ -1,9 +1,10 @@
 """The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
 restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
-figures/study-long-restore/; the confirmatory study in figures/confirmatory/, and its 800-step add-on, with an archive
-of its own, in figures/confirmatory-long-restore/): a reader who clones the repository
-redraws each run's tables, figures and report from the committed eval JSONs, with no model and no training or
-evaluation job, and gets the tables that are committed (the README's headline is read from them)."""
+figures/study-long-restore/; the confirmatory study in figures/confirmatory/, its 800-step add-on and its
+restoration arm, each with an archive of its own, in figures/confirmatory-long-restore/ and
+figures/confirmatory-fresh-arm/): a reader who clones the repository redraws each run's tables, figures and report
+from the committed eval JSONs, with no model and no training or evaluation job, and gets the tables that are
+committed (the README's headline is read from them)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ CACHES = {
         REPO / "figures" / "confirmatory-long-restore",
         [CONFIRMATORY_EVALS, REPO / "figures" / "confirmatory-long-restore" / "evals.tar.xz"],
         [*CONFIRMATORY, REPO / "presets" / "confirmatory-long-restore.yaml"],
+    ),
+    "confirmatory-fresh-arm": (
+        REPO / "figures" / "confirmatory-fresh-arm",
+        [CONFIRMATORY_EVALS, REPO / "figures" / "confirmatory-fresh-arm" / "evals.tar.xz"],
+        [*CONFIRMATORY, REPO / "presets" / "confirmatory-fresh-arm.yaml"],
     ),
 }
 
