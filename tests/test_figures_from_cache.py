@@ -18,13 +18,16 @@ import yaml
 from conftest import REPO, job_counts, run_snakemake
 from iftforget.analysis.plan import AnalysisPlan
 from iftforget.config import check_config
+from iftforget.figures.scale import scale_points, size_label
 from iftforget.grid import Grid
 from iftforget.paths import ModelRef
 
 pytestmark = pytest.mark.workflow
 
-ANALYSIS_RULES = ["analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit", "figures"]
-# The README's figures-from-cache command, less the report path (added per test).
+ANALYSIS_RULES = ["analyze", "analyze_arm", "analyze_variant", "analyze_variant_arm", "forgetting_table",
+                  "plot_figures", "residual_limit", "figures"]
+# The README's figures-from-cache command, less the report path (added per test); a grid without IFT variants has no
+# analyze_variant rules, whose names Snakemake then ignores.
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
 UPSTREAM_RULES = {"world", "tokenizer", "world_ift_data", "pretrain", "ift", "restore", "restore_control", "eval",
                   "summarize"}
@@ -39,6 +42,7 @@ OUTPUT_TYPES = {
 N_ITEMS = 120
 MC_CHOICES = 10
 ARM = "fresh-bios"  # a restoration arm whose restored models keep more items lost than the main corpus' (below)
+SMALL = "llama-small"  # a base model whose restored models keep more items lost than any other's (below)
 
 
 def run_in(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -72,14 +76,14 @@ def item_values(ref: ModelRef, task: str, steps: list[int]) -> tuple[np.ndarray,
     budget_factor = 200 / ref.budget if ref.budget else 1.0
     lost_share = {"base": 0.0, "control": 0.0, "ift": min(0.2 * position, 0.9),
                   "restored": min(0.9, max(0.0, 0.12 * (position - 2)) * budget_factor ** 0.3)}[ref.kind]
-    if ref.kind == "restored" and ref.corpus == ARM:
+    if ref.kind == "restored" and (ref.corpus == ARM or ref.base_model == SMALL):
         lost_share = min(0.9, lost_share + 0.25)
     values = base.copy()
     values[known[: int(lost_share * len(known))]] = 0
     return values, None
 
 
-def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
+def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int], parameters: int | None = None) -> None:
     output_type, metric = OUTPUT_TYPES[task]
     values, lengths = item_values(ref, task, steps)
     items = []
@@ -95,7 +99,8 @@ def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
         items.append(item)
     score = float(np.average(values, weights=lengths))
     payload = {
-        "format_version": 1, "task": task, "output_type": output_type, "model": {"path": ref.path, **ref.info()},
+        "format_version": 1, "task": task, "output_type": output_type,
+        "model": {"path": ref.path, **ref.info(), "num_parameters": parameters},
         "primary_metric": metric, "score": score, "metrics": {metric: score}, "n_items": len(items), "items": items,
         "harness": {},
     }
@@ -103,15 +108,17 @@ def write_eval(path: Path, ref: ModelRef, task: str, steps: list[int]) -> None:
     path.write_text(json.dumps(payload))
 
 
-def cached_results(workdir: Path, **overrides) -> AnalysisPlan:
-    """A working directory holding only the config and the eval JSONs of its whole grid (no model, no world)."""
+def cached_results(workdir: Path, parameters: dict[str, int] | None = None, **overrides) -> AnalysisPlan:
+    """A working directory holding only the config and the eval JSONs of its whole grid (no model, no world); each
+    eval JSON records its base model's parameter count from `parameters` (none where it names none)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | overrides
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     check_config(config)
     grid = Grid(config)
     for ref in grid.axes.models():
         for task in grid.axes.tasks:
-            write_eval(workdir / grid.files.eval_file(ref, task), ref, task, grid.axes.steps)
+            write_eval(workdir / grid.files.eval_file(ref, task), ref, task, grid.axes.steps,
+                       (parameters or {}).get(ref.base_model))
     return AnalysisPlan(grid, config["analysis"])
 
 
@@ -240,3 +247,41 @@ def test_a_restoration_arm_is_analysed_beside_the_main_corpus_in_rows_that_name_
     assert by_corpus[ARM] - by_corpus["hold-bios"] > 0.1, by_corpus
     share = units[(units.corpus == ARM) & (units.quantity == "residual_shrink")]
     assert set(share.step) == {256}, "the arm's budget verdict at the QA mix's sweep step"
+
+
+def test_base_models_of_several_sizes_are_compared_by_their_parameter_counts(tmp_path):
+    """A grid of two base models whose eval JSONs record their parameter counts (the smaller one's name sorts after
+    the larger's), and an IFT variant of the larger one only: per dataset and knowledge probe, a figure of the drop
+    and residual per model and one of the residual share and k* against the parameter count, a line per recipe, each
+    point read from its own model's rows."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    models = [{"name": "llama-big", "source": "pretrain"},
+              {"name": SMALL, "source": "pretrain", "model": {"hidden_size": 64, "intermediate_size": 256}}]
+    variants = [{"name": "lr-low", "learning_rate": 1.0e-4, "schedule": "cosine", "base_models": ["llama-big"]}]
+    counts = {"llama-big": 740_000, SMALL: 240_000}
+    layout = cached_results(tmp_path, parameters=counts, replicates=[0, 1], base_models=models,
+                            ift=config["ift"] | {"variants": variants},
+                            eval=config["eval"] | {"tasks": ["world_completion", "world_ppl_pretrain"]},
+                            analysis=config.get("analysis", {}) | {"run_figures": False})
+    run_in(tmp_path, *FROM_CACHE)
+    assert not [path for path in layout.targets() if not (tmp_path / path).is_file()]
+    by_kind = {kind: [f for f in layout.figure_plan() if f["kind"] == kind] for kind in ("sizes", "scale")}
+    assert [(f["dataset"], f["tasks"]) for f in by_kind["sizes"]] == [("qa-mix", ["world_completion"])]
+    assert [(f["dataset"], f.get("ift_variants")) for f in by_kind["scale"]] == [("qa-mix", ["default", "lr-low"])]
+
+    pooled = pd.read_csv(tmp_path / layout.table_file("pooled", "csv"))
+    points = scale_points(pooled, "qa-mix", "world_completion", ["default", "lr-low"])
+    assert list(zip(points.ift_variant, points.base_model, points.parameters, strict=True)) == [
+        ("default", SMALL, 240_000), ("default", "llama-big", 740_000), ("lr-low", "llama-big", 740_000)]
+    assert (points.step == 256).all() and (points.n_units == 2).all()
+    share = points.set_index(["ift_variant", "base_model"])["share"]
+    # The small model's restored models were written to keep a quarter more of the known items lost.
+    assert share["default", SMALL] - share["default", "llama-big"] > 0.1, share
+    assert (points.share_low <= points.share).all() and (points.share <= points.share_high).all()
+    assert ((points.crossing_low < points.crossing_high) | points.crossing_high.isna()).all()
+    assert [size_label(count) for count in (240_000, 740_000, 2_530_000, 7.24e9, 13e9, 50_000)] == [
+        "0.24M", "0.74M", "2.5M", "7.2B", "13B", "50K"]
+
+    unknown = pooled.assign(parameters=pooled.parameters.where(pooled.base_model != SMALL))
+    with pytest.raises(ValueError, match=f"base model '{SMALL}' has no parameter count"):
+        scale_points(unknown, "qa-mix", "world_completion", ["default"])

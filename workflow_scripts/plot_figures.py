@@ -7,7 +7,7 @@ from functools import partial
 from iftforget.analysis.tables import POOLED_COLUMNS, UNIT_COLUMNS, tidy_table
 from iftforget.figures import corpora as corpora_figures
 from iftforget.figures import group as run_figures
-from iftforget.figures import overview, pooled, variants
+from iftforget.figures import overview, pooled, scale, variants
 from iftforget.io import json_argument
 from iftforget.paths import DEFAULT_VARIANT
 
@@ -23,6 +23,11 @@ def figure_job(figure: dict, units, pooled_table) -> partial:
     kind, where, tasks, paths = figure["kind"], figure["where"], figure["tasks"], figure["paths"]
     if kind == "variants":
         return partial(variants.plot_variants, pooled_table, where, tasks, figure["ift_variants"], paths)
+    if kind == "sizes":
+        return partial(scale.plot_sizes, pooled_table, figure["dataset"], tasks[0], paths)
+    if kind == "scale":
+        recipes = figure.get("ift_variants", [DEFAULT_VARIANT])
+        return partial(scale.plot_scale, pooled_table, figure["dataset"], tasks[0], recipes, paths)
     if kind == "corpora":
         return partial(corpora_figures.plot_corpora, pooled_table, where, tasks, paths)
     if kind == "grid":
@@ -48,8 +53,9 @@ def draw(job: partial) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plan", required=True, type=json_argument,
-                        help="JSON list of {kind, where, model, tasks, corpora, paths, and ift_variants where not "
-                        "the ift block's recipe alone} (AnalysisPlan.figure_plan); - for stdin")
+                        help="JSON list of {kind, where, model, tasks, corpora, paths, ift_variants where not "
+                        "the ift block's recipe alone, dataset where a figure of the grid shows one} "
+                        "(AnalysisPlan.figure_plan); - for stdin")
     parser.add_argument("--processes", type=int, default=1, help="figures drawn in parallel")
     parser.add_argument("--units", required=True, nargs="+", help="comparison JSONs written by rule analyze")
     parser.add_argument("--pooled", required=True, nargs="+", help="pooled JSONs written by rule analyze")

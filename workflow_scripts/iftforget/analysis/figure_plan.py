@@ -29,9 +29,12 @@ FIGURE_CATEGORIES = {
     "table": "12. Tables",
     "limit": "13. Pooled: the residual's limit under restoration",
     "variants": "14. Pooled: IFT recipes compared",
+    "sizes": "15. Base models by size: drop and residual",
+    "scale": "16. Base models by size: residual share and k*",
 }
 FIGURE_NAMES = {"transitions": "item paths", "pattern_probe": "pattern probe", "grid": "residual heatmap",
-                "headline": "headline", "corpora": "restoration corpora", "variants": "IFT recipes"}
+                "headline": "headline", "corpora": "restoration corpora", "variants": "IFT recipes",
+                "sizes": "base models by size", "scale": "residual share and k* by size"}
 Pool = tuple[str, str]  # (base model, dataset), as in iftforget.analysis.plan
 
 
@@ -61,13 +64,15 @@ class FigurePlan:
         knowledge, probes = self.knowledge_tasks(), self.probe_tasks()
 
         def add(kind: str, where, tasks: list[str], name: str, model: str | None = None,
-                corpora: list[str] | None = None, variants: list[str] | None = None) -> None:
+                corpora: list[str] | None = None, variants: list[str] | None = None,
+                dataset: str | None = None) -> None:
             """A figure drawn from the rows of `corpora` (the main corpus' unless given) and of `variants` (the ift
-            block's recipe unless given; a figure of one variant lies below its name)."""
+            block's recipe unless given; a figure of one variant lies below its name); a figure of the whole grid
+            names its base model or its dataset where it shows one alone."""
             own = variants[0] if variants and len(variants) == 1 else DEFAULT_VARIANT
             plan.append({"kind": kind, "where": list(where) if where else None, "model": model, "tasks": tasks,
                          "corpora": corpora or [self.axes.corpus], "paths": self.figure_files(where, name, own)}
-                        | ({"ift_variants": variants} if variants else {}))
+                        | ({"ift_variants": variants} if variants else {}) | ({"dataset": dataset} if dataset else {}))
 
         def pool_figures(pool: Pool, variants: list[str] | None = None) -> None:
             if knowledge and probes:
@@ -101,6 +106,15 @@ class FigurePlan:
             run_figures(group)
         if len(self.axes.groups()) > 1 and knowledge:
             add("grid", None, knowledge, "grid-residual")
+        if len(self.axes.base_models) > 1:
+            for dataset in self.axes.datasets:
+                # Every recipe that trains some base model on the dataset: a variant of one size is one point.
+                recipes = list(dict.fromkeys(recipe for model in self.axes.base_models
+                                             for recipe in self.pool_variants((model, dataset))))
+                for task in knowledge:
+                    add("sizes", None, [task], f"{dataset}-{task}-sizes", dataset=dataset)
+                    add("scale", None, [task], f"{dataset}-{task}-scale", dataset=dataset,
+                        variants=recipes if len(recipes) > 1 else None)
         for pool in self.pools():
             recipes = self.pool_variants(pool)
             for variant in recipes[1:]:

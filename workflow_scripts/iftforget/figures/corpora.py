@@ -14,6 +14,7 @@ from iftforget.figures.pooled import pooled_rows
 from iftforget.figures.style import (
     COLUMN_WIDTH,
     at_budget,
+    category_lines,
     log_steps,
     main_budget,
     metric_label,
@@ -21,21 +22,6 @@ from iftforget.figures.style import (
     save,
     use_style,
 )
-
-CORPUS_COLORS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")  # the main corpus first
-CORPUS_DASHES = ("-", "--", "-.", ":", "--")  # lines that coincide stay visible
-
-
-def _corpus_lines(ax: plt.Axes, rows: pd.DataFrame, quantity: str, x: str) -> None:
-    """One line per restoration corpus (in the table's order: the main corpus first) of a pooled quantity against
-    `x` (step or budget), with its interval as a band."""
-    styles = zip(CORPUS_COLORS, CORPUS_DASHES, strict=True)
-    for (color, dash), (corpus, part) in zip(styles, rows.groupby("corpus", sort=False), strict=False):
-        line = quantity_rows(part, quantity).sort_values(x)
-        values = line[x].astype(float)
-        ax.plot(values, line["estimate"], color=color, linestyle=dash, marker="o", markersize=3, label=corpus)
-        ax.fill_between(values, line["ci_low"], line["ci_high"], color=color, alpha=0.15, linewidth=0)
-    ax.axhline(0, color="black", linewidth=0.6)
 
 
 def plot_corpora(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], paths: Sequence[str]) -> None:
@@ -52,7 +38,7 @@ def plot_corpora(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], pa
                                 layout="constrained")
     metric = metric_label(knowledge["metric"].iloc[0]).split(" (")[0]
     residual = at_budget(knowledge, budget)
-    _corpus_lines(axes[0], residual[residual["step"] > 0], "residual", "step")
+    category_lines(axes[0], residual[residual["step"] > 0], "residual", "corpus")
     margin = knowledge["margin"].iloc[0]
     if pd.notna(margin):
         axes[0].axhline(margin, color="#b2182b", linestyle=":", linewidth=1, label=f"delta = {margin:g}")
@@ -60,7 +46,7 @@ def plot_corpora(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], pa
     axes[0].set_ylabel(f"residual in {metric}\n(> 0: not brought back)")
     axes[0].set_title(f"(a) {tasks[0]}: residual at {budget} steps", fontsize="small")
     axes[0].legend(loc="upper left", fontsize="x-small")
-    _corpus_lines(axes[1], knowledge, "control_shift", "budget")
+    category_lines(axes[1], knowledge, "control_shift", "corpus", x="budget")
     budgets = sorted(int(b) for b in quantity_rows(knowledge, "control_shift")["budget"].unique())
     axes[1].set_xscale("log")
     axes[1].set_xticks(budgets, [str(b) for b in budgets])
@@ -72,7 +58,7 @@ def plot_corpora(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], pa
     if len(tasks) > 1:
         probe = pooled_rows(pooled, base_model, dataset, tasks[1])
         gap = at_budget(probe, main_budget(probe))
-        _corpus_lines(axes[2], gap[gap["step"] > 0], "restored_gap", "step")
+        category_lines(axes[2], gap[gap["step"] > 0], "restored_gap", "corpus")
         log_steps(axes[2], sorted(int(s) for s in quantity_rows(probe, "drop")["step"]))
         probe_metric = metric_label(probe["metric"].iloc[0]).split(" (")[0]
         axes[2].set_ylabel(f"restored@k minus the base\nin {probe_metric} (> 0: worse)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -145,3 +145,24 @@ def log_steps(ax: plt.Axes, steps: Sequence[int]) -> None:
     ax.set_xticks(list(steps), [str(s) for s in steps])
     ax.minorticks_off()
     ax.set_xlabel(STEP_LABEL)
+
+
+LINE_COLORS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e")  # the first line (main corpus, ...) orange
+LINE_DASHES = ("-", "--", "-.", ":", "--")  # lines that coincide stay visible
+
+
+def category_lines(ax: plt.Axes, rows: pd.DataFrame, quantity: str, column: str, order: Sequence[str] | None = None,
+                   labels: Mapping[str, str] | None = None, x: str = "step") -> None:
+    """One line per value of `column` (in `order`, else the table's order) of a pooled quantity against `x` (step or
+    budget), with its interval as a band; a value without rows keeps its colour and is left out."""
+    values = list(order) if order is not None else list(dict.fromkeys(rows[column]))
+    for index, value in enumerate(values):
+        line = quantity_rows(rows[rows[column] == value], quantity).sort_values(x)
+        if line.empty:
+            continue
+        color, dash = LINE_COLORS[index % len(LINE_COLORS)], LINE_DASHES[index % len(LINE_DASHES)]
+        position = line[x].astype(float)
+        ax.plot(position, line["estimate"], color=color, linestyle=dash, marker="o", markersize=3,
+                label=(labels or {}).get(value, value))
+        ax.fill_between(position, line["ci_low"], line["ci_high"], color=color, alpha=0.15, linewidth=0)
+    ax.axhline(0, color="black", linewidth=0.6)

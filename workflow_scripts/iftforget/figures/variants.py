@@ -10,11 +10,11 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib import pyplot as plt
 
-from iftforget.figures.corpora import CORPUS_COLORS, CORPUS_DASHES
 from iftforget.figures.pooled import pooled_rows
 from iftforget.figures.style import (
     COLUMN_WIDTH,
     at_budget,
+    category_lines,
     log_steps,
     main_budget,
     metric_label,
@@ -25,20 +25,6 @@ from iftforget.figures.style import (
 
 PANELS = (("drop", "drop (base minus IFT@k)", "> 0: IFT cost"), ("residual", "residual (control minus restored@k)",
                                                                   "> 0: not brought back"))
-
-
-def _recipe_lines(ax: plt.Axes, rows: pd.DataFrame, quantity: str, recipes: Sequence[str]) -> None:
-    """One line per IFT recipe (in `recipes`' order: the ift block's first) of a pooled quantity against the step,
-    with its interval as a band; a recipe without rows (e.g. of another base model only) is left out."""
-    for color, dash, recipe in zip(CORPUS_COLORS * 2, CORPUS_DASHES * 2, recipes, strict=False):
-        line = quantity_rows(rows[rows["ift_variant"] == recipe], quantity)
-        line = line[line["step"] > 0]
-        if line.empty:
-            continue
-        steps = line["step"].astype(float)
-        ax.plot(steps, line["estimate"], color=color, linestyle=dash, marker="o", markersize=3, label=recipe)
-        ax.fill_between(steps, line["ci_low"], line["ci_high"], color=color, alpha=0.15, linewidth=0)
-    ax.axhline(0, color="black", linewidth=0.6)
 
 
 def plot_variants(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], recipes: Sequence[str],
@@ -56,7 +42,7 @@ def plot_variants(pooled: pd.DataFrame, where: Sequence, tasks: Sequence[str], r
     steps = sorted(int(s) for s in quantity_rows(rows, "drop")["step"].unique())
     margin = rows["margin"].iloc[0]
     for ax, letter, (quantity, label, reading) in zip(axes, "ab", PANELS, strict=True):
-        _recipe_lines(ax, rows, quantity, recipes)
+        category_lines(ax, rows[rows["step"] > 0], quantity, "ift_variant", recipes)
         if pd.notna(margin):
             ax.axhline(margin, color="#b2182b", linestyle=":", linewidth=1, label=f"delta = {margin:g}")
         log_steps(ax, steps)
