@@ -42,24 +42,29 @@ def test_the_archive_holds_every_eval_json_at_its_path_with_scores_exact_and_log
     assert completion == files[root / "eval/m/rep0/base/world_completion.json"]
 
 
-def test_an_add_on_archive_holds_only_the_evals_that_the_first_archive_lacks(tmp_path: Path, monkeypatch):
+def test_an_add_on_archive_holds_only_the_evals_that_the_archives_it_builds_on_lack(tmp_path: Path, monkeypatch):
     root = Path("results/run")
     first = [root / "eval/m/rep0/base/world_completion.json"]
-    added = [root / "eval/m/rep0/restored/d/seed0/step8/fresh/r50/world_completion.json"]
+    second = [root / "eval/m/rep0/restored/d/seed0/step8/fresh/r50/world_completion.json"]
+    added = [root / "eval/m/rep0/restored/d/seed0/step8/fresh/r800/world_completion.json"]
     monkeypatch.chdir(tmp_path)
-    for path in first:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": 1.0}])))
+
+    def write(paths: list[Path], score: float) -> None:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": score}])))
+
+    write(first, 1.0)
     assert pack(root, tmp_path / "first.tar.xz") == 1
-    for path in added:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(eval_json([{"id": "a", "exact_match": 0.0}])))
-    assert pack(root, tmp_path / "add-on.tar.xz", skip_in=tmp_path / "first.tar.xz") == 1
+    write(second, 0.0)
+    assert pack(root, tmp_path / "second.tar.xz", skip_in=[tmp_path / "first.tar.xz"]) == 1
+    write(added, 0.0)
+    assert pack(root, tmp_path / "add-on.tar.xz", skip_in=[tmp_path / "first.tar.xz", tmp_path / "second.tar.xz"]) == 1
     with tarfile.open(tmp_path / "add-on.tar.xz") as archive:
         assert archive.getnames() == list(map(str, added))
-    assert pack(root, tmp_path / "all.tar.xz") == 2
-    with pytest.raises(FileNotFoundError, match="lacks"):
-        pack(root, tmp_path / "nothing.tar.xz", skip_in=tmp_path / "all.tar.xz")
+    assert pack(root, tmp_path / "all.tar.xz") == 3
+    with pytest.raises(FileNotFoundError, match="lack"):
+        pack(root, tmp_path / "nothing.tar.xz", skip_in=[tmp_path / "all.tar.xz"])
 
 
 def test_a_results_folder_given_as_an_absolute_path_is_refused_before_packing(tmp_path: Path):

@@ -7,10 +7,10 @@ the archive gives the tables of the unrounded files (tests/test_study_cache.py c
 
     python -m iftforget.eval_cache --root results/confirmatory --out figures/confirmatory/evals.tar.xz
 
-An add-on run in the same results folder (a preset layered on another) gets an archive of its own evals only:
-`--skip-in` names the first run's archive, whose files are left out; the redraw unpacks both. `--configfile` packs
-exactly the eval JSONs of that config's grid (its results_dir is the root), and refuses while any is missing, so
-that a folder shared with other, unfinished add-ons gives the archive of one finished run:
+An add-on run in the same results folder (a preset layered on others) gets an archive of its own evals only:
+`--skip-in` names the archives of the runs it builds on, whose files are left out; the redraw unpacks them all.
+`--configfile` packs exactly the eval JSONs of that config's grid (its results_dir is the root), and refuses while
+any is missing, so that a folder shared with other, unfinished add-ons gives the archive of one finished run:
 
     python -m iftforget.eval_cache --configfile config.yaml presets/confirmatory.yaml \
         presets/confirmatory-long-restore.yaml --skip-in figures/confirmatory/evals.tar.xz --out long.tar.xz
@@ -49,11 +49,11 @@ def grid_eval_files(config_files: Sequence[Path]) -> tuple[Path, list[Path]]:
     return Path(grid.layout.root), [Path(path) for path in grid.files.eval_files()]
 
 
-def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in: Path | None = None,
+def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in: Sequence[Path] = (),
          only: Sequence[Path] | None = None) -> int:
     """Every eval JSON below `root`/eval into an xz tar archive at `out` (paths as `root`/eval/...: the archive is
-    unpacked in the working directory), or exactly those of `only` (each must exist), less those that the archive
-    `skip_in` holds; returns how many files it holds."""
+    unpacked in the working directory), or exactly those of `only` (each must exist), less those that the archives
+    `skip_in` hold; returns how many files it holds."""
     if root.is_absolute():
         raise ValueError(f"--root {root}: give the results folder relative to the working directory, as the run's "
                          "results_dir (the archive is unpacked where the figures-from-cache command runs)")
@@ -65,12 +65,14 @@ def pack(root: Path, out: Path, decimals: int = LOGLIKELIHOOD_DECIMALS, skip_in:
         if missing:
             raise FileNotFoundError(f"{len(missing)} of the {len(files)} eval JSONs of the config's grid are missing "
                                     f"(the run has not finished), e.g. {missing[0]}")
-    if skip_in is not None:
-        with tarfile.open(skip_in) as archive:
-            packed = set(archive.getnames())
-        files = [path for path in files if str(path) not in packed]
+    packed = set()
+    for archive_path in skip_in:
+        with tarfile.open(archive_path) as archive:
+            packed |= set(archive.getnames())
+    files = [path for path in files if str(path) not in packed]
     if not files:
-        raise FileNotFoundError(f"no eval JSON below {root / 'eval'}" + (f" that {skip_in} lacks" if skip_in else ""))
+        lacking = f" that {', '.join(map(str, skip_in))} lack" if skip_in else ""
+        raise FileNotFoundError(f"no eval JSON below {root / 'eval'}{lacking}")
     with atomic_path(out) as tmp:
         # One xz stream over files sorted by path: the same task's files of neighbouring models compress together.
         with (lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as stream,
@@ -90,7 +92,8 @@ def main() -> None:
                         help="the run's config files, layered in order: exactly its grid's eval JSONs are packed")
     parser.add_argument("--out", required=True, type=Path, help="the archive to write (.tar.xz)")
     parser.add_argument("--decimals", type=int, default=LOGLIKELIHOOD_DECIMALS)
-    parser.add_argument("--skip-in", type=Path, help="an archive whose eval JSONs are left out (an add-on run's)")
+    parser.add_argument("--skip-in", type=Path, nargs="+", default=[],
+                        help="archives whose eval JSONs are left out (of the runs an add-on run builds on)")
     args = parser.parse_args()
     if (args.root is None) == (args.configfile is None):
         parser.error("give one of --root and --configfile")
