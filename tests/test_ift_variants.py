@@ -80,6 +80,12 @@ def test_a_grid_without_variants_and_the_ift_blocks_part_of_one_with_them_are_th
             assert with_variant.pool_outputs(pool, corpus) == without.pool_outputs(pool, corpus)
     for listing in ("comparison_jsons", "pooled_jsons", "figure_plan", "limit_figures"):
         old, new = getattr(without, listing)(), getattr(with_variant, listing)()
+        if listing == "figure_plan":
+            # The base models by size draw every recipe, a line each: that figure gains the variant's line where the
+            # variant trains the dataset.
+            recipes = [entry.pop("ift_variants", None) for entry in new[:len(old)] if entry["kind"] == "scale"]
+            both = ["default", VARIANT["name"]]
+            assert both in recipes and recipes.count(both) + recipes.count(None) == len(recipes), recipes
         assert new[:len(old)] == old, listing
     assert all("ift_variant" not in entry for entry in without.figure_plan() + without.limit_figures())
     assert all("ift_variant" not in entry for pool in without.pools() for entry in without.analysis_plan(pool))
