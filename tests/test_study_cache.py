@@ -1,10 +1,10 @@
 """The study's committed results (figures/study/; the earlier-grid run in figures/study-early/; the 800-step
 restorations of presets/study-long-restore.yaml, whose eval JSONs are in the study's cache, in
-figures/study-long-restore/; the confirmatory study in figures/confirmatory/, its 800-step add-on and its
-restoration arm, each with an archive of its own, in figures/confirmatory-long-restore/ and
-figures/confirmatory-fresh-arm/): a reader who clones the repository redraws each run's tables, figures and report
-from the committed eval JSONs, with no model and no training or evaluation job, and gets the tables that are
-committed (the README's headline is read from them)."""
+figures/study-long-restore/; the confirmatory study in figures/confirmatory/, its 800-step add-on, its restoration
+arm and the arm at 800 steps, each with an archive of its own, in figures/confirmatory-long-restore/,
+figures/confirmatory-fresh-arm/ and figures/confirmatory-fresh-arm-long/): a reader who clones the repository redraws
+each run's tables, figures and report from the committed eval JSONs, with no model and no training or evaluation job,
+and gets the tables that are committed (the README's headline is read from them)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ CACHES = {
         REPO / "figures" / "confirmatory-fresh-arm",
         [CONFIRMATORY_EVALS, REPO / "figures" / "confirmatory-fresh-arm" / "evals.tar.xz"],
         [*CONFIRMATORY, REPO / "presets" / "confirmatory-fresh-arm.yaml"],
+    ),
+    # The arm at the 800-step budget too: both add-ons layered, their archives and the arm's 800-step evals.
+    "confirmatory-fresh-arm-long": (
+        REPO / "figures" / "confirmatory-fresh-arm-long",
+        [CONFIRMATORY_EVALS, *(REPO / "figures" / name / "evals.tar.xz" for name in (
+            "confirmatory-long-restore", "confirmatory-fresh-arm", "confirmatory-fresh-arm-long"))],
+        [*CONFIRMATORY, *(REPO / "presets" / f"{name}.yaml" for name in (
+            "confirmatory-fresh-arm", "confirmatory-long-restore"))],
     ),
 }
 
