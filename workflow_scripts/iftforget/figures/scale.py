@@ -47,6 +47,7 @@ def scale_points(pooled: pd.DataFrame, dataset: str, task: str, recipes: Sequenc
     (main budget) with its interval, where the residual crosses delta (crossing_low < k* <= crossing_high; 0 is the
     base, NaN above the grid), and the transition test's call. An error names a base model without a parameter count."""
     rows = select(pooled, dataset=dataset, task=task)
+    rows = rows[rows["corpus"] == rows["corpus"].iloc[0]]  # the main corpus' rows (the tables list them first)
     points = []
     for (base_model, recipe), part in rows.groupby(["base_model", "ift_variant"], sort=False):
         if recipe not in recipes:
