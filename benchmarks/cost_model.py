@@ -221,6 +221,8 @@ class _Planner:
         yield from (Job("forgetting_table"), Job("plot_figures"))
         if self.plan.limit_figures():
             yield Job("residual_limit")
+        if self.plan.contrasts():
+            yield Job("contrast_table")
         yield Job("all")
 
     def assumptions(self) -> list[str]:

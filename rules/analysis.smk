@@ -194,3 +194,35 @@ if PLAN.limit_figures():
         shell:
             "printf '%s' {params.figures:q} | python -m residual_limit --units {input:q} --confidence {params.confidence}"
             " --figures - --out {output.table:q} > {log:q} 2>&1"
+
+
+# Paired contrasts where the grid has groups to contrast: each base model against the smallest, each IFT variant
+# against the ift block's recipe on the same runs' worlds and seeds (iftforget.analysis.contrasts).
+if PLAN.contrasts():
+
+    rule contrast_table:
+        input:
+            PLAN.table_file("forgetting", "csv"),
+        output:
+            report(
+                PLAN.table_file(CONTRAST_TABLE, "csv"),
+                caption="../report/contrasts-table.rst",
+                category=FIGURE_CATEGORIES["table"],
+                labels={"table": CONTRAST_TABLE, "format": "CSV"},
+            ),
+        log:
+            LAYOUT.log("contrast_table"),
+        benchmark:
+            LAYOUT.benchmark("contrast_table")
+        localrule: True
+        conda:
+            "../envs/analysis.yaml"
+        params:
+            corpus=AXES.corpus,
+            confidence=config["analysis"]["confidence"],
+        message:
+            "Contrasting the grid's base models and IFT recipes on paired runs ({config[analysis][confidence]} "
+            "intervals over replicates)"
+        shell:
+            "python -m contrast_table --units {input:q} --corpus {params.corpus:q} --confidence {params.confidence}"
+            " --out {output:q} > {log:q} 2>&1"

@@ -26,7 +26,7 @@ if iftforget is None or Path(iftforget.__file__).resolve().parent != SCRIPTS / "
         f"this checkout with `pip install -r requirements.txt -e .` in {workflow.basedir} (README)"
     )
 from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
-from iftforget.analysis.plan import LIMIT_TABLE, AnalysisPlan
+from iftforget.analysis.plan import CONTRAST_TABLE, LIMIT_TABLE, AnalysisPlan
 from iftforget.config import check_config, check_data
 from iftforget.grid import Grid
 from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR

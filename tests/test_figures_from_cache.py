@@ -25,7 +25,7 @@ from iftforget.paths import ModelRef
 pytestmark = pytest.mark.workflow
 
 ANALYSIS_RULES = ["analyze", "analyze_arm", "analyze_variant", "analyze_variant_arm", "forgetting_table",
-                  "plot_figures", "residual_limit", "figures"]
+                  "plot_figures", "residual_limit", "contrast_table", "figures"]
 # The README's figures-from-cache command, less the report path (added per test); a grid without IFT variants has no
 # analyze_variant rules, whose names Snakemake then ignores.
 FROM_CACHE = ["figures", "--cores", "all", "--allowed-rules", *ANALYSIS_RULES]
@@ -278,6 +278,16 @@ def test_base_models_of_several_sizes_are_compared_by_their_parameter_counts(tmp
     # The small model's restored models were written to keep a quarter more of the known items lost.
     assert share["default", SMALL] - share["default", "llama-big"] > 0.1, share
     assert (points.share_low <= points.share).all() and (points.share <= points.share_high).all()
+    # The paired contrasts: each side is the pooled share of its figure point, the contrast their difference.
+    contrasts = pd.read_csv(tmp_path / layout.table_file("contrasts", "csv"))
+    last = contrasts[(contrasts.step == 256) & (contrasts.quantity == "residual_share")
+                     & (contrasts.task == "world_completion")].set_index("kind")
+    assert (last.loc["size", "first_base_model"], last.loc["size", "second_base_model"]) == ("llama-big", SMALL)
+    assert (last.loc["size", "first_estimate"], last.loc["size", "second_estimate"]) == pytest.approx(
+        (share["default", "llama-big"], share["default", SMALL]))
+    assert last.loc["size", "estimate"] == pytest.approx(share["default", "llama-big"] - share["default", SMALL])
+    assert last.loc["recipe", "first_estimate"] == pytest.approx(share["lr-low", "llama-big"])
+    assert (last.loc["recipe", "second_base_model"], last["n_pairs"].tolist()) == ("llama-big", [2, 2])
     assert ((points.crossing_low < points.crossing_high) | points.crossing_high.isna()).all()
     assert [size_label(count) for count in (240_000, 740_000, 2_530_000, 7.24e9, 13e9, 50_000)] == [
         "0.24M", "0.74M", "2.5M", "7.2B", "13B", "50K"]

@@ -80,13 +80,14 @@ BRANCHES = {
     "budget": ({"restore": {"sweep_budgets": [20]}}, {"restore": 2, "restore_control": 1, "eval": 3}),
     "base model": ({"base_models": [{"name": "world-llama", "source": "pretrain"},
                                     {"name": "second-llama", "source": "pretrain"}]},
-                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6}),
+                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6, "contrast_table": 1}),
     # Its own size and pre-training: the world and tokenizer of the replicate are shared, the rest is its own.
     "base model of another size": ({"base_models": [{"name": "world-llama", "source": "pretrain"},
                                                     {"name": "wide-llama", "source": "pretrain", "steps": 30,
                                                      "learning_rate": 2.0e-3,
                                                      "model": {"hidden_size": 64, "intermediate_size": 128}}]},
-                                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6}),
+                                   {"pretrain": 1, "ift": 2, "restore": 2, "restore_control": 1, "eval": 6,
+                                    "contrast_table": 1}),
 }
 
 
@@ -203,7 +204,8 @@ def test_adding_an_ift_variant_runs_only_its_segments_restorations_evals_and_the
     overrides = {"ift": {"variants": [{"name": "lr-low", "learning_rate": 1.0e-4, "schedule": "cosine"}]}}
     steps = smoke_steps()
     expected = {"ift_variant": len(steps), "restore_variant": len(steps), "eval": 2 * len(steps), "summarize": 1,
-                "analyze_variant": 1, **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
+                "analyze_variant": 1, "contrast_table": 1,
+                **{rule: count for rule, count in ANALYSIS.items() if rule != "analyze"}}
     workdir = run_extension(finished, tmp_path, overrides, "variant", expected)
     for table in ("forgetting", "pooled"):
         rows = pd.read_csv(workdir / f"results/smoke/analysis/{table}.csv")

@@ -32,7 +32,8 @@ RULES_OF_THE_GRID = {"world", "tokenizer", "pretrain", "ift", "restore", "restor
 CONFIG_SIZED_RULES = {"pretrain", "ift", "ift_last", "restore", "restore_control", "eval"}
 TARGET_RULES = {"all", "base_models", "figures"}
 LOCAL_LIGHT_RULES = {"world", "world_fresh_corpus", "tokenizer", "world_ift_data", "prepare_restore_corpus",
-                     "summarize", "analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit"}
+                     "summarize", "analyze", "analyze_arm", "forgetting_table", "plot_figures", "residual_limit",
+                     "contrast_table"}
 # The rules that fetch from the hub run where Snakemake runs (the login node, which has internet; rules/prefetch.smk).
 PREFETCH_RULES = {"prefetch", "prefetch_model", "prefetch_task", "prefetch_ift_data", "prefetch_restore_corpus"}
 # Settings of the workflow, which apply under any executor: only in profiles/default.

@@ -18,6 +18,7 @@ from iftforget.paths import DEFAULT_VARIANT
 
 TABLES = ("forgetting", "pooled")  # per unit, and pooled over units
 LIMIT_TABLE = "residual_limit"
+CONTRAST_TABLE = "contrasts"  # base models against the smallest, IFT variants against the ift block's recipe
 # A saturating curve of the residual against the budget has three parameters, so the residual's limit is fitted at a
 # step restored at three or more budgets (iftforget.analysis.limit).
 LIMIT_MIN_BUDGETS = 3
@@ -123,11 +124,18 @@ class AnalysisPlan(FigurePlan):
         return self.layout.path("table", table=table, ext=ext)
 
     def targets(self) -> list[str]:
-        """The tidy tables and every figure the config asks for, and the residual's limit where it is fitted."""
+        """The tidy tables and every figure the config asks for, the residual's limit where it is fitted and the
+        paired contrasts where the grid has groups to contrast."""
         tables = [self.table_file(table, ext) for table in TABLES for ext in ("csv", "html")]
         limit = [self.table_file(LIMIT_TABLE, "csv")] if self.limit_figures() else []
+        contrasts = [self.table_file(CONTRAST_TABLE, "csv")] if self.contrasts() else []
         return tables + [path for path, _, _, _ in self.figure_specs()] + limit + [
-            path for figure in self.limit_figures() for path in figure["paths"]]
+            path for figure in self.limit_figures() for path in figure["paths"]] + contrasts
+
+    def contrasts(self) -> bool:
+        """Whether the grid has groups to contrast on paired runs: several base models, or an IFT variant
+        (iftforget.analysis.contrasts)."""
+        return len(self.axes.base_models) > 1 or bool(self.axes.variants)
 
     # --- the residual's limit ------------------------------------------------------------------------------------
     def limit_step(self, dataset: str) -> int | None:
