@@ -12,7 +12,7 @@ from iftforget.io import atomic_path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", required=True, help="the per-run table, forgetting.csv")
-    parser.add_argument("--corpus", required=True, help="the main restoration corpus (restore.corpus's name)")
+    parser.add_argument("--corpus", required=True, help="the main restoration corpus (restore_corpus.name)")
     parser.add_argument("--confidence", required=True, type=float, help="level of the intervals")
     parser.add_argument("--out", required=True, help="the contrast table (CSV)")
     args = parser.parse_args()
