@@ -199,8 +199,18 @@ def test_the_rules_hand_a_variants_jobs_its_recipe_and_the_runs_seeds(tmp_path):
                             for options in restores)
 
 
-def test_the_presets_name_no_variant():
-    """Every committed preset runs the ift block's recipe alone, so their runs and caches keep their paths."""
+def test_the_presets_name_no_variant_but_the_scaling_studys_paper_like_recipe():
+    """Every committed preset but the scaling study runs the ift block's recipe alone, so their runs and caches keep
+    their paths; the scaling study adds one paper-like recipe (a lower learning rate, cosine decay) at its middle
+    size."""
+    with_variants = {}
     for preset in sorted((REPO / "presets").glob("*.yaml")):
         config = load_config_files([REPO / "config.yaml", preset])
-        assert not config.get("ift", {}).get("variants"), preset.name
+        if config.get("ift", {}).get("variants"):
+            with_variants[preset.name] = config
+    assert list(with_variants) == ["scale.yaml"]
+    scale = with_variants["scale.yaml"]
+    (variant,) = scale["ift"]["variants"]
+    sizes = [model["name"] for model in scale["base_models"]]
+    assert len(sizes) == 3 and variant["base_models"] == [sizes[1]]
+    assert variant["schedule"] == "cosine" and variant["learning_rate"] < scale["ift"]["learning_rate"]
