@@ -29,7 +29,7 @@ from iftforget.analysis.figure_plan import FIGURE_CATEGORIES
 from iftforget.analysis.plan import CONTRAST_TABLE, LIMIT_TABLE, AnalysisPlan
 from iftforget.config import check_config, check_data
 from iftforget.grid import Grid
-from iftforget.hub import DATASETS_CACHE_DIR, HF_HOME_DIR
+from iftforget.job_environment import export_command, job_environment
 from iftforget.library_patches import cancel_scheduler_timers, check_release
 from iftforget.paths import (
     ARM_POOL_PATTERN,
@@ -84,19 +84,12 @@ CONDA_JOBS_PATH = (
     if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
     else ""
 )
-# Every job: `set -euo pipefail` (Snakemake's default), and the hub, datasets and bytecode caches inside the working
-# directory, so that jobs write nowhere else (Python's bytecode of the library would go to the workflow's own folder).
-# Jobs run offline (above; compute nodes of most clusters have no internet): they read hub models and lm-eval's task
-# datasets from these caches, where the prefetch_* rules (rules/prefetch.smk, local rules run where Snakemake runs)
-# put them; those rules alone go online.
-shell.prefix(
-    f"set -euo pipefail;{CONDA_JOBS_PATH}"
-    f" export HF_HOME={shlex.quote(RESULTS)}/{HF_HOME_DIR} HF_DATASETS_CACHE={shlex.quote(RESULTS)}/{DATASETS_CACHE_DIR}"
-    " TOKENIZERS_PARALLELISM=false"
-    f" TORCHINDUCTOR_CACHE_DIR={shlex.quote(RESULTS)}/cache/torchinductor"
-    f" TRITON_CACHE_DIR={shlex.quote(RESULTS)}/cache/triton MPLCONFIGDIR={shlex.quote(RESULTS)}/cache/matplotlib"
-    f" PYTHONPYCACHEPREFIX={shlex.quote(RESULTS)}/cache/pycache; "
-)
+# Every job: `set -euo pipefail` (Snakemake's default), and the environment of iftforget.job_environment: the hub,
+# datasets and other libraries' caches inside the working directory and no bytecode written, so that jobs write
+# nowhere else. Jobs run offline (above; compute nodes of most clusters have no internet): they read hub models and
+# lm-eval's task datasets from these caches, where the prefetch_* rules (rules/prefetch.smk, local rules run where
+# Snakemake runs) put them; those rules alone go online.
+shell.prefix(f"set -euo pipefail;{CONDA_JOBS_PATH} {export_command(job_environment(RESULTS))} ")
 
 # A hub token is read from the environment only (transformers reads HF_TOKEN); never from a config file.
 if config["hub_token_env"]:

@@ -73,8 +73,11 @@ def config_files(workdir: Path, config: dict, overrides: dict | None = None) -> 
     return ["--configfile", str(REPO / "config.yaml"), str(path), "--directory", str(workdir)]
 
 
-def run_workflow(workdir: Path, config: dict, targets: list[str], overrides: dict | None = None) -> None:
-    run_snakemake(*targets, "--cores", "2", *config_files(workdir, config, overrides), timeout=900)
+def run_workflow(workdir: Path, config: dict, targets: list[str], overrides: dict | None = None) -> str:
+    """Run the targets; returns Snakemake's output, with the shell commands it ran."""
+    result = run_snakemake(*targets, "--cores", "2", *config_files(workdir, config, overrides), "--printshellcmds",
+                           timeout=900)
+    return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +108,10 @@ def paper_settings(stand_ins, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def unsharded(stand_ins, tmp_path_factory) -> Path:
-    """The same IFT run by the same two processes with plain DDP (torchrun), and its evaluation."""
+    """The same IFT run by the same two processes with plain DDP, started by torchrun, and its evaluation."""
     workdir = tmp_path_factory.mktemp("unsharded")
-    run_workflow(workdir, stand_ins["config"], [EVAL], {"training": {"launcher": "torchrun"}})
+    output = run_workflow(workdir, stand_ins["config"], [EVAL], {"training": {"launcher": "torchrun"}})
+    assert "torchrun --standalone --nproc_per_node 2 -m ift " in output, output[-3000:]
     return workdir
 
 
@@ -136,6 +140,12 @@ def test_each_process_trains_a_shard_of_the_parameters(request, run, stage, mode
     total = totals.pop()
     assert all(held < total for held, _ in shares.values()), f"a process holds every parameter: {shares}"
     assert sum(held for held, _ in shares.values()) == total, f"the shards add up to the model: {shares}"
+
+
+def test_torchrun_runs_the_ift_job_in_two_processes(unsharded):
+    log = job_log(unsharded, "ift", IFT)
+    assert log.count("[env]") == 2, f"two processes ran the segment:\n{log[-3000:]}"
+    assert f"[train] step {STEPS}/{STEPS}" in log, log[-3000:]
 
 
 def test_sharded_ift_checkpoint_is_a_whole_model_that_matches_the_unsharded_run(stand_ins, sharded, unsharded):

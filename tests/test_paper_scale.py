@@ -1,7 +1,7 @@
 """The paper-scale code paths, offline: a local model directory in place of a hub id, local JSON files in the
 instruction and pre-training formats, a local lm-eval task in place of the hub tasks, and training with two processes
-(gloo on CPU) started by `accelerate launch` (the paper preset's launcher) and, for one IFT job, by torchrun. The real
-code and real files: the same rules and scripts a paper-scale run uses."""
+(gloo on CPU) started by `accelerate launch` (the paper preset's launcher; torchrun's launch of an IFT job is run by
+tests/test_fsdp_cpu.py). The real code and real files: the same rules and scripts a paper-scale run uses."""
 
 from __future__ import annotations
 
@@ -56,26 +56,6 @@ def paper_run(stand_ins, tmp_path_factory) -> Path:
                            str(stand_ins["config"]), "--directory", str(workdir), "--printshellcmds", timeout=1200)
     assert re.search(r"accelerate launch .*--num_processes 2 .*-m ift ", result.stdout + result.stderr)
     return workdir / results
-
-
-@pytest.fixture(scope="module")
-def torchrun_segment(stand_ins, tmp_path_factory) -> Path:
-    """IFT@2 alone, its two processes started by torchrun; returns its job's log."""
-    workdir = tmp_path_factory.mktemp("torchrun-run")
-    overrides = workdir / "torchrun.yaml"
-    overrides.write_text(yaml.safe_dump({"training": {"launcher": "torchrun"}}))
-    segment = "models/tiny/rep0/ift/alpaca-local/seed0/step2"
-    result = run_snakemake(f"results/paper-local/{segment}", "--cores", "2", "--configfile",
-                           str(REPO / "config.yaml"), str(stand_ins["config"]), str(overrides), "--directory",
-                           str(workdir), "--printshellcmds", timeout=1200)
-    assert "torchrun --standalone --nproc_per_node 2 -m ift " in result.stdout + result.stderr
-    return workdir / "results" / "paper-local" / "logs" / "ift" / "tiny" / "rep0" / "ift" / "alpaca-local" / "seed0"
-
-
-def test_torchrun_runs_an_ift_segment_in_two_processes(torchrun_segment):
-    log = (torchrun_segment / "step2.log").read_text()
-    assert log.count("[env]") == 2, f"two processes ran the segment:\n{log[-3000:]}"
-    assert "[train] step 2/4" in log, log[-3000:]
 
 
 def test_instruction_data_is_mapped_to_chat_messages(paper_run):
