@@ -19,8 +19,8 @@ def job_environment(results: str) -> dict[str, str]:
         "TRITON_CACHE_DIR": f"{results}/cache/triton",
         "MPLCONFIGDIR": f"{results}/cache/matplotlib",
         # Bytecode of the library's modules would otherwise be written into the workflow's folder. Jobs still read the
-        # installed packages' bytecode; a bytecode folder of their own (PYTHONPYCACHEPREFIX) would not, and each job
-        # would compile torch, transformers, TRL and lm-eval from source again.
+        # installed packages' bytecode; with a bytecode folder of their own (PYTHONPYCACHEPREFIX) they would not, and
+        # would compile torch, transformers, TRL and lm-eval from source (every job, where that folder is relative).
         "PYTHONDONTWRITEBYTECODE": "1",
     }
 
