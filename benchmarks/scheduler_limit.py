@@ -43,9 +43,13 @@ def timed_run(clone: Path, preset: str, extra: list[str], log: Path) -> dict[str
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=clone, env=environment, stdout=out, stderr=subprocess.STDOUT)
         cpu = 0.0
-        while process.poll() is None:
+        while True:
             cpu = process_cpu_seconds(process.pid) or cpu
-            time.sleep(SAMPLE_SECONDS)
+            try:
+                process.wait(timeout=SAMPLE_SECONDS)  # returns as soon as Snakemake exits: the wall time is exact
+                break
+            except subprocess.TimeoutExpired:
+                continue
     wall = time.perf_counter() - started
     text = log.read_text(errors="replace")
     elapsed = re.search(r"Elapsed time: (\S+)", text)
